@@ -1,0 +1,10 @@
+"""``python -m core ...``: the command-line entry point."""
+
+from __future__ import annotations
+
+import sys
+
+from core.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,450 @@
+"""The query engine behind ``GET /optimization/sessions``: filter, sort, page, count, export.
+
+SQL is built here and only here, with SQLAlchemy Core: small functions return lists of
+clauses, :func:`build_select` assembles them. Sort keys come from an allowlist; every order
+ends with ``session_id``; no user text reaches ``text()``. Filtering, sorting, paging and
+counting happen in the database; Python only shapes the 50 rows of a page.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, Text, cast, column, false, func, literal, or_, select, table
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.sql.elements import ColumnElement
+
+from core.filters import SessionFilter
+from core.schema import (
+    SEARCH_TABLE,
+    TECHNIQUES_TABLE,
+    Capabilities,
+    capabilities,
+    derived,
+    timestamp_key,
+)
+from core.store import models, optimization_sessions
+
+S = optimization_sessions
+M = models
+MIN_TRIGRAM = 3  # trigram indexes need three characters; shorter text scans
+# Derived tables made by init-db (core.schema); lightweight handles, not part of the contract.
+_TECHNIQUES = table(TECHNIQUES_TABLE, column("session_id"), column("technique"))
+_SEARCH = table(SEARCH_TABLE, column("session_id"), column(SEARCH_TABLE))
+
+# The fields of one session in the original endpoint's response, in order.
+RESPONSE_FIELDS: tuple[str, ...] = (
+    "session_id",
+    "model_id",
+    "model_name",
+    "status",
+    "progress_percentage",
+    "techniques",
+    "size_reduction_percent",
+    "speed_improvement_percent",
+    "created_at",
+    "updated_at",
+    "completed_at",
+)
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """One enriched session: the response fields plus what the dashboard shows besides."""
+
+    session_id: str
+    model_id: str
+    model_name: str
+    status: str
+    progress_percentage: float
+    techniques: tuple[str, ...]
+    size_reduction_percent: float | None
+    speed_improvement_percent: float | None
+    accuracy_delta_percent: float | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    completed_at: datetime | None
+    model_known: bool
+    has_data_issue: bool
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Created to completed for finished sessions; ``None`` while unfinished."""
+        if self.created_at is None or self.completed_at is None:
+            return None
+        return max(0.0, (self.completed_at - self.created_at).total_seconds())
+
+    def to_response(self) -> dict[str, Any]:
+        """The row exactly as the original endpoint returned it (ISO 8601 timestamps)."""
+        return {
+            "session_id": self.session_id,
+            "model_id": self.model_id,
+            "model_name": self.model_name,
+            "status": self.status,
+            "progress_percentage": self.progress_percentage,
+            "techniques": list(self.techniques),
+            "size_reduction_percent": self.size_reduction_percent,
+            "speed_improvement_percent": self.speed_improvement_percent,
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+            "completed_at": _iso(self.completed_at),
+        }
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of rows and the exact number of all matches."""
+
+    rows: tuple[SessionRow, ...]
+    total: int
+    skip: int
+    limit: int
+
+    def to_response(self) -> dict[str, Any]:
+        return {
+            "sessions": [row.to_response() for row in self.rows],
+            "total": self.total,
+            "skip": self.skip,
+            "limit": self.limit,
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+# -- clause builders ---------------------------------------------------------------------------
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _contains(column: ColumnElement[Any], needle: str, caps: Capabilities) -> ColumnElement[bool]:
+    """Case-insensitive substring match (SQLite's LIKE is already case-insensitive for ASCII,
+    and SQLAlchemy's ``ilike`` there renders a slower ``lower() LIKE lower()``)."""
+    pattern = f"%{_escape_like(needle)}%"
+    if caps.dialect == "sqlite":
+        return column.like(pattern, escape="\\")
+    return column.ilike(pattern, escape="\\")
+
+
+def search_clauses(search: str, caps: Capabilities) -> list[ColumnElement[bool]]:
+    """Free text over session id, model id and model name."""
+    if not search:
+        return []
+    model_match = S.c.model_id.in_(select(M.c.model_id).where(_contains(M.c.name, search, caps)))
+    if caps.dialect == "sqlite" and caps.search_index and len(search) >= MIN_TRIGRAM:
+        # A quoted FTS5 phrase is a substring match under the trigram tokenizer.
+        phrase = '"' + search.replace('"', '""') + '"'
+        matches = select(_SEARCH.c.session_id).where(_SEARCH.c[SEARCH_TABLE].op("MATCH")(phrase))
+        return [or_(S.c.session_id.in_(matches), model_match)]
+    return [
+        or_(
+            _contains(S.c.session_id, search, caps),
+            _contains(S.c.model_id, search, caps),
+            model_match,
+        )
+    ]
+
+
+def technique_clauses(techniques: tuple[str, ...], caps: Capabilities) -> list[ColumnElement[bool]]:
+    """Sessions that apply any of ``techniques``."""
+    if not techniques:
+        return []
+    if caps.techniques_table:
+        matching = select(_TECHNIQUES.c.session_id).where(_TECHNIQUES.c.technique.in_(techniques))
+        return [S.c.session_id.in_(matching)]
+    techniques_json = derived("techniques_json", caps)
+    if caps.dialect == "sqlite":
+        each = func.json_each(techniques_json).table_valued("value", "type")
+        return [
+            select(literal(1))
+            .select_from(each)
+            .where(each.c.type == "text", each.c.value.in_(techniques))
+            .exists()
+        ]
+    # jsonb ?| text[]: does the array hold any of these strings?
+    return [cast(techniques_json, JSONB).op("?|")(cast(list(techniques), ARRAY(Text)))]
+
+
+def filter_clauses(f: SessionFilter, caps: Capabilities) -> list[ColumnElement[bool]]:
+    """Every WHERE clause for ``f`` except paging."""
+    clauses: list[ColumnElement[bool]] = []
+    if f.statuses:
+        clauses.append(S.c.status.in_(f.statuses))
+    if f.model_ids:
+        clauses.append(S.c.model_id.in_(f.model_ids))
+    start, end = f.created_range()
+    created = timestamp_key("created_at", caps)
+    if start is not None:
+        clauses.append(created >= _bound(start, caps))
+    if end is not None:
+        clauses.append(created < _bound(end, caps))
+    clauses.extend(search_clauses(f.search, caps))
+    clauses.extend(technique_clauses(f.techniques, caps))
+    return clauses
+
+
+def _bound(value: datetime, caps: Capabilities) -> Any:
+    if caps.dialect == "sqlite":
+        # Same text form as the generated key: 'YYYY-MM-DD HH:MM:SS.SSS' (milliseconds).
+        micro = value.microsecond
+        if micro % 1000:
+            # An exclusive bound inside a millisecond must still admit that millisecond.
+            value = value.replace(microsecond=(micro // 1000 + 1) * 1000 % 1_000_000)
+        return value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+    return value
+
+
+def sort_column(key: str, caps: Capabilities) -> ColumnElement[Any]:
+    """The expression behind an allowlisted sort key."""
+    columns: dict[str, ColumnElement[Any]] = {
+        "session_id": S.c.session_id,
+        "model_id": S.c.model_id,
+        "model_name": func.coalesce(M.c.name, S.c.model_id),
+        "status": S.c.status,
+        "progress_percentage": derived("progress", caps),
+        "techniques": derived("techniques_json", caps),
+        "size_reduction_percent": derived("size_reduction", caps),
+        "speed_improvement_percent": derived("speed_improvement", caps),
+        "accuracy_delta_percent": derived("accuracy_delta", caps),
+        "created_at": timestamp_key("created_at", caps),
+        "updated_at": timestamp_key("updated_at", caps),
+        "completed_at": timestamp_key("completed_at", caps),
+    }
+    return columns[key]
+
+
+def order_clauses(f: SessionFilter, caps: Capabilities, *, reverse: bool = False) -> list[Any]:
+    """ORDER BY for ``f``, always ending with ``session_id`` in the same direction.
+
+    NULLs sort as the smallest value on both backends (SQLite's native rule; PostgreSQL is
+    told so), so descending sorts put missing metrics last.
+    """
+    descending = (f.order == "desc") != reverse
+    order = []
+    for column in (sort_column(f.sort, caps), S.c.session_id):
+        term = column.desc() if descending else column.asc()
+        if caps.dialect != "sqlite" and column is not S.c.session_id:
+            term = term.nulls_last() if descending else term.nulls_first()
+        order.append(term)
+    return order
+
+
+def _needs_models(f: SessionFilter) -> bool:
+    return f.sort == "model_name"
+
+
+def build_select(f: SessionFilter, caps: Capabilities) -> Select[Any]:
+    """All matching rows, enriched and sorted (no paging): the table's and the export's query."""
+    return (
+        select(*_row_columns(caps))
+        .select_from(S.outerjoin(M, M.c.model_id == S.c.model_id))
+        .where(*filter_clauses(f, caps))
+        .order_by(*order_clauses(f, caps))
+    )
+
+
+def _row_columns(caps: Capabilities) -> list[ColumnElement[Any]]:
+    return [
+        S.c.session_id,
+        S.c.model_id,
+        func.coalesce(M.c.name, S.c.model_id).label("model_name"),
+        (M.c.model_id.is_not(None)).label("model_known"),
+        S.c.status,
+        derived("progress", caps).label("progress_percentage"),
+        derived("techniques_json", caps).label("techniques_json"),
+        derived("size_reduction", caps).label("size_reduction_percent"),
+        derived("speed_improvement", caps).label("speed_improvement_percent"),
+        derived("accuracy_delta", caps).label("accuracy_delta_percent"),
+        derived("data_issue", caps).label("data_issue"),
+        S.c.created_at,
+        S.c.updated_at,
+        S.c.completed_at,
+    ]
+
+
+def build_page_select(f: SessionFilter, caps: Capabilities, total: int) -> Select[Any]:
+    """One page: the keys are paged over the indexes first, then only those rows are enriched.
+
+    A deep OFFSET over joined, enriched rows reads and discards every skipped row; paging the
+    bare ``session_id`` over a covering index is far cheaper. Past the middle, the same page is
+    read from the other end with the order reversed.
+    """
+    offset, limit, reverse = f.skip, f.limit, False
+    if total and f.skip > total // 2:
+        reverse = True
+        end = min(total, f.skip + f.limit)
+        offset, limit = total - end, max(0, end - f.skip)
+    source = S.outerjoin(M, M.c.model_id == S.c.model_id) if _needs_models(f) else S
+    keys = (
+        select(S.c.session_id)
+        .select_from(source)
+        .where(*filter_clauses(f, caps))
+        .order_by(*order_clauses(f, caps, reverse=reverse))
+        .limit(limit)
+        .offset(offset)
+    )
+    return (
+        select(*_row_columns(caps))
+        .select_from(S.outerjoin(M, M.c.model_id == S.c.model_id))
+        .where(S.c.session_id.in_(keys.scalar_subquery()) if limit else false())
+        .order_by(*order_clauses(f, caps))
+    )
+
+
+def build_count(f: SessionFilter, caps: Capabilities) -> Select[Any]:
+    return select(func.count()).select_from(S).where(*filter_clauses(f, caps))
+
+
+# -- execution ---------------------------------------------------------------------------------
+
+
+def _techniques(techniques_json: str | None) -> tuple[str, ...]:
+    if not techniques_json:
+        return ()
+    try:
+        values = json.loads(techniques_json)
+    except ValueError:
+        return ()
+    if not isinstance(values, list):
+        return ()
+    return tuple(v for v in values if isinstance(v, str))
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def row_from_mapping(row: RowMapping) -> SessionRow:
+    """Shape one database row into a :class:`SessionRow`."""
+    return SessionRow(
+        session_id=row["session_id"],
+        model_id=row["model_id"],
+        model_name=row["model_name"],
+        status=row["status"],
+        progress_percentage=round(float(row["progress_percentage"] or 0.0), 2),
+        techniques=_techniques(row["techniques_json"]),
+        size_reduction_percent=_float(row["size_reduction_percent"]),
+        speed_improvement_percent=_float(row["speed_improvement_percent"]),
+        accuracy_delta_percent=_float(row["accuracy_delta_percent"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        completed_at=row["completed_at"],
+        model_known=bool(row["model_known"]),
+        has_data_issue=bool(row["data_issue"]),
+    )
+
+
+def count_sessions(connection: Connection, f: SessionFilter) -> int:
+    """The exact number of sessions matching ``f`` (paging ignored)."""
+    return int(connection.execute(build_count(f, capabilities(connection))).scalar_one())
+
+
+def fetch_page(connection: Connection, f: SessionFilter) -> Page:
+    """One page of enriched rows and the exact total, in the filter's order."""
+    caps = capabilities(connection)
+    total = count_sessions(connection, f)
+    if f.skip >= total:
+        return Page(rows=(), total=total, skip=f.skip, limit=f.limit)
+    result = connection.execute(build_page_select(f, caps, total)).mappings()
+    return Page(rows=tuple(row_from_mapping(r) for r in result), total=total, skip=f.skip,
+                limit=f.limit)
+
+
+def list_sessions(connection: Connection, f: SessionFilter) -> dict[str, Any]:
+    """The original endpoint's response: ``{"sessions": [...], "total", "skip", "limit"}``."""
+    return fetch_page(connection, f).to_response()
+
+
+def iter_sessions(connection: Connection, f: SessionFilter, *, batch_size: int = 2000
+                  ) -> Iterator[SessionRow]:
+    """Every match of ``f`` in its order, streamed in batches (memory does not grow with rows).
+
+    This is the table's own query without the limit, so an export matches the screen.
+    """
+    caps = capabilities(connection)
+    result = connection.execution_options(stream_results=True, yield_per=batch_size).execute(
+        build_select(f, caps)
+    )
+    for row in result.mappings():
+        yield row_from_mapping(row)
+
+
+def count_data_issues(connection: Connection, f: SessionFilter) -> int:
+    """How many matches have criteria or results that are not valid JSON objects/numbers."""
+    caps = capabilities(connection)
+    statement = (
+        select(func.count()).select_from(S)
+        .where(*filter_clauses(f, caps), derived("data_issue", caps) == 1)
+    )
+    return int(connection.execute(statement).scalar_one())
+
+
+def find_session(connection: Connection, session_id: str) -> dict[str, Any] | None:
+    """Everything known about one session, for its detail view; ``None`` if it does not exist."""
+    caps = capabilities(connection)
+    statement = (
+        select(*_row_columns(caps), S.c.criteria, S.c.results, S.c.error_message,
+               S.c.total_steps, S.c.completed_steps, M.c.framework, M.c.original_size_mb)
+        .select_from(S.outerjoin(M, M.c.model_id == S.c.model_id))
+        .where(S.c.session_id == session_id)
+    )
+    row = connection.execute(statement).mappings().first()
+    if row is None:
+        return None
+    detail = dict(row)
+    detail["row"] = row_from_mapping(row)
+    return detail
+
+
+def distinct_techniques(connection: Connection) -> list[str]:
+    """Every technique name that appears in some session, sorted."""
+    caps = capabilities(connection)
+    if caps.techniques_table:
+        technique = _TECHNIQUES.c.technique
+        rows = connection.execute(select(technique).distinct().order_by(technique))
+        return [r[0] for r in rows]
+    found: set[str] = set()
+    for (value,) in connection.execute(select(derived("techniques_json", caps)).distinct()):
+        found.update(_techniques(value))
+    return sorted(found)
+
+
+def model_choices(connection: Connection) -> list[tuple[str, str]]:
+    """``(model_id, label)`` for every model that has sessions or metadata, sorted by label.
+
+    Models with sessions but no metadata appear under their id, so they can still be picked.
+    """
+    known = select(M.c.model_id, M.c.name)
+    orphans = (
+        select(S.c.model_id, S.c.model_id)
+        .where(~S.c.model_id.in_(select(M.c.model_id)))
+        .distinct()
+    )
+    rows = connection.execute(known.union(orphans)).all()
+    return sorted(((r[0], r[1]) for r in rows), key=lambda r: (r[1].lower(), r[0]))
+
+
+__all__ = [
+    "RESPONSE_FIELDS",
+    "Page",
+    "SessionRow",
+    "build_count",
+    "build_page_select",
+    "build_select",
+    "count_data_issues",
+    "count_sessions",
+    "distinct_techniques",
+    "fetch_page",
+    "find_session",
+    "iter_sessions",
+    "list_sessions",
+    "model_choices",
+]

@@ -1,0 +1,375 @@
+"""Derived structures that make queries fast, and the SQL expressions they are made of.
+
+The platform's tables hold JSON and (on SQLite) timestamps as text. Sorting or filtering on
+values extracted at query time scans the whole table, so ``init_db`` adds, without touching the
+platform's data:
+
+* generated columns (virtual on SQLite, stored on PostgreSQL) for the metrics, the progress,
+  the techniques list, a malformed-data flag and, on SQLite, sortable UTC timestamp keys;
+* composite indexes ending in ``session_id`` (the tie-breaker of every order);
+* ``session_techniques`` (one row per session and technique) kept by triggers;
+* a trigram search index: an FTS5 ``trigram`` table kept by triggers on SQLite, ``pg_trgm``
+  GIN indexes on PostgreSQL.
+
+Everything is maintained by the database itself (generated columns and triggers), so rows the
+platform inserts or updates with plain SQL stay correct with no rebuild step. A database that
+was never initialised still works: :func:`derived` then inlines the same expressions.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Float, Integer, Text, inspect, literal_column, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
+
+from core.store import metadata
+
+SESSIONS = "optimization_sessions"
+TECHNIQUES_TABLE = "session_techniques"
+SEARCH_TABLE = "session_search"
+METRICS = {
+    "size_reduction": "size_reduction_percent",
+    "speed_improvement": "speed_improvement_percent",
+    "accuracy_delta": "accuracy_delta_percent",
+}
+
+# Expressions over the platform's columns, per dialect. ``{t}`` is replaced by the table
+# qualifier when inlined in a query and by nothing in a generated-column definition.
+_SQLITE_METRIC = (
+    "CASE WHEN json_valid({t}results) AND json_type({t}results, '$.{key}') IN ('integer', 'real')"
+    " THEN json_extract({t}results, '$.{key}') END"
+)
+_PG_METRIC = (
+    "CASE WHEN jsonb_typeof(CAST({t}results AS jsonb) -> '{key}') = 'number'"
+    " THEN CAST(CAST({t}results AS jsonb) ->> '{key}' AS double precision) END"
+)
+_SQLITE_EXPRESSIONS: dict[str, str] = {
+    **{name: _SQLITE_METRIC.replace("{key}", key) for name, key in METRICS.items()},
+    "progress": (
+        "CASE {t}status WHEN 'completed' THEN 100.0 WHEN 'pending' THEN 0.0 ELSE"
+        " CASE WHEN {t}total_steps > 0 AND {t}completed_steps IS NOT NULL"
+        " THEN max(0.0, min(100.0, {t}completed_steps * 100.0 / {t}total_steps)) ELSE 0.0 END END"
+    ),
+    "techniques_json": (
+        "CASE WHEN json_valid({t}criteria) AND json_type({t}criteria, '$.techniques') = 'array'"
+        " THEN json_extract({t}criteria, '$.techniques') END"
+    ),
+    "data_issue": (
+        "CASE WHEN {t}criteria IS NOT NULL AND {t}criteria <> 'null' AND (NOT json_valid({t}criteria)"
+        " OR json_type({t}criteria) <> 'object'"
+        " OR coalesce(json_type({t}criteria, '$.techniques'), 'array') NOT IN ('array', 'null'))"
+        " THEN 1 WHEN {t}results IS NOT NULL AND {t}results <> 'null' AND (NOT json_valid({t}results)"
+        " OR json_type({t}results) <> 'object'"
+        + "".join(
+            f" OR coalesce(json_type({{t}}results, '$.{key}'), 'null') NOT IN ('integer', 'real', 'null')"
+            for key in METRICS.values()
+        )
+        + ") THEN 1 ELSE 0 END"
+    ),
+    # SQLite keeps timestamps as text; another writer may use 'T' or a 'Z'/'+00:00' suffix.
+    # strftime() normalises all of them to UTC 'YYYY-MM-DD HH:MM:SS.SSS', which sorts as text.
+    "created_key": "strftime('%Y-%m-%d %H:%M:%f', {t}created_at)",
+    "updated_key": "strftime('%Y-%m-%d %H:%M:%f', {t}updated_at)",
+    "completed_key": "strftime('%Y-%m-%d %H:%M:%f', {t}completed_at)",
+}
+_PG_EXPRESSIONS: dict[str, str] = {
+    **{name: _PG_METRIC.replace("{key}", key) for name, key in METRICS.items()},
+    "progress": (
+        "CASE {t}status WHEN 'completed' THEN 100.0 WHEN 'pending' THEN 0.0 ELSE"
+        " CASE WHEN {t}total_steps > 0 AND {t}completed_steps IS NOT NULL"
+        " THEN greatest(0.0, least(100.0, {t}completed_steps * 100.0 / {t}total_steps)) ELSE 0.0 END END"
+    ),
+    "techniques_json": (
+        "CASE WHEN jsonb_typeof(CAST({t}criteria AS jsonb) -> 'techniques') = 'array'"
+        " THEN CAST(CAST({t}criteria AS jsonb) -> 'techniques' AS text) END"
+    ),
+    "data_issue": (
+        "CASE WHEN coalesce(jsonb_typeof(CAST({t}criteria AS jsonb)), 'null') NOT IN ('object', 'null')"
+        " OR coalesce(jsonb_typeof(CAST({t}criteria AS jsonb) -> 'techniques'), 'array')"
+        " NOT IN ('array', 'null')"
+        " OR coalesce(jsonb_typeof(CAST({t}results AS jsonb)), 'null') NOT IN ('object', 'null')"
+        + "".join(
+            f" OR coalesce(jsonb_typeof(CAST({{t}}results AS jsonb) -> '{key}'), 'null')"
+            " NOT IN ('number', 'null')"
+            for key in METRICS.values()
+        )
+        + " THEN 1 ELSE 0 END"
+    ),
+}
+_TYPES = {"progress": Float, "techniques_json": Text, "data_issue": Integer,
+          "created_key": Text, "updated_key": Text, "completed_key": Text,
+          **{name: Float for name in METRICS}}
+_SQL_TYPES = {"sqlite": {Float: "REAL", Text: "TEXT", Integer: "INTEGER"},
+              "postgresql": {Float: "double precision", Text: "text", Integer: "integer"}}
+
+
+def _expressions(dialect: str) -> dict[str, str]:
+    return _SQLITE_EXPRESSIONS if dialect == "sqlite" else _PG_EXPRESSIONS
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What ``init_db`` has added to this database (nothing, for a bare platform database)."""
+
+    dialect: str
+    generated_columns: frozenset[str]
+    techniques_table: bool
+    search_index: bool
+
+    def has(self, name: str) -> bool:
+        return name in self.generated_columns
+
+
+_capabilities: weakref.WeakKeyDictionary[Engine, Capabilities] = weakref.WeakKeyDictionary()
+
+
+def capabilities(connection: Connection) -> Capabilities:
+    """Inspect (once per engine) which derived structures exist."""
+    engine = connection.engine
+    found = _capabilities.get(engine)
+    if found is None:
+        found = _inspect_capabilities(connection)
+        _capabilities[engine] = found
+    return found
+
+
+def forget_capabilities(engine: Engine) -> None:
+    _capabilities.pop(engine, None)
+
+
+def _inspect_capabilities(connection: Connection) -> Capabilities:
+    dialect = connection.dialect.name
+    inspector = inspect(connection)
+    tables = set(inspector.get_table_names())
+    columns: set[str] = set()
+    if SESSIONS in tables:
+        columns = {c["name"] for c in inspector.get_columns(SESSIONS)}
+        if dialect == "sqlite":
+            # PRAGMA table_info hides generated columns; table_xinfo shows them.
+            rows = connection.exec_driver_sql(f"PRAGMA table_xinfo({SESSIONS})").all()
+            columns |= {row[1] for row in rows}
+    wanted = set(_expressions(dialect))
+    if dialect == "sqlite":
+        search = SEARCH_TABLE in tables
+    else:
+        indexes = {ix["name"] for ix in inspector.get_indexes(SESSIONS)} if SESSIONS in tables else set()
+        search = "ix_sessions_session_id_trgm" in indexes
+    return Capabilities(
+        dialect=dialect,
+        generated_columns=frozenset(wanted & columns),
+        techniques_table=TECHNIQUES_TABLE in tables,
+        search_index=search,
+    )
+
+
+def derived(name: str, caps: Capabilities) -> ColumnElement[Any]:
+    """The derived value ``name``: its generated column when present, else the inline expression."""
+    type_ = _TYPES[name]
+    if caps.has(name):
+        return literal_column(f"{SESSIONS}.{name}", type_)
+    expression = _expressions(caps.dialect)[name].replace("{t}", f"{SESSIONS}.")
+    return literal_column(f"({expression})", type_)
+
+
+def timestamp_key(column: str, caps: Capabilities) -> ColumnElement[Any]:
+    """A sortable, comparable form of ``created_at``/``updated_at``/``completed_at``."""
+    if caps.dialect == "sqlite":
+        return derived(column.replace("_at", "_key"), caps)
+    return literal_column(f"{SESSIONS}.{column}")
+
+
+# -- init-db ---------------------------------------------------------------------------------
+
+_SQLITE_TECHNIQUES_OF = (
+    "SELECT {row}.session_id, value FROM json_each(CASE WHEN json_valid({row}.criteria)"
+    " AND json_type({row}.criteria, '$.techniques') = 'array'"
+    " THEN json_extract({row}.criteria, '$.techniques') ELSE '[]' END) WHERE type = 'text'"
+)
+_PG_TECHNIQUES_OF = (
+    "SELECT {row}.session_id, t FROM jsonb_array_elements_text(CASE WHEN"
+    " jsonb_typeof(CAST({row}.criteria AS jsonb) -> 'techniques') = 'array'"
+    " THEN CAST({row}.criteria AS jsonb) -> 'techniques' ELSE '[]'::jsonb END) AS t"
+)
+
+_INDEXES = {
+    # (name, columns) — created on both backends; ``*_key`` become the raw column on PostgreSQL.
+    "ix_sessions_created": ("created_key", "session_id"),
+    "ix_sessions_status_created": ("status", "created_key", "session_id"),
+    "ix_sessions_model_created": ("model_id", "created_key", "session_id"),
+    "ix_sessions_updated": ("updated_key", "session_id"),
+    "ix_sessions_completed": ("completed_key", "session_id"),
+    "ix_sessions_status_session": ("status", "session_id"),
+    "ix_sessions_model_session": ("model_id", "session_id"),
+    "ix_sessions_size": ("size_reduction", "session_id"),
+    "ix_sessions_status_size": ("status", "size_reduction", "session_id"),
+    "ix_sessions_speed": ("speed_improvement", "session_id"),
+    "ix_sessions_status_speed": ("status", "speed_improvement", "session_id"),
+    "ix_sessions_accuracy": ("accuracy_delta", "session_id"),
+    "ix_sessions_progress": ("progress", "session_id"),
+    "ix_sessions_status_progress": ("status", "progress", "session_id"),
+    "ix_sessions_techniques": ("techniques_json", "session_id"),
+}
+_NULLABLE_SORT_COLUMNS = {"size_reduction", "speed_improvement", "accuracy_delta", "completed_key",
+                          "techniques_json"}
+
+
+def init_db(engine: Engine) -> None:
+    """Create the tables when missing and add every derived structure; idempotent.
+
+    Safe on a platform database that already holds data: it only adds columns, indexes,
+    tables and triggers, and fills the derived tables from the existing rows.
+    """
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            _init_sqlite(connection)
+        else:
+            _init_postgresql(connection)
+    forget_capabilities(engine)
+
+
+def _add_generated_columns(connection: Connection, kind: str) -> None:
+    dialect = connection.dialect.name
+    caps = _inspect_capabilities(connection)
+    for name, expression in _expressions(dialect).items():
+        if caps.has(name):
+            continue
+        sql_type = _SQL_TYPES[dialect][_TYPES[name]]
+        connection.exec_driver_sql(
+            f"ALTER TABLE {SESSIONS} ADD COLUMN {name} {sql_type}"
+            f" GENERATED ALWAYS AS ({expression.replace('{t}', '')}) {kind}"
+        )
+
+
+def _create_indexes(connection: Connection) -> None:
+    dialect = connection.dialect.name
+    for index_name, columns in _INDEXES.items():
+        rendered = []
+        for column in columns:
+            if dialect == "postgresql":
+                column = column.replace("_key", "_at")
+                # NULLs sort as the smallest value on both backends (SQLite's native rule), so
+                # one index serves ASC NULLS FIRST forwards and DESC NULLS LAST backwards.
+                base = column.replace("_at", "_key")
+                if column in _NULLABLE_SORT_COLUMNS or base in _NULLABLE_SORT_COLUMNS:
+                    column += " NULLS FIRST"
+            rendered.append(column)
+        connection.exec_driver_sql(
+            f"CREATE INDEX IF NOT EXISTS {index_name} ON {SESSIONS} ({', '.join(rendered)})"
+        )
+    connection.exec_driver_sql(
+        f"CREATE INDEX IF NOT EXISTS ix_sessions_data_issue ON {SESSIONS} (session_id)"
+        " WHERE data_issue = 1"
+    )
+    connection.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_models_name ON models (name)")
+
+
+def _init_sqlite(connection: Connection) -> None:
+    _add_generated_columns(connection, "VIRTUAL")
+    _create_indexes(connection)
+    techniques_of = _SQLITE_TECHNIQUES_OF.format(row="NEW")
+    statements = [
+        f"CREATE TABLE IF NOT EXISTS {TECHNIQUES_TABLE} (technique TEXT NOT NULL,"
+        f" session_id TEXT NOT NULL, PRIMARY KEY (technique, session_id)) WITHOUT ROWID",
+        f"CREATE INDEX IF NOT EXISTS ix_session_techniques_session ON {TECHNIQUES_TABLE} (session_id)",
+        # REPLACE deletes without firing delete triggers, so inserts clear stale rows first.
+        f"CREATE TRIGGER IF NOT EXISTS trg_techniques_insert AFTER INSERT ON {SESSIONS} BEGIN"
+        f" DELETE FROM {TECHNIQUES_TABLE} WHERE session_id = NEW.session_id;"
+        f" INSERT OR IGNORE INTO {TECHNIQUES_TABLE} (session_id, technique) {techniques_of}; END",
+        f"CREATE TRIGGER IF NOT EXISTS trg_techniques_update AFTER UPDATE OF session_id, criteria"
+        f" ON {SESSIONS} BEGIN DELETE FROM {TECHNIQUES_TABLE} WHERE session_id = OLD.session_id;"
+        f" INSERT OR IGNORE INTO {TECHNIQUES_TABLE} (session_id, technique) {techniques_of}; END",
+        f"CREATE TRIGGER IF NOT EXISTS trg_techniques_delete AFTER DELETE ON {SESSIONS} BEGIN"
+        f" DELETE FROM {TECHNIQUES_TABLE} WHERE session_id = OLD.session_id; END",
+        # The search index keeps its own copy of the two searchable columns, keyed by rowid.
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {SEARCH_TABLE} USING fts5(session_id, model_id,"
+        " tokenize = 'trigram')",
+        f"CREATE TRIGGER IF NOT EXISTS trg_search_insert AFTER INSERT ON {SESSIONS} BEGIN"
+        f" INSERT OR REPLACE INTO {SEARCH_TABLE} (rowid, session_id, model_id)"
+        " VALUES (NEW.rowid, NEW.session_id, NEW.model_id); END",
+        f"CREATE TRIGGER IF NOT EXISTS trg_search_update AFTER UPDATE OF session_id, model_id"
+        f" ON {SESSIONS} BEGIN DELETE FROM {SEARCH_TABLE} WHERE rowid = OLD.rowid;"
+        f" INSERT OR REPLACE INTO {SEARCH_TABLE} (rowid, session_id, model_id)"
+        " VALUES (NEW.rowid, NEW.session_id, NEW.model_id); END",
+        f"CREATE TRIGGER IF NOT EXISTS trg_search_delete AFTER DELETE ON {SESSIONS} BEGIN"
+        f" DELETE FROM {SEARCH_TABLE} WHERE rowid = OLD.rowid; END",
+    ]
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+    _backfill(connection)
+    connection.exec_driver_sql("ANALYZE")
+
+
+def _backfill(connection: Connection) -> None:
+    """Fill derived tables from rows written before they existed (cheap when already full)."""
+    if connection.dialect.name == "sqlite":
+        missing = connection.exec_driver_sql(
+            f"SELECT count(*) FROM {SESSIONS} s WHERE NOT EXISTS"
+            f" (SELECT 1 FROM {SEARCH_TABLE} f WHERE f.rowid = s.rowid)"
+        ).scalar_one()
+        if missing:
+            connection.exec_driver_sql(f"DELETE FROM {SEARCH_TABLE}")
+            connection.exec_driver_sql(
+                f"INSERT INTO {SEARCH_TABLE} (rowid, session_id, model_id)"
+                f" SELECT rowid, session_id, model_id FROM {SESSIONS}"
+            )
+        techniques_of = _SQLITE_TECHNIQUES_OF.format(row="s")
+        connection.exec_driver_sql(
+            f"INSERT OR IGNORE INTO {TECHNIQUES_TABLE} (session_id, technique)"
+            f" {techniques_of.replace('FROM json_each', f'FROM {SESSIONS} s, json_each')}"
+        )
+    else:
+        techniques_of = _PG_TECHNIQUES_OF.format(row="s")
+        connection.exec_driver_sql(
+            f"INSERT INTO {TECHNIQUES_TABLE} (session_id, technique)"
+            f" {techniques_of.replace('FROM jsonb_array', f'FROM {SESSIONS} s, jsonb_array')}"
+            " ON CONFLICT DO NOTHING"
+        )
+
+
+def _init_postgresql(connection: Connection) -> None:
+    _add_generated_columns(connection, "STORED")
+    _create_indexes(connection)
+    techniques_of = _PG_TECHNIQUES_OF.format(row="NEW")
+    statements = [
+        f"CREATE TABLE IF NOT EXISTS {TECHNIQUES_TABLE} (technique text NOT NULL,"
+        " session_id text NOT NULL, PRIMARY KEY (technique, session_id))",
+        f"CREATE INDEX IF NOT EXISTS ix_session_techniques_session ON {TECHNIQUES_TABLE} (session_id)",
+        "CREATE OR REPLACE FUNCTION sync_session_techniques() RETURNS trigger AS $$ BEGIN"
+        f" IF TG_OP IN ('UPDATE', 'DELETE') THEN"
+        f" DELETE FROM {TECHNIQUES_TABLE} WHERE session_id = OLD.session_id; END IF;"
+        f" IF TG_OP IN ('INSERT', 'UPDATE') THEN"
+        f" INSERT INTO {TECHNIQUES_TABLE} (session_id, technique) {techniques_of}"
+        " ON CONFLICT DO NOTHING; END IF; RETURN NULL; END $$ LANGUAGE plpgsql",
+        f"DROP TRIGGER IF EXISTS trg_session_techniques ON {SESSIONS}",
+        f"CREATE TRIGGER trg_session_techniques AFTER INSERT OR UPDATE OF session_id, criteria"
+        f" OR DELETE ON {SESSIONS} FOR EACH ROW EXECUTE FUNCTION sync_session_techniques()",
+    ]
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+    _backfill(connection)
+    # pg_trgm may be unavailable to this role; search then falls back to a plain scan.
+    has_trgm = connection.execute(
+        text("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")
+    ).scalar_one()
+    if not has_trgm:
+        try:
+            with connection.begin_nested():
+                connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            has_trgm = 1
+        except Exception:
+            has_trgm = 0
+    if has_trgm:
+        for column in ("session_id", "model_id"):
+            connection.exec_driver_sql(
+                f"CREATE INDEX IF NOT EXISTS ix_sessions_{column}_trgm ON {SESSIONS}"
+                f" USING gin ({column} gin_trgm_ops)"
+            )
+        connection.exec_driver_sql(
+            "CREATE INDEX IF NOT EXISTS ix_models_name_trgm ON models USING gin (name gin_trgm_ops)"
+        )
+    connection.exec_driver_sql(f"ANALYZE {SESSIONS}")
