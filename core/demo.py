@@ -6,6 +6,7 @@ current UTC day so that "last 7 days" shows something on the day the demo is cre
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,8 +16,9 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
+from core.config import DEFAULT_DB_PATH, Settings
 from core.schema import init_db
-from core.store import Malformed, models, optimization_sessions
+from core.store import Malformed, make_engine, models, optimization_sessions
 
 FRAMEWORKS = ("pytorch", "tensorflow", "onnx", "jax")
 FAMILIES = (
@@ -185,3 +187,31 @@ def write_demo(
         if batch:
             connection.execute(insert(optimization_sessions), batch)
     return DemoSummary(models=len(model_rows), sessions=sessions, orphan_sessions=orphan_count)
+
+
+def ensure_demo_database(settings: Settings) -> bool:
+    """Create the embedded default database with demo data if it does not exist yet.
+
+    Only for the default SQLite file: a configured database is never written. The file is
+    built under a temporary name and renamed into place, so a second process starting at the
+    same moment never sees a half-written database. Returns True when it created the file.
+    """
+    if not settings.is_default_database or DEFAULT_DB_PATH.exists():
+        return False
+    DEFAULT_DB_PATH.parent.mkdir(parents=True, exist_ok=True)
+    temporary = DEFAULT_DB_PATH.with_name(f".{DEFAULT_DB_PATH.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    engine = make_engine(Settings(db_url=f"sqlite:///{temporary}", db_url_source="default"),
+                         read_only=False)
+    try:
+        write_demo(engine)
+        with engine.begin() as connection:
+            # One file, no WAL side files, before it is moved into place.
+            connection.exec_driver_sql("PRAGMA journal_mode = DELETE")
+    finally:
+        engine.dispose()
+    if DEFAULT_DB_PATH.exists():  # another process won the race; keep its file
+        temporary.unlink(missing_ok=True)
+        return False
+    os.replace(temporary, DEFAULT_DB_PATH)
+    return True

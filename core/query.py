@@ -229,9 +229,9 @@ def order_clauses(f: SessionFilter, caps: Capabilities, *, reverse: bool = False
     """
     descending = (f.order == "desc") != reverse
     order = []
-    for column in (sort_column(f.sort, caps), S.c.session_id):
-        term = column.desc() if descending else column.asc()
-        if caps.dialect != "sqlite" and column is not S.c.session_id:
+    for expression in (sort_column(f.sort, caps), S.c.session_id):
+        term = expression.desc() if descending else expression.asc()
+        if caps.dialect != "sqlite" and expression is not S.c.session_id:
             term = term.nulls_last() if descending else term.nulls_first()
         order.append(term)
     return order

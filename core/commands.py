@@ -1,0 +1,184 @@
+"""Data commands: ``init-db``, ``demo``, ``load`` and ``sessions``.
+
+Every command takes ``--db URL``; without it the URL comes from ``SESSIONS_DB_URL``, then
+``.streamlit/secrets.toml`` ``[connections.sessions] url``, then ``sqlite:///data/sessions.db``
+in the project folder (see :mod:`core.config`). Only ``init-db``, ``demo`` and ``load`` write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from core.cli import CliError
+from core.config import load_settings
+from core.demo import write_demo
+from core.export import iter_csv
+from core.filters import SORT_KEYS, FilterError, SessionFilter
+from core.loader import load_lines
+from core.query import iter_sessions, list_sessions
+from core.schema import init_db
+from core.store import STATUSES, make_engine
+
+
+def _engine(args: argparse.Namespace, *, read_only: bool) -> Any:
+    settings = load_settings(args.db)
+    try:
+        return make_engine(settings, read_only=read_only)
+    except (SQLAlchemyError, ValueError) as error:
+        raise CliError(f"cannot open database {settings.masked_db_url}: {error}") from None
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="URL", help="database URL (default: SESSIONS_DB_URL, "
+                        "secrets.toml, then sqlite:///data/sessions.db)")
+
+
+def cmd_init_db(args: argparse.Namespace) -> int:
+    engine = _engine(args, read_only=False)
+    init_db(engine)
+    print(f"initialised {engine.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if args.sessions < 0:
+        raise CliError(f"--sessions must be 0 or more (got {args.sessions})")
+    engine = _engine(args, read_only=False)
+    anchor = None
+    if args.anchor:
+        try:
+            anchor = datetime.fromisoformat(args.anchor).replace(tzinfo=UTC)
+        except ValueError:
+            raise CliError(f"--anchor {args.anchor!r} is not a date like 2026-11-25") from None
+    summary = write_demo(engine, sessions=args.sessions, seed=args.seed, anchor=anchor)
+    print(f"demo data: {summary.models} models, {summary.sessions} sessions "
+          f"({summary.orphan_sessions} on models without metadata)")
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    engine = _engine(args, read_only=False)
+    init_db(engine)
+    path = Path(args.file)
+    try:
+        handle: TextIO = sys.stdin if args.file == "-" else path.open(encoding="utf-8")
+    except OSError as error:
+        raise CliError(f"cannot read {args.file}: {error.strerror}") from None
+    with handle:
+        report = load_lines(engine, handle)
+    for number, reason in report.errors:
+        print(f"{args.file}:{number}: {reason}", file=sys.stderr)
+    print(report.summary())
+    return 1 if report.errors else 0
+
+
+def filter_from_args(args: argparse.Namespace) -> SessionFilter:
+    """The CLI's flags as a :class:`SessionFilter` (the same validation as the dashboard)."""
+    return SessionFilter(
+        statuses=tuple(args.status or ()),
+        model_ids=tuple(args.model_id or ()),
+        start_date=args.start_date,
+        end_date=args.end_date,
+        search=args.search or "",
+        techniques=tuple(args.technique or ()),
+        sort=args.sort,
+        order=args.order,
+        skip=args.skip,
+        limit=args.limit,
+    )
+
+
+def _print_table(rows: Iterable[dict[str, Any]], out: TextIO) -> None:
+    columns = ("session_id", "model_name", "status", "progress_percentage", "techniques",
+               "size_reduction_percent", "speed_improvement_percent", "created_at")
+    cells = [[_cell(row[c]) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)), file=out)
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)), file=out)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ",".join(value) or "-"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    try:
+        session_filter = filter_from_args(args)
+    except FilterError as error:
+        raise CliError(str(error)) from None
+    engine = _engine(args, read_only=True)
+    out = sys.stdout
+    try:
+        with engine.connect() as connection:
+            if args.format == "csv":
+                for chunk in iter_csv(iter_sessions(connection, session_filter)):
+                    out.write(chunk)
+                return 0
+            response = list_sessions(connection, session_filter)
+    except SQLAlchemyError as error:
+        raise CliError(f"query failed on {engine.url.render_as_string(hide_password=True)}: "
+                       f"{error.__class__.__name__}: {str(error).splitlines()[0]}") from None
+    if args.format == "json":
+        json.dump(response, out, indent=2)
+        out.write("\n")
+    else:
+        _print_table(response["sessions"], out)
+        shown = len(response["sessions"])
+        first = response["skip"] + 1 if shown else 0
+        print(f"\n{first}-{response['skip'] + shown} of {response['total']} sessions", file=out)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    init = subparsers.add_parser("init-db", help="create tables, indexes and triggers (idempotent)")
+    _add_db(init)
+    init.set_defaults(handler=cmd_init_db)
+
+    demo = subparsers.add_parser("demo", help="write deterministic demo models and sessions")
+    _add_db(demo)
+    demo.add_argument("--sessions", type=int, default=5000, help="how many sessions (default 5000)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    demo.add_argument("--anchor", help="the newest day of history, YYYY-MM-DD (default: today, UTC)")
+    demo.set_defaults(handler=cmd_demo)
+
+    load = subparsers.add_parser("load", help="import sessions from a JSON Lines file (- for stdin)")
+    load.add_argument("file")
+    _add_db(load)
+    load.set_defaults(handler=cmd_load)
+
+    sessions = subparsers.add_parser(
+        "sessions", help="list sessions like GET /optimization/sessions",
+        description="json prints the endpoint's response for one page; csv prints every match.",
+    )
+    _add_db(sessions)
+    sessions.add_argument("--status", action="append", metavar="S", help=f"one of {', '.join(STATUSES)}")
+    sessions.add_argument("--model-id", action="append", metavar="M")
+    sessions.add_argument("--start-date", metavar="D", help="YYYY-MM-DD or ISO 8601 date-time, UTC")
+    sessions.add_argument("--end-date", metavar="D", help="inclusive; a date alone is the whole day")
+    sessions.add_argument("--search", metavar="TEXT", help="substring of session id, model id or name")
+    sessions.add_argument("--technique", action="append", metavar="T")
+    sessions.add_argument("--sort", default="created_at", metavar="KEY",
+                          help=f"one of {', '.join(SORT_KEYS)}")
+    sessions.add_argument("--order", default="desc", metavar="asc|desc")
+    sessions.add_argument("--skip", type=int, default=0)
+    sessions.add_argument("--limit", type=int, default=50)
+    sessions.add_argument("--format", choices=("json", "csv", "table"), default="table")
+    sessions.set_defaults(handler=cmd_sessions)
+
+
+
