@@ -36,6 +36,10 @@ def _engine(args: argparse.Namespace, *, read_only: bool) -> Any:
         raise CliError(f"cannot open database {settings.masked_db_url}: {error}") from None
 
 
+def _describe(args: argparse.Namespace) -> str:
+    return load_settings(args.db).masked_db_url
+
+
 def _add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="URL", help="database URL (default: SESSIONS_DB_URL, "
                         "secrets.toml, then sqlite:///data/sessions.db)")
@@ -44,7 +48,7 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
 def cmd_init_db(args: argparse.Namespace) -> int:
     engine = _engine(args, read_only=False)
     init_db(engine)
-    print(f"initialised {engine.url.render_as_string(hide_password=True)}")
+    print(f"initialised {_describe(args)}")
     return 0
 
 
@@ -131,7 +135,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
                 return 0
             response = list_sessions(connection, session_filter)
     except SQLAlchemyError as error:
-        raise CliError(f"query failed on {engine.url.render_as_string(hide_password=True)}: "
+        raise CliError(f"query failed on {_describe(args)}: "
                        f"{error.__class__.__name__}: {str(error).splitlines()[0]}") from None
     if args.format == "json":
         json.dump(response, out, indent=2)

@@ -194,6 +194,10 @@ optimization_sessions = Table(
 )
 
 
+class DatabaseMissingError(ValueError):
+    """The configured SQLite file is not there (opening it read-only cannot create it)."""
+
+
 def _sqlite_read_only_url(url: str) -> str:
     """``sqlite:///file:PATH?mode=ro&uri=true``: the OS-level guard against writes."""
     parsed = make_url(url)
@@ -216,6 +220,15 @@ def make_engine(settings: Settings, *, read_only: bool = True) -> Engine:
     backend = make_url(url).get_backend_name()
     timeout_ms = settings.statement_timeout_ms
     if backend == "sqlite":
+        path = make_url(url).database or ""
+        if read_only and path and not path.startswith("file:") and path != ":memory:":
+            from pathlib import Path
+
+            if not Path(path).exists():
+                raise DatabaseMissingError(
+                    f"the SQLite database {path} does not exist; create demo data with "
+                    "`python -m core demo` or point SESSIONS_DB_URL at your database"
+                )
         engine = create_engine(
             _sqlite_read_only_url(url) if read_only else url,
             connect_args={"timeout": 5.0, "check_same_thread": False},
