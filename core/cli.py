@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 # Modules that contribute sub-commands; each has register(subparsers).
-COMMAND_MODULES = ("core.commands",)
+COMMAND_MODULES = ("core.commands", "core.users")
 
 
 class CliError(Exception):

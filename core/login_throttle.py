@@ -26,7 +26,7 @@ class ThrottlePolicy:
     free_attempts: float
     base_delay: float = 2.0
     max_delay: float = 300.0
-    half_life: float = 600.0
+    half_life: float = 3600.0
 
 
 # Clients get more free attempts than names: several people may share one address (NAT, proxy).

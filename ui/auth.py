@@ -1,0 +1,390 @@
+"""The login gate every page script starts with: ``user = require_login()``.
+
+Why each page calls it (and not ``app.py`` once): with a ``pages/`` folder Streamlit runs
+each page script on its own, so a gate in ``app.py`` alone leaves ``/<page>`` open. Here an
+anonymous visitor gets the login form and ``st.stop()``; nothing of the page below the call
+runs. After sign-in the same script run continues, so the page and its query string (a deep
+link such as ``/Sessions?status=failed``) are exactly what the visitor asked for.
+
+streamlit-authenticator supplies the re-login cookie (a signed JWT set and deleted in the
+browser) and the session-state keys it is known for. Passwords are checked here instead of in
+its ``login()``: that one answers faster for unknown names than for wrong passwords and only
+offers a permanent per-name lock-out. Here unknown names are checked against a dummy bcrypt
+hash of the same cost, both get one message, and failures feed :mod:`core.login_throttle`.
+
+Nothing per-visitor lives at module level: the authenticator is built on every run. Module
+state is limited to process-wide things: the throttle, the parsed credentials file (keyed by
+its stat) and the tokens of sessions that logged out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import streamlit as st
+import streamlit_authenticator as stauth
+
+from core.auth_settings import (
+    AuthConfigError,
+    AuthSettings,
+    load_auth_settings,
+    validate_cookie_key,
+)
+from core.config import load_settings
+from core.login_throttle import LoginThrottle, format_wait
+from core.users import (
+    BCRYPT_ROUNDS,
+    CredentialsError,
+    User,
+    UserRecord,
+    check_password,
+    first_start,
+    first_start_banner,
+    hash_cost,
+    hash_password,
+    load_credentials,
+    permission_warning,
+    to_authenticator_credentials,
+)
+from ui.shell import APP_TITLE, draw_shell
+
+__all__ = ["User", "require_login"]
+
+GENERIC_FAILURE = "Incorrect user name or password."
+USERNAME_KEY = "auth_login_username"
+PASSWORD_KEY = "auth_login_password"
+_NOTICE = "_auth_notice"  # (kind, text) shown above the form until the next attempt
+_FINGERPRINT = "_auth_password_fingerprint"  # which password hash the session signed in with
+_TOKEN_EXP = "_auth_token_exp"  # exp_date of this session's re-login cookie
+_SET_COOKIE = "_auth_set_cookie"  # a successful sign-in still has to write the cookie
+_LOGOUT = "_auth_logout_requested"
+_LIBRARY_KEYS = ("name", "username", "authentication_status", "email", "roles")
+
+# Process-wide: shared by every browser session of this server.
+THROTTLE = LoginThrottle()
+_lock = threading.Lock()
+_credentials_cache: dict[str, tuple[tuple[int, int, int], dict[str, UserRecord]]] = {}
+_dummy_hashes: dict[int, str] = {}
+_revoked_tokens: dict[tuple[str, float], float] = {}  # (username, exp_date) -> exp_date
+_reported: set[str] = set()
+
+
+class _SetupError(Exception):
+    """The login cannot work with the current files/settings; shown instead of the page."""
+
+
+# --- setup: settings, first start, credentials ------------------------------------------------
+
+
+def _report_once(message: str) -> None:
+    with _lock:
+        if message in _reported:
+            return
+        _reported.add(message)
+    print(f"[dashboard] {message}", file=sys.stderr, flush=True)
+
+
+def _credentials(path: Any) -> dict[str, UserRecord]:
+    """The parsed credentials file, re-read only when its size, mtime or inode changes."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise _SetupError(
+            f"There is no credentials file at {path}. Create the first user with: "
+            "python -m core users add NAME --role admin"
+        ) from None
+    stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
+    cached = _credentials_cache.get(str(path))
+    if cached and cached[0] == stamp:
+        return cached[1]
+    users = load_credentials(path)
+    warning = permission_warning(path)
+    if warning:
+        _report_once(f"warning: {warning}")
+    _credentials_cache[str(path)] = (stamp, users)
+    return users
+
+
+def _setup() -> tuple[AuthSettings, str, dict[str, UserRecord]]:
+    """Settings, a validated cookie key and the users; first start happens here."""
+    try:
+        auth = load_auth_settings()
+        with _lock:
+            created = first_start(auth)
+        if created:
+            print("\n" + first_start_banner(created) + "\n", file=sys.stderr, flush=True)
+            auth = load_auth_settings()
+        key = validate_cookie_key(auth)
+        users = _credentials(auth.credentials_file)
+    except (AuthConfigError, CredentialsError) as error:
+        raise _SetupError(str(error)) from None
+    if not users:
+        raise _SetupError(
+            f"{auth.credentials_file} has no users. Add one with: "
+            "python -m core users add NAME --role admin"
+        )
+    return auth, key, users
+
+
+def _stop_with_setup_error(message: str) -> None:
+    _report_once(f"login is not set up: {message}")
+    st.error(f"**The dashboard's login is not set up correctly.**\n\n{message}", icon="🛑")
+    st.stop()
+
+
+def _authenticator(auth: AuthSettings, key: str, users: dict[str, UserRecord]) -> Any:
+    """A fresh ``Authenticate`` for this run (never cached: it holds one visitor's cookie)."""
+    return stauth.Authenticate(
+        to_authenticator_credentials(users),
+        cookie_name=auth.cookie_name,
+        cookie_key=key,
+        cookie_expiry_days=auth.cookie_expiry_days,
+        auto_hash=False,
+    )
+
+
+# --- who is signed in ----------------------------------------------------------------------
+
+
+def _fingerprint(record: UserRecord) -> str:
+    return hashlib.sha256(record.password_hash.encode("ascii")).hexdigest()[:32]
+
+
+def _sign_in(record: UserRecord, token_exp: float | None = None) -> None:
+    """Set the session state streamlit-authenticator and our checks rely on."""
+    st.session_state.update(
+        {
+            "authentication_status": True,
+            "username": record.username,
+            "name": record.name,
+            "email": record.email,
+            "roles": [record.role],
+            "logout": None,
+            _FINGERPRINT: _fingerprint(record),
+            _TOKEN_EXP: token_exp,
+        }
+    )
+    st.session_state.pop(_NOTICE, None)
+
+
+def _revoke(username: str, exp_date: float) -> None:
+    now = time.time()
+    with _lock:
+        for token, expires in list(_revoked_tokens.items()):
+            if expires < now:
+                del _revoked_tokens[token]
+        _revoked_tokens[(username, exp_date)] = exp_date
+
+
+def _is_revoked(username: str, exp_date: float) -> bool:
+    with _lock:
+        return (username, exp_date) in _revoked_tokens
+
+
+def _forget_session() -> None:
+    """Drop everything this session held and refuse its re-login token in this process.
+
+    Called before the authenticator (and its cookie widget) exists in this run, so every key
+    can go, widget state of the pages included: "logout clears the session".
+    """
+    username = st.session_state.get("username")
+    exp_date = st.session_state.get(_TOKEN_EXP)
+    if username and isinstance(exp_date, int | float):
+        _revoke(username, exp_date)
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+
+
+def _session_is_stale(users: dict[str, UserRecord]) -> bool:
+    """Signed in, but the user was removed or their password changed since."""
+    if st.session_state.get("authentication_status") is not True:
+        return False
+    record = users.get(st.session_state.get("username") or "")
+    return record is None or st.session_state.get(_FINGERPRINT) != _fingerprint(record)
+
+
+def _session_user(users: dict[str, UserRecord]) -> User | None:
+    if st.session_state.get("authentication_status") is not True:
+        return None
+    record = users.get(st.session_state.get("username") or "")
+    return record.public() if record else None
+
+
+def _restore_from_cookie(
+    authenticator: Any, auth: AuthSettings, users: dict[str, UserRecord]
+) -> User | None:
+    """Sign in from a valid re-login cookie (a reload, a new tab) without the password.
+
+    Refused: unknown users, tokens of sessions that logged out, tokens issued before the
+    user's last password change and tokens living longer than the configured lifetime.
+    """
+    if auth.cookie_expiry_days <= 0:
+        return None
+    try:
+        token = authenticator.cookie_controller.get_cookie()
+    except Exception as error:  # a tampered cookie must not become a traceback
+        _report_once(f"ignored an unreadable login cookie ({type(error).__name__})")
+        return None
+    if not token or not isinstance(token, dict):
+        return None
+    username, exp_date = token.get("username"), token.get("exp_date")
+    record = users.get(username) if isinstance(username, str) else None
+    if record is None or not isinstance(exp_date, int | float):
+        return None
+    lifetime = auth.cookie_expiry_days * 86400
+    issued = exp_date - lifetime
+    if exp_date > time.time() + lifetime + 60 or _is_revoked(record.username, exp_date):
+        return None
+    if record.password_changed_at is not None and issued < record.password_changed_at - 1:
+        return None
+    _sign_in(record, token_exp=float(exp_date))
+    return record.public()
+
+
+def _write_cookie(authenticator: Any, auth: AuthSettings) -> None:
+    """Send the re-login cookie to the browser after a password sign-in."""
+    if auth.cookie_expiry_days <= 0:
+        return
+    authenticator.cookie_controller.set_cookie()
+    st.session_state[_TOKEN_EXP] = authenticator.cookie_controller.cookie_model.exp_date
+
+
+# --- the form and its check --------------------------------------------------------------------
+
+
+def _client_key() -> str:
+    """The client's address as Streamlit sees it (``None`` on localhost: one shared key).
+
+    Behind a reverse proxy this is the proxy; forwarded headers are not trusted because a
+    client could set them to escape the per-client limit.
+    """
+    try:
+        return st.context.ip_address or "local"
+    except Exception:
+        return "unknown"
+
+
+def _dummy_hash(users: dict[str, UserRecord]) -> str:
+    """A hash with the cost most users have, so unknown names cost the same bcrypt time."""
+    costs = Counter(hash_cost(u.password_hash) for u in users.values())
+    cost = costs.most_common(1)[0][0] if costs else BCRYPT_ROUNDS
+    with _lock:
+        if cost not in _dummy_hashes:
+            _dummy_hashes[cost] = hash_password("not a real password", rounds=cost)
+        return _dummy_hashes[cost]
+
+
+def attempt_login(username: str, password: str, client: str) -> tuple[UserRecord | None, str]:
+    """Check one attempt against the throttle and the file: ``(record, "")`` or ``(None, why)``.
+
+    Unknown user and wrong password take the same path (one bcrypt check each) and give the
+    same message; both count against the name and the client.
+    """
+    name = username.strip().lower()[:128]
+    if not name or not password:
+        return None, "Enter your user name and password."
+    keys = [("user", name), ("client", client)]
+    wait = THROTTLE.wait_seconds(keys)
+    if wait > 0:
+        return None, f"Too many failed attempts, {format_wait(wait)}."
+    _auth, _key, users = _setup()
+    record = users.get(name)
+    matches = check_password(password, record.password_hash if record else _dummy_hash(users))
+    if record is None or not matches:
+        THROTTLE.record_failure(keys)
+        wait = THROTTLE.wait_seconds(keys)
+        if wait > 0:
+            return None, f"{GENERIC_FAILURE} Too many failed attempts, {format_wait(wait)}."
+        return None, GENERIC_FAILURE
+    THROTTLE.record_success([keys[0]])
+    return record, ""
+
+
+def _on_submit() -> None:
+    """Form callback: runs before the script, so a success renders the page in this run."""
+    username = str(st.session_state.get(USERNAME_KEY) or "")
+    password = str(st.session_state.get(PASSWORD_KEY) or "")
+    st.session_state[PASSWORD_KEY] = ""  # never keep a typed password in the session
+    try:
+        record, problem = attempt_login(username, password, _client_key())
+    except _SetupError:
+        return  # the gate shows the set-up problem on this run
+    if record is None:
+        st.session_state[_NOTICE] = ("error", problem)
+        return
+    _sign_in(record)
+    st.session_state[_SET_COOKIE] = True
+
+
+def _show_notice() -> None:
+    kind, text = st.session_state.get(_NOTICE) or (None, None)
+    if kind == "error":
+        st.error(text, icon="⚠️")
+    elif kind == "warning":
+        st.warning(text)
+    elif kind == "info":
+        st.info(text)
+
+
+def _login_form(users: dict[str, UserRecord]) -> None:
+    """Only this, nothing of the page: a title, one notice and the two fields."""
+    _, middle, _ = st.columns([1, 1.3, 1])
+    with middle:
+        st.title(f"🔐 {APP_TITLE}")
+        st.caption("Sign in to see the model optimization sessions.")
+        _show_notice()
+        generated = [u for u in users.values() if u.password_generated]
+        if generated and len(users) == 1:
+            st.info(
+                f"First start: sign in as **{generated[0].username}** with the password printed "
+                "in the terminal that started the dashboard.",
+                icon="🔑",
+            )
+        with st.form("auth_login_form", border=True, enter_to_submit=True):
+            st.text_input("Username", key=USERNAME_KEY, autocomplete="username")
+            st.text_input(
+                "Password", type="password", key=PASSWORD_KEY, autocomplete="current-password"
+            )
+            st.form_submit_button("Login", type="primary", on_click=_on_submit, width="stretch")
+
+
+def _request_logout() -> None:
+    st.session_state[_LOGOUT] = True
+
+
+def require_login() -> User:
+    """Show the login form and stop unless someone is signed in; then draw the app shell.
+
+    Returns the signed-in user. Stops with a clear message when the login is mis-configured
+    (plain-text password, missing or weak cookie key, unreadable credentials file).
+    """
+    try:
+        auth, key, users = _setup()
+    except _SetupError as error:
+        _stop_with_setup_error(str(error))
+        raise  # not reached: st.stop() ends the run
+    notice = None
+    if st.session_state.pop(_LOGOUT, False):
+        notice = ("info", "You have signed out.")
+    elif _session_is_stale(users):
+        notice = ("warning", "Your login was changed; please sign in again.")
+    if notice:
+        _forget_session()
+    authenticator = _authenticator(auth, key, users)
+    if notice:
+        authenticator.authentication_controller.logout()  # library state: signed out
+        authenticator.cookie_controller.delete_cookie()
+        st.session_state[_NOTICE] = notice
+    user = _session_user(users) or _restore_from_cookie(authenticator, auth, users)
+    if user is None:
+        _login_form(users)
+        st.stop()
+    if st.session_state.pop(_SET_COOKIE, False):
+        _write_cookie(authenticator, auth)
+    draw_shell(user, load_settings(), on_logout=_request_logout)
+    return user
