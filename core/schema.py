@@ -190,9 +190,10 @@ _SQLITE_TECHNIQUES_OF = (
     " THEN json_extract({row}.criteria, '$.techniques') ELSE '[]' END) WHERE type = 'text'"
 )
 _PG_TECHNIQUES_OF = (
-    "SELECT {row}.session_id, t FROM jsonb_array_elements_text(CASE WHEN"
+    "SELECT {row}.session_id, e #>> '{{}}' FROM jsonb_array_elements(CASE WHEN"
     " jsonb_typeof(CAST({row}.criteria AS jsonb) -> 'techniques') = 'array'"
-    " THEN CAST({row}.criteria AS jsonb) -> 'techniques' ELSE '[]'::jsonb END) AS t"
+    " THEN CAST({row}.criteria AS jsonb) -> 'techniques' ELSE '[]'::jsonb END) AS e"
+    " WHERE jsonb_typeof(e) = 'string'"
 )
 
 _INDEXES = {
