@@ -264,9 +264,10 @@ def _client_key() -> str:
     client could set them to escape the per-client limit.
     """
     try:
-        return st.context.ip_address or "local"
+        address = st.context.ip_address
     except Exception:
         return "unknown"
+    return address if isinstance(address, str) and address else "local"
 
 
 def _dummy_hash(users: dict[str, UserRecord]) -> str:
