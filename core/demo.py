@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from core.config import DEFAULT_DB_PATH, Settings
 from core.schema import init_db
-from core.store import Malformed, make_engine, models, optimization_sessions
+from core.store import make_engine, models, optimization_sessions
 
 FRAMEWORKS = ("pytorch", "tensorflow", "onnx", "jax")
 FAMILIES = (
@@ -104,7 +104,7 @@ def generate_sessions(
     for index in range(count):
         age = timedelta(seconds=span_days * 86400 * (1 - (index + rng.random()) / count))
         created = anchor - age
-        recent = age < timedelta(hours=36)
+        recent = age < timedelta(hours=36) or index >= count * 0.985
         roll = rng.random()
         if recent and roll < 0.35:
             status = "running"
@@ -144,7 +144,7 @@ def generate_sessions(
             if status == "completed":
                 results = {**(results or {}), "speed_improvement_percent": "n/a"}
             else:
-                criteria = Malformed('{"techniques": ["quantization",')
+                criteria = {"techniques": ",".join(techniques)}
         yield {
             "session_id": f"opt-{created:%Y%m%d}-{index:06d}",
             "model_id": model_id,

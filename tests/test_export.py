@@ -1,0 +1,82 @@
+"""CSV export: formula neutralising, RFC 4180 quoting, chunking and file names. Pure."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime
+
+import pytest
+
+from core.export import CSV_COLUMNS, export_filename, iter_csv, neutralise
+from core.filters import SessionFilter
+from core.query import SessionRow
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+        ("+1+2", "'+1+2"),
+        ("-cmd", "'-cmd"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tstart", "'\tstart"),
+        ("\rstart", "'\rstart"),
+        ("  =1+1", "'  =1+1"),
+        ("\uff1d1+1", "'\uff1d1+1"),
+        ("-0.4", "-0.4"),
+        ("+12.5", "+12.5"),
+        ("1e-3", "1e-3"),
+        ("bert-base", "bert-base"),
+        ("", ""),
+    ],
+)
+def test_cells_a_spreadsheet_would_evaluate_are_prefixed_but_numbers_are_not(
+    cell: str, expected: str
+) -> None:
+    assert neutralise(cell) == expected
+
+
+def _row(session_id: str, model_name: str, techniques: tuple[str, ...] = ()) -> SessionRow:
+    created = datetime(2024, 1, 1, 10, tzinfo=UTC)
+    return SessionRow(
+        session_id=session_id, model_id="m1", model_name=model_name, status="completed",
+        progress_percentage=100.0, techniques=techniques, size_reduction_percent=42.5,
+        speed_improvement_percent=None, accuracy_delta_percent=-0.25, created_at=created,
+        updated_at=created, completed_at=datetime(2024, 1, 1, 11, tzinfo=UTC), model_known=True,
+        has_data_issue=False,
+    )
+
+
+def test_csv_has_the_table_columns_and_quotes_per_rfc_4180() -> None:
+    rows = [_row("s1", 'name, with "quotes"', ("quantization", "pruning")), _row("=s2", "plain")]
+    text = "".join(iter_csv(rows))
+    parsed = list(csv.reader(io.StringIO(text)))
+    assert parsed[0] == list(CSV_COLUMNS)
+    first = dict(zip(CSV_COLUMNS, parsed[1], strict=True))
+    assert first["model_name"] == 'name, with "quotes"'
+    assert first["techniques"] == "quantization; pruning"
+    assert first["accuracy_delta_percent"] == "-0.25"
+    assert first["speed_improvement_percent"] == ""
+    assert first["duration_seconds"] == "3600.0"
+    assert first["created_at"] == "2024-01-01T10:00:00+00:00"
+    assert parsed[2][0] == "'=s2"
+
+
+def test_csv_is_produced_in_bounded_chunks() -> None:
+    chunks = list(iter_csv((_row(f"s{i}", "m") for i in range(25)), chunk_rows=10))
+    assert len(chunks) == 3
+    assert sum(chunk.count("\r\n") for chunk in chunks) == 26
+
+
+def test_an_empty_export_still_has_its_header() -> None:
+    assert "".join(iter_csv([])) == ",".join(CSV_COLUMNS) + "\r\n"
+
+
+def test_file_name_carries_the_date_and_the_main_filters() -> None:
+    f = SessionFilter(statuses=("failed",), model_ids=("mdl-0001",), start_date="2024-01-01",
+                      end_date="2024-01-31", search="bert/../x")
+    name = export_filename(f, date(2026, 11, 25))
+    assert name == ("sessions_2026-11-25_status-failed_model-mdl-0001_2024-01-01_to_2024-01-31"
+                    "_q-bert-..-x.csv")
+    assert export_filename(SessionFilter(), date(2026, 11, 25)) == "sessions_2026-11-25.csv"
