@@ -1,0 +1,610 @@
+"""Aggregates for the metric cards and charts, computed entirely in SQL (SQLAlchemy Core).
+
+Every function takes a connection and a :class:`~core.filters.SessionFilter` and returns small
+frozen dataclasses, so results are cheap to cache (:mod:`core.cache`) and safe to share.
+All of them filter through :func:`core.query.filter_clauses`, the table's own WHERE clauses, so
+a chart always covers exactly the rows the Sessions table and the CLI list for the same filter
+(sort and paging are ignored). Medians and quartiles are exact on both backends
+(:mod:`core.stats_sql`). Size reduction and speed improvement are only counted for completed
+sessions: a failed run's partial numbers are not a result.
+
+Definitions used throughout:
+
+* success rate = completed / (completed + failed + cancelled): running and pending sessions
+  have not finished, so they count neither way;
+* megabytes saved = model ``original_size_mb`` x size reduction / 100, summed over completed
+  sessions where both are known;
+* the Pareto front = completed sessions that no other completed session beats on both size
+  reduction and speed improvement (at least as good on both, better on one).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, cast, column, func, literal_column, or_, select, table
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Select, Subquery
+
+from core.filters import SessionFilter
+from core.query import M, S, filter_clauses
+from core.schema import TECHNIQUES_TABLE, Capabilities, capabilities, derived, timestamp_key
+from core.stats_sql import (
+    Granularity,
+    bucket_expression,
+    bucket_range,
+    bucket_start,
+    choose_granularity,
+    quantile,
+    ranked_source,
+)
+from core.store import STATUSES, parse_timestamp
+
+SCATTER_LIMIT = 3000
+FINISHED = ("completed", "failed", "cancelled")
+
+
+# -- result types -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Headline numbers of a filtered set of sessions."""
+
+    sessions: int
+    pending: int
+    running: int
+    completed: int
+    failed: int
+    cancelled: int
+    median_size_reduction: float | None
+    median_speed_improvement: float | None
+    mb_saved: float | None
+    mb_saved_sessions: int  # completed sessions whose model size and size reduction are known
+
+    @property
+    def finished(self) -> int:
+        return self.completed + self.failed + self.cancelled
+
+    @property
+    def success_rate(self) -> float | None:
+        """completed / finished, in [0, 1]; None when nothing has finished."""
+        return self.completed / self.finished if self.finished else None
+
+    @property
+    def completed_share(self) -> float | None:
+        """completed / all sessions, in [0, 1]; None when there are no sessions."""
+        return self.completed / self.sessions if self.sessions else None
+
+    @property
+    def by_status(self) -> dict[str, int]:
+        return {status: getattr(self, status) for status in STATUSES}
+
+
+@dataclass(frozen=True)
+class SummaryChange:
+    """This period's summary and the one of the same length just before it (if defined)."""
+
+    current: Summary
+    previous: Summary | None
+    previous_start: datetime | None  # naive UTC, inclusive
+    previous_end: datetime | None  # naive UTC, exclusive (= the current start)
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    status: str
+    sessions: int
+
+
+@dataclass(frozen=True)
+class MetricStats:
+    """Distribution of one metric over completed sessions (None when there are none)."""
+
+    mean: float | None
+    p25: float | None
+    median: float | None
+    p75: float | None
+
+
+@dataclass(frozen=True)
+class TechniqueStats:
+    """One technique: every session applying it (alone or combined) in the filtered set."""
+
+    technique: str
+    sessions: int
+    completed: int
+    failed: int
+    cancelled: int
+    size_reduction: MetricStats
+    speed_improvement: MetricStats
+
+    @property
+    def success_rate(self) -> float | None:
+        finished = self.completed + self.failed + self.cancelled
+        return self.completed / finished if finished else None
+
+
+@dataclass(frozen=True)
+class PeriodStats:
+    """One day/week/month: sessions started in it by status, and medians of its completed ones."""
+
+    start: date
+    counts: tuple[tuple[str, int], ...]  # (status, sessions) for every status, in STATUSES order
+    median_size_reduction: float | None
+    median_speed_improvement: float | None
+
+    @property
+    def sessions(self) -> int:
+        return sum(n for _, n in self.counts)
+
+    @property
+    def by_status(self) -> dict[str, int]:
+        return dict(self.counts)
+
+
+@dataclass(frozen=True)
+class PeriodSeries:
+    granularity: Granularity
+    periods: tuple[PeriodStats, ...]  # every bucket of the range, empty ones included
+
+
+@dataclass(frozen=True)
+class SessionPoint:
+    """One completed session on the size/speed plane."""
+
+    session_id: str
+    model_id: str
+    model_name: str
+    techniques: tuple[str, ...]
+    size_reduction: float
+    speed_improvement: float
+    accuracy_delta: float | None
+
+    @property
+    def combination(self) -> str:
+        """Techniques as one label, order-independent (``pruning + quantization``)."""
+        return " + ".join(sorted(self.techniques)) if self.techniques else "(none)"
+
+
+@dataclass(frozen=True)
+class Scatter:
+    points: tuple[SessionPoint, ...]
+    total: int  # completed sessions with both metrics in the filtered set
+    sampled: bool  # True when ``points`` is an every-k-th sample of ``total``
+
+
+@dataclass(frozen=True)
+class ModelRank:
+    model_id: str
+    model_name: str
+    model_known: bool
+    sessions: int
+    completed: int
+    best_size_reduction: float | None
+    best_speed_improvement: float | None
+    last_optimized: datetime | None  # latest completed_at of a completed session (aware UTC)
+
+
+@dataclass(frozen=True)
+class ModelRanking:
+    rows: tuple[ModelRank, ...]
+    total_models: int
+
+
+# -- shared pieces --------------------------------------------------------------------------
+
+
+def aggregate_filter(f: SessionFilter) -> SessionFilter:
+    """``f`` without sort and paging: what every aggregate depends on (the cache key)."""
+    return replace(SessionFilter(), statuses=f.statuses, model_ids=f.model_ids,
+                   start_date=f.start_date, end_date=f.end_date, search=f.search,
+                   techniques=f.techniques)
+
+
+def _completed_value(name: str, caps: Capabilities) -> ColumnElement[Any]:
+    return case((S.c.status == "completed", derived(name, caps)))
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _status_counts(source: Subquery) -> list[ColumnElement[Any]]:
+    return [func.count(case((source.c.status == s, 1))).label(s) for s in STATUSES]
+
+
+def _grouped(connection: Connection, caps: Capabilities, base: Select[Any], keys: list[str],
+             metrics: dict[str, tuple[float, ...]],
+             extras: Callable[[Subquery], list[ColumnElement[Any]]]) -> list[RowMapping]:
+    """Group ``base`` by ``keys``: ``extras`` aggregates plus exact quantiles of ``metrics``.
+
+    Quantile columns are named ``<metric>_q<percent>`` (``size_q50``).
+    """
+    source = ranked_source(base.subquery("base"), keys, list(metrics), caps)
+    columns = [source.c[k] for k in keys] + extras(source)
+    for metric, quantiles in metrics.items():
+        columns += [quantile(source, metric, q, caps).label(f"{metric}_q{round(q * 100)}")
+                    for q in quantiles]
+    statement = select(*columns)
+    if keys:
+        statement = statement.group_by(*[source.c[k] for k in keys])
+    return list(connection.execute(statement).mappings())
+
+
+def _summary_from(row: RowMapping | None) -> Summary:
+    if row is None:
+        return Summary(0, 0, 0, 0, 0, 0, None, None, None, 0)
+    counts = {s: int(row[s] or 0) for s in STATUSES}
+    return Summary(
+        sessions=sum(counts.values()),
+        **counts,
+        median_size_reduction=_float(row["size_q50"]),
+        median_speed_improvement=_float(row["speed_q50"]),
+        mb_saved=_float(row["saved"]),
+        mb_saved_sessions=int(row["saved_n"] or 0),
+    )
+
+
+def _summary_base(f: SessionFilter, caps: Capabilities, *extra: ColumnElement[Any]) -> Select[Any]:
+    size = derived("size_reduction", caps)
+    saved = case((S.c.status == "completed", M.c.original_size_mb * size / 100.0))
+    return (
+        select(S.c.status, _completed_value("size_reduction", caps).label("size"),
+               _completed_value("speed_improvement", caps).label("speed"),
+               saved.label("saved"), *extra)
+        .select_from(S.outerjoin(M, M.c.model_id == S.c.model_id))
+        .where(*filter_clauses(f, caps))
+    )
+
+
+def _summary_extras(source: Subquery) -> list[ColumnElement[Any]]:
+    return [*_status_counts(source), func.sum(source.c.saved).label("saved"),
+            func.count(source.c.saved).label("saved_n")]
+
+
+# -- summary ----------------------------------------------------------------------------------
+
+
+def summary(connection: Connection, f: SessionFilter) -> Summary:
+    """Sessions by status, success rate, medians of completed sessions, MB saved, running now."""
+    caps = capabilities(connection)
+    rows = _grouped(connection, caps, _summary_base(f, caps), [],
+                    {"size": (0.5,), "speed": (0.5,)}, _summary_extras)
+    return _summary_from(rows[0] if rows else None)
+
+
+def summary_change(connection: Connection, f: SessionFilter, *, now: datetime | None = None
+                   ) -> SummaryChange:
+    """The summary of ``f`` and of the same-length period just before it, in one scan.
+
+    Without a start date there is no "previous period" (``previous`` is None). Without an end
+    date the current period runs to ``now`` (naive UTC; defaults to the current time).
+    """
+    start, end = f.created_range()
+    if start is None:
+        return SummaryChange(summary(connection, f), None, None, None)
+    if end is None:
+        end = (now or datetime.now(UTC)).replace(tzinfo=None)
+    previous_start = start - (end - start)
+    caps = capabilities(connection)
+    both = replace(f, start_date=previous_start, end_date=None)
+    current_range = filter_clauses(SessionFilter(start_date=start), caps)
+    in_current = case((and_(*current_range), literal_column("1")), else_=literal_column("0"))
+    base = _summary_base(both, caps, in_current.label("is_current"))
+    if f.end_date is not None:
+        base = base.where(*filter_clauses(SessionFilter(end_date=f.end_date), caps))
+    rows = _grouped(connection, caps, base, ["is_current"], {"size": (0.5,), "speed": (0.5,)},
+                    _summary_extras)
+    by_key = {int(r["is_current"]): r for r in rows}
+    return SummaryChange(current=_summary_from(by_key.get(1)),
+                         previous=_summary_from(by_key.get(0)),
+                         previous_start=previous_start, previous_end=start)
+
+
+def status_counts(connection: Connection, f: SessionFilter) -> tuple[StatusCount, ...]:
+    """Sessions per status (every status, zeros included), in :data:`STATUSES` order."""
+    caps = capabilities(connection)
+    statement = (select(S.c.status, func.count()).select_from(S)
+                 .where(*filter_clauses(f, caps)).group_by(S.c.status))
+    found = {status: int(n) for status, n in connection.execute(statement)}
+    return tuple(StatusCount(s, found.get(s, 0)) for s in STATUSES)
+
+
+# -- per technique ----------------------------------------------------------------------------
+
+
+def _technique_source(caps: Capabilities) -> tuple[Any, ColumnElement[Any]]:
+    """FROM clause and technique column: the derived table, else the JSON array unnested."""
+    if caps.techniques_table:
+        techniques = table(TECHNIQUES_TABLE, column("session_id"), column("technique"))
+        return (techniques.join(S, S.c.session_id == techniques.c.session_id),
+                techniques.c.technique)
+    techniques_json = derived("techniques_json", caps)
+    if caps.dialect == "sqlite":
+        each = func.json_each(techniques_json).table_valued("value", "type").alias("each")
+        return S.join(each, each.c.type == "text"), each.c.value
+    each = (func.jsonb_array_elements_text(cast(techniques_json, JSONB))
+            .table_valued("value").alias("each"))
+    return S.join(each, literal_column("true")), each.c.value
+
+
+def _metric_stats(row: RowMapping, metric: str) -> MetricStats:
+    return MetricStats(mean=_float(row[f"{metric}_mean"]), p25=_float(row[f"{metric}_q25"]),
+                       median=_float(row[f"{metric}_q50"]), p75=_float(row[f"{metric}_q75"]))
+
+
+def technique_stats(connection: Connection, f: SessionFilter) -> tuple[TechniqueStats, ...]:
+    """Per technique: sessions, success rate, mean and quartiles of size and speed.
+
+    A session combining two techniques counts for both. Sorted by sessions, most first.
+    """
+    caps = capabilities(connection)
+    source, technique = _technique_source(caps)
+    base = (
+        select(technique.label("technique"), S.c.status,
+               _completed_value("size_reduction", caps).label("size"),
+               _completed_value("speed_improvement", caps).label("speed"))
+        .select_from(source)
+        .where(*filter_clauses(f, caps))
+    )
+
+    def extras(src: Subquery) -> list[ColumnElement[Any]]:
+        return [*_status_counts(src), func.avg(src.c.size).label("size_mean"),
+                func.avg(src.c.speed).label("speed_mean")]
+
+    quartiles = (0.25, 0.5, 0.75)
+    rows = _grouped(connection, caps, base, ["technique"],
+                    {"size": quartiles, "speed": quartiles}, extras)
+    out = [
+        TechniqueStats(
+            technique=str(r["technique"]),
+            sessions=sum(int(r[s]) for s in STATUSES),
+            completed=int(r["completed"]), failed=int(r["failed"]),
+            cancelled=int(r["cancelled"]),
+            size_reduction=_metric_stats(r, "size"),
+            speed_improvement=_metric_stats(r, "speed"),
+        )
+        for r in rows
+    ]
+    return tuple(sorted(out, key=lambda t: (-t.sessions, t.technique)))
+
+
+# -- per period -------------------------------------------------------------------------------
+
+
+def created_span(connection: Connection, f: SessionFilter) -> tuple[datetime, datetime] | None:
+    """Earliest and latest ``created_at`` (naive UTC) of the matches; None when there are none."""
+    caps = capabilities(connection)
+    key = timestamp_key("created_at", caps)
+    row = connection.execute(
+        select(func.min(key), func.max(key)).select_from(S).where(*filter_clauses(f, caps))
+    ).one()
+    if row[0] is None:
+        return None
+    first, last = (parse_timestamp(v) for v in row)
+    assert first is not None and last is not None
+    return first.replace(tzinfo=None), last.replace(tzinfo=None)
+
+
+def period_stats(connection: Connection, f: SessionFilter, *,
+                 granularity: Granularity | None = None) -> PeriodSeries:
+    """Sessions started per day/week/month by status, with medians of completed sessions.
+
+    The granularity follows the length of the filter's date range (or of the data when the
+    range is open): see :func:`core.stats_sql.choose_granularity`. Buckets with no sessions
+    are included as zeros so time axes have no silent gaps.
+    """
+    caps = capabilities(connection)
+    span = created_span(connection, f)
+    if span is None:
+        return PeriodSeries(granularity or "day", ())
+    start, end = f.created_range()
+    first = start if start is not None else span[0]
+    last = end - timedelta(microseconds=1) if end is not None else span[1]  # inclusive
+    granularity = granularity or choose_granularity(first, last)
+    base = (
+        select(bucket_expression(granularity, caps).label("bucket"), S.c.status,
+               _completed_value("size_reduction", caps).label("size"),
+               _completed_value("speed_improvement", caps).label("speed"))
+        .select_from(S)
+        .where(*filter_clauses(f, caps))
+    )
+    rows = _grouped(connection, caps, base, ["bucket"], {"size": (0.5,), "speed": (0.5,)},
+                    _status_counts)
+    found = {bucket_start(r["bucket"]): r for r in rows}
+    periods = []
+    for day in bucket_range(first.date(), last.date(), granularity):
+        r = found.get(day)
+        periods.append(PeriodStats(
+            start=day,
+            counts=tuple((s, int(r[s]) if r else 0) for s in STATUSES),
+            median_size_reduction=_float(r["size_q50"]) if r else None,
+            median_speed_improvement=_float(r["speed_q50"]) if r else None,
+        ))
+    return PeriodSeries(granularity, tuple(periods))
+
+
+# -- completed sessions on the size/speed plane -----------------------------------------------
+
+
+def _point_columns(caps: Capabilities) -> list[ColumnElement[Any]]:
+    return [
+        S.c.session_id, S.c.model_id,
+        func.coalesce(M.c.name, S.c.model_id).label("model_name"),
+        derived("techniques_json", caps).label("techniques_json"),
+        derived("size_reduction", caps).label("size"),
+        derived("speed_improvement", caps).label("speed"),
+        derived("accuracy_delta", caps).label("accuracy"),
+    ]
+
+
+def _completed_clauses(f: SessionFilter, caps: Capabilities) -> list[ColumnElement[bool]]:
+    return [*filter_clauses(f, caps), S.c.status == "completed",
+            derived("size_reduction", caps).is_not(None),
+            derived("speed_improvement", caps).is_not(None)]
+
+
+def _techniques(text: str | None) -> tuple[str, ...]:
+    try:
+        values = json.loads(text) if text else []
+    except ValueError:
+        return ()
+    return tuple(v for v in values if isinstance(v, str)) if isinstance(values, list) else ()
+
+
+def _point(row: RowMapping) -> SessionPoint:
+    return SessionPoint(
+        session_id=row["session_id"], model_id=row["model_id"], model_name=row["model_name"],
+        techniques=_techniques(row["techniques_json"]), size_reduction=float(row["size"]),
+        speed_improvement=float(row["speed"]), accuracy_delta=_float(row["accuracy"]),
+    )
+
+
+def scatter(connection: Connection, f: SessionFilter, *, limit: int = SCATTER_LIMIT) -> Scatter:
+    """Completed sessions with both metrics; above ``limit``, every k-th by ``session_id``.
+
+    The sample is deterministic (same data, same points) and spread evenly over the ids,
+    which follow creation time. ``total`` is the true number, so the page can say
+    "showing 3,000 of 412,000".
+    """
+    caps = capabilities(connection)
+    where = _completed_clauses(f, caps)
+    total = int(connection.execute(select(func.count()).select_from(S).where(*where)).scalar_one())
+    joined = S.outerjoin(M, M.c.model_id == S.c.model_id)
+    if total <= limit:
+        statement = (select(*_point_columns(caps)).select_from(joined).where(*where)
+                     .order_by(S.c.session_id))
+        return Scatter(tuple(_point(r) for r in connection.execute(statement).mappings()),
+                       total, False)
+    step = math.ceil(total / limit)
+    numbered = (select(S.c.session_id,
+                       func.row_number().over(order_by=S.c.session_id).label("rn"))
+                .select_from(S).where(*where).subquery("numbered"))
+    picked = select(numbered.c.session_id).where((numbered.c.rn - 1) % step == 0)
+    statement = (select(*_point_columns(caps)).select_from(joined)
+                 .where(S.c.session_id.in_(picked)).order_by(S.c.session_id))
+    return Scatter(tuple(_point(r) for r in connection.execute(statement).mappings()), total, True)
+
+
+def pareto_front(connection: Connection, f: SessionFilter) -> tuple[SessionPoint, ...]:
+    """Completed sessions no other completed session beats on both size and speed.
+
+    Computed over all matches (never a sample) without comparing every pair: keep the best
+    speed at each distinct size, then walk sizes from largest down keeping a size only when
+    its best speed beats every larger size's. Sessions tied on both values are all kept.
+    Sorted by size reduction, ascending.
+    """
+    caps = capabilities(connection)
+    size, speed = derived("size_reduction", caps), derived("speed_improvement", caps)
+    done = (select(size.label("size"), speed.label("speed")).select_from(S)
+            .where(*_completed_clauses(f, caps)).subquery("done"))
+    best = (select(done.c.size, func.max(done.c.speed).label("top"))
+            .group_by(done.c.size).subquery("best"))
+    above = func.max(best.c.top).over(order_by=best.c.size.desc(), rows=(None, -1))
+    walked = select(best.c.size, best.c.top, above.label("better")).subquery("walked")
+    front = (select(walked.c.size, walked.c.top)
+             .where(or_(walked.c.better.is_(None), walked.c.top > walked.c.better))
+             .subquery("front"))
+    statement = (
+        select(*_point_columns(caps))
+        .select_from(S.outerjoin(M, M.c.model_id == S.c.model_id)
+                     .join(front, and_(size == front.c.size, speed == front.c.top)))
+        .where(*_completed_clauses(f, caps))
+        .order_by(size, S.c.session_id)
+    )
+    return tuple(_point(r) for r in connection.execute(statement).mappings())
+
+
+# -- models -----------------------------------------------------------------------------------
+
+
+def model_ranking(connection: Connection, f: SessionFilter, *, limit: int = 50) -> ModelRanking:
+    """Models ranked by their best completed session: best size reduction, then best speed.
+
+    Models with matching sessions but none completed come last. Models missing from the
+    ``models`` table appear under their id (``model_known`` False).
+    """
+    caps = capabilities(connection)
+    size = _completed_value("size_reduction", caps)
+    speed = _completed_value("speed_improvement", caps)
+    finished_at = case((S.c.status == "completed", timestamp_key("completed_at", caps)))
+    best_size = func.max(size).label("best_size")
+    best_speed = func.max(speed).label("best_speed")
+    grouped = (
+        select(S.c.model_id, func.max(M.c.name).label("name"),
+               func.count(M.c.model_id).label("known"), func.count().label("sessions"),
+               func.count(case((S.c.status == "completed", 1))).label("completed"),
+               best_size, best_speed, func.max(finished_at).label("last"))
+        .select_from(S.outerjoin(M, M.c.model_id == S.c.model_id))
+        .where(*filter_clauses(f, caps))
+        .group_by(S.c.model_id)
+        .subquery("per_model")
+    )
+    total = int(connection.execute(select(func.count()).select_from(grouped)).scalar_one())
+    statement = (select(grouped)
+                 .order_by(grouped.c.best_size.desc().nulls_last(),
+                           grouped.c.best_speed.desc().nulls_last(), grouped.c.model_id)
+                 .limit(limit))
+    rows = tuple(
+        ModelRank(
+            model_id=r["model_id"], model_name=r["name"] or r["model_id"],
+            model_known=bool(r["known"]), sessions=int(r["sessions"]),
+            completed=int(r["completed"]), best_size_reduction=_float(r["best_size"]),
+            best_speed_improvement=_float(r["best_speed"]),
+            last_optimized=parse_timestamp(r["last"]),
+        )
+        for r in connection.execute(statement).mappings()
+    )
+    return ModelRanking(rows, total)
+
+
+# -- data version -------------------------------------------------------------------------------
+
+
+def data_version(connection: Connection) -> tuple[Any, ...]:
+    """A cheap fingerprint that changes when sessions or models are written.
+
+    Row counts catch inserts and deletes, the latest ``updated_at`` catches updates (the
+    platform bumps it on every change). Both are index-only on an initialised database.
+    """
+    caps = capabilities(connection)
+    sessions = connection.execute(
+        select(func.count(), func.max(timestamp_key("updated_at", caps))).select_from(S)
+    ).one()
+    model_count = connection.execute(select(func.count()).select_from(M)).scalar_one()
+    return (int(sessions[0]), str(sessions[1]), int(model_count))
+
+
+__all__ = [
+    "SCATTER_LIMIT",
+    "MetricStats",
+    "ModelRank",
+    "ModelRanking",
+    "PeriodSeries",
+    "PeriodStats",
+    "Scatter",
+    "SessionPoint",
+    "StatusCount",
+    "Summary",
+    "SummaryChange",
+    "TechniqueStats",
+    "aggregate_filter",
+    "created_span",
+    "data_version",
+    "model_ranking",
+    "pareto_front",
+    "period_stats",
+    "scatter",
+    "status_counts",
+    "summary",
+    "summary_change",
+    "technique_stats",
+]

@@ -1,0 +1,143 @@
+"""Dialect-specific SQL building blocks for the aggregates: exact quantiles and time buckets.
+
+PostgreSQL has ``percentile_cont``; SQLite has no median at all. Rather than approximate (or
+pull values into Python), SQLite ranks each metric with window functions and picks the middle
+row(s) with conditional aggregates, using PostgreSQL's own interpolation rule, so both backends
+return the same exact numbers:
+
+    pos = q * (n - 1);  lo = floor(pos);  value = x[lo] + (x[lo + 1] - x[lo]) * (pos - lo)
+
+(0-based positions in ascending order; NULLs are ignored, as ``percentile_cont`` ignores them).
+
+Everything here works on a *base* subquery whose columns are the group keys and the metric
+values; :func:`ranked_source` adds the ranks SQLite needs, :func:`quantile` reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Float, Integer, and_, case, cast, func, literal_column, select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Subquery
+
+from core.schema import Capabilities, timestamp_key
+
+Granularity = Literal["day", "week", "month"]
+DAY_MAX_DAYS = 45  # up to about six weeks, one bar per day reads well
+WEEK_MAX_DAYS = 740  # up to about two years, one bar per week; beyond that, months
+
+
+def rank_name(metric: str) -> str:
+    return f"{metric}__rn"
+
+
+def count_name(metric: str) -> str:
+    return f"{metric}__n"
+
+
+def ranked_source(base: Subquery, keys: Sequence[str], metrics: Sequence[str],
+                  caps: Capabilities) -> Subquery:
+    """``base`` plus, on SQLite, each metric's rank and non-NULL count within its group.
+
+    The partition also splits NULL from non-NULL values, so the non-NULL values are ranked
+    1..n whatever NULLs the group holds. PostgreSQL needs nothing: ``base`` comes back as is.
+    """
+    if caps.dialect != "sqlite" or not metrics:
+        return base
+    extra: list[ColumnElement[Any]] = []
+    for metric in metrics:
+        value = base.c[metric]
+        partition = [base.c[k] for k in keys] + [value.is_(None)]
+        extra.append(func.row_number().over(partition_by=partition, order_by=value)
+                     .label(rank_name(metric)))
+        extra.append(func.count(value).over(partition_by=partition).label(count_name(metric)))
+    return select(*base.c, *extra).subquery("ranked")
+
+
+def quantile(source: Subquery, metric: str, q: float, caps: Capabilities) -> ColumnElement[Any]:
+    """The exact ``q`` quantile (continuous, like ``percentile_cont``) of ``metric`` per group.
+
+    ``source`` must come from :func:`ranked_source` with ``metric`` among its metrics. Use in
+    a SELECT grouped by the same keys. NULL when the group has no non-NULL value.
+    """
+    value = source.c[metric]
+    if caps.dialect != "sqlite":
+        return func.percentile_cont(literal_column(repr(float(q)))).within_group(value.asc())
+    rank = source.c[rank_name(metric)]
+    count = source.c[count_name(metric)]
+    position = literal_column(repr(float(q)), Float) * (count - 1)
+    low = cast(position, Integer)  # truncation is floor here: position >= 0 for real values
+    present = value.is_not(None)
+    low_value = func.max(case((and_(present, rank == low + 1), value)))
+    high_value = func.max(case((and_(present, rank == low + 2), value)))
+    fraction = func.max(case((present, position - low)))
+    return case((fraction > 0, low_value + (high_value - low_value) * fraction), else_=low_value)
+
+
+# -- time buckets -----------------------------------------------------------------------------
+
+
+def choose_granularity(start: datetime, end: datetime) -> Granularity:
+    """Days for short ranges, weeks up to about two years, months beyond."""
+    days = (end - start).total_seconds() / 86400
+    if days <= DAY_MAX_DAYS:
+        return "day"
+    if days <= WEEK_MAX_DAYS:
+        return "week"
+    return "month"
+
+
+def bucket_expression(granularity: Granularity, caps: Capabilities) -> ColumnElement[Any]:
+    """The start of the day/week (Monday)/month ``created_at`` falls in.
+
+    Text ``YYYY-MM-DD`` on SQLite (from the normalised UTC key, never the raw text another
+    writer may have stored with ``T``/``Z``), a timestamp on PostgreSQL.
+    """
+    key = timestamp_key("created_at", caps)
+    if caps.dialect == "sqlite":
+        if granularity == "day":
+            return func.substr(key, 1, 10)
+        if granularity == "week":
+            # 'weekday 0' moves forward to Sunday (or stays); six days back is that week's Monday.
+            return func.date(key, literal_column("'weekday 0'"), literal_column("'-6 days'"))
+        return func.substr(key, 1, 7).concat(literal_column("'-01'"))
+    return func.date_trunc(literal_column(f"'{granularity}'"), key)
+
+
+def bucket_start(value: Any) -> date:
+    """A bucket value from either backend as a ``date``."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def floor_to_bucket(day: date, granularity: Granularity) -> date:
+    if granularity == "week":
+        return day - timedelta(days=day.weekday())
+    if granularity == "month":
+        return day.replace(day=1)
+    return day
+
+
+def next_bucket(day: date, granularity: Granularity) -> date:
+    if granularity == "day":
+        return day + timedelta(days=1)
+    if granularity == "week":
+        return day + timedelta(days=7)
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def bucket_range(first: date, last: date, granularity: Granularity) -> list[date]:
+    """Every bucket start from the one holding ``first`` to the one holding ``last``."""
+    current = floor_to_bucket(first, granularity)
+    stop = floor_to_bucket(last, granularity)
+    out: list[date] = []
+    while current <= stop:
+        out.append(current)
+        current = next_bucket(current, granularity)
+    return out
