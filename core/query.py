@@ -28,7 +28,7 @@ from core.schema import (
     derived,
     timestamp_key,
 )
-from core.store import models, optimization_sessions
+from core.store import models, optimization_sessions, statement_timeout_suspended
 
 S = optimization_sessions
 M = models
@@ -370,11 +370,12 @@ def iter_sessions(connection: Connection, f: SessionFilter, *, batch_size: int =
     This is the table's own query without the limit, so an export matches the screen.
     """
     caps = capabilities(connection)
-    result = connection.execution_options(stream_results=True, yield_per=batch_size).execute(
-        build_select(f, caps)
-    )
-    for row in result.mappings():
-        yield row_from_mapping(row)
+    with statement_timeout_suspended(connection):
+        result = connection.execution_options(stream_results=True, yield_per=batch_size).execute(
+            build_select(f, caps)
+        )
+        for row in result.mappings():
+            yield row_from_mapping(row)
 
 
 def count_data_issues(connection: Connection, f: SessionFilter) -> int:

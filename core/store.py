@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +28,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Engine, create_engine, make_url
+from sqlalchemy.engine import Connection, Engine, create_engine, make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -246,6 +248,7 @@ def make_engine(settings: Settings, *, read_only: bool = True) -> Engine:
             cursor.close()
             if read_only and timeout_ms:
                 _install_sqlite_timeout(dbapi_connection, timeout_ms)
+                _record.info["statement_timeout_ms"] = timeout_ms
 
         return engine
 
@@ -273,6 +276,32 @@ def _install_sqlite_timeout(dbapi_connection: Any, timeout_ms: int) -> None:
 
     dbapi_connection.set_trace_callback(trace)
     dbapi_connection.set_progress_handler(progress, 10_000)
+
+
+@contextmanager
+def statement_timeout_suspended(connection: Connection) -> Iterator[None]:
+    """Lift the statement timeout for one long, deliberate read (a streamed export).
+
+    The timeout guards interactive queries; an export of a million rows legitimately streams
+    for longer, row batch by row batch, and must not be cut off half-way.
+    """
+    if connection.dialect.name == "sqlite":
+        fairy = connection.connection
+        timeout_ms = fairy.info.get("statement_timeout_ms")
+        dbapi_connection = fairy.dbapi_connection
+        if timeout_ms and dbapi_connection is not None:
+            dbapi_connection.set_progress_handler(None, 0)
+            try:
+                yield
+            finally:
+                _install_sqlite_timeout(dbapi_connection, timeout_ms)
+            return
+        yield
+        return
+    if connection.dialect.name == "postgresql":
+        # SET LOCAL ends with the transaction the export runs in.
+        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+    yield
 
 
 def backend_name(engine_or_connection: Any) -> str:

@@ -91,3 +91,24 @@ def test_relative_sqlite_paths_resolve_against_the_project_not_the_working_direc
 
 def test_masked_urls_never_show_the_password() -> None:
     assert "secret" not in mask_url("postgresql+psycopg://me:secret@host:5432/db")
+
+
+def test_sqlite_statement_timeout_interrupts_runaway_queries_but_not_exports(
+    sqlite_db_url: str,
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from core.store import statement_timeout_suspended
+
+    init_db(make_engine(Settings(sqlite_db_url, "--db"), read_only=False))
+    engine = make_engine(Settings(sqlite_db_url, "--db", statement_timeout_ms=50))
+    slow = text("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000000)"
+                " SELECT count(*) FROM n")
+    with engine.connect() as conn:
+        with pytest.raises(OperationalError, match="interrupted"):
+            conn.execute(slow)
+        with statement_timeout_suspended(conn):
+            assert conn.execute(text("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+                                     " FROM n WHERE i < 3000000) SELECT count(*) FROM n")).scalar() == 3000000
+        with pytest.raises(OperationalError, match="interrupted"):
+            conn.execute(slow)
