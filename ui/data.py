@@ -1,0 +1,181 @@
+"""Cached access to the sessions database for the pages: one engine, small cached results.
+
+Why caches look the way they do:
+
+* The engine is a connection pool, safe to share between visitors: ``st.cache_resource``,
+  keyed by the settings. The embedded demo database is created here, before the first engine,
+  so a fresh clone shows data on its first start.
+* Query results are small (one page of at most 100 rows, a few counts) and keyed by the frozen
+  :class:`~core.filters.SessionFilter`, so two visitors looking at the same view share one
+  query. Every cache has a ``ttl`` and ``max_entries``: Streamlit frees expired entries only
+  on access, and an unbounded cache grows with every filter anyone ever tried.
+* A page of rows lives only a few seconds: running sessions change, and the auto-refresh
+  must see new progress. Lists for the filter widgets (models, techniques) change rarely.
+
+Every database failure leaves here as :class:`DatabaseUnavailable`, whose message names the
+database with its password masked; pages show it with a Retry button instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import streamlit as st
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from core import aggregates
+from core.cache import cached, default_cache
+from core.config import Settings, load_settings
+from core.demo import ensure_demo_database
+from core.filters import SessionFilter
+from core.query import (
+    Page,
+    count_data_issues,
+    distinct_techniques,
+    fetch_page,
+    find_session,
+    model_choices,
+)
+from core.store import DatabaseMissingError, make_engine
+
+T = TypeVar("T")
+
+PAGE_TTL_S = 2  # a page is re-read at least this often (auto-refresh of running sessions)
+COUNTS_TTL_S = 30
+CHOICES_TTL_S = 300
+MAX_ENTRIES = 256
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be opened or a query failed or timed out."""
+
+    def __init__(self, settings: Settings, error: BaseException) -> None:
+        self.masked_url = settings.masked_db_url
+        self.reason = _describe(error)
+        super().__init__(f"{self.masked_url}: {self.reason}")
+
+
+def _describe(error: BaseException) -> str:
+    """One readable line: no SQL, no parameters, no password (SQLAlchemy puts SQL in str())."""
+    if isinstance(error, DatabaseMissingError):
+        return str(error)
+    original = getattr(error, "orig", None)
+    text = str(original if original is not None else error).strip().splitlines()
+    first = text[0] if text else ""
+    if "interrupted" in first or "statement timeout" in first or "canceling statement" in first:
+        return "the query took too long and was stopped (statement timeout)"
+    return f"{type(original or error).__name__}: {first}"[:300]
+
+
+def current_settings() -> Settings:
+    """The database settings (environment, then secrets.toml, then the demo default)."""
+    return load_settings()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def get_engine(settings: Settings) -> Engine:
+    """One pool per database; the demo database is written on the very first start."""
+    ensure_demo_database(settings)
+    return make_engine(settings)
+
+
+@contextmanager
+def connect(settings: Settings) -> Iterator[Connection]:
+    """A short read connection; any database failure becomes :class:`DatabaseUnavailable`."""
+    try:
+        engine = get_engine(settings)
+        with engine.connect() as connection:
+            yield connection
+    except (SQLAlchemyError, DatabaseMissingError, OSError) as error:
+        print(f"[dashboard] database error on {settings.masked_db_url}: {error!r}",
+              file=sys.stderr, flush=True)
+        raise DatabaseUnavailable(settings, error) from None
+
+
+def _run(settings: Settings, query: Callable[[Connection], T]) -> T:
+    with connect(settings) as connection:
+        return query(connection)
+
+
+@st.cache_data(show_spinner=False, ttl=PAGE_TTL_S, max_entries=MAX_ENTRIES)
+def load_page(settings: Settings, session_filter: SessionFilter) -> Page:
+    """One page of rows plus the exact number of matches."""
+    return _run(settings, lambda c: fetch_page(c, session_filter))
+
+
+@st.cache_data(show_spinner=False, ttl=COUNTS_TTL_S, max_entries=MAX_ENTRIES)
+def load_data_issue_count(settings: Settings, session_filter: SessionFilter) -> int:
+    """Matches whose criteria or results are not valid JSON (paging ignored)."""
+    return _run(settings, lambda c: count_data_issues(c, session_filter.without_paging()))
+
+
+def _aggregate(settings: Settings, fn: Callable[..., T], session_filter: SessionFilter,
+               **kwargs: Any) -> T:
+    """An aggregate through :mod:`core.cache` (keyed by filter and data version, bounded)."""
+    try:
+        return cached(get_engine(settings), fn, session_filter, **kwargs)
+    except (SQLAlchemyError, DatabaseMissingError, OSError) as error:
+        print(f"[dashboard] aggregate {fn.__name__} failed on {settings.masked_db_url}: {error!r}",
+              file=sys.stderr, flush=True)
+        raise DatabaseUnavailable(settings, error) from None
+
+
+def load_status_counts(settings: Settings, session_filter: SessionFilter) -> dict[str, int]:
+    """Sessions per status under every other filter: the numbers beside the status choices."""
+    others = replace(session_filter, statuses=())
+    return {c.status: c.sessions for c in _aggregate(settings, aggregates.status_counts, others)}
+
+
+def load_summary(settings: Settings, session_filter: SessionFilter) -> aggregates.Summary:
+    """Counts by status and medians of the completed matches: the metric cards."""
+    return _aggregate(settings, aggregates.summary, session_filter)
+
+
+def load_scatter(settings: Settings, session_filter: SessionFilter) -> aggregates.Scatter:
+    """Completed matches on the size/speed plane (sampled in SQL above a few thousand)."""
+    return _aggregate(settings, aggregates.scatter, session_filter)
+
+
+def load_technique_stats(settings: Settings, session_filter: SessionFilter
+                         ) -> tuple[aggregates.TechniqueStats, ...]:
+    return _aggregate(settings, aggregates.technique_stats, session_filter)
+
+
+def load_period_stats(settings: Settings, session_filter: SessionFilter) -> aggregates.PeriodSeries:
+    return _aggregate(settings, aggregates.period_stats, session_filter)
+
+
+@st.cache_data(show_spinner=False, ttl=CHOICES_TTL_S, max_entries=16)
+def load_model_choices(settings: Settings) -> list[tuple[str, str]]:
+    """``(model_id, label)`` for the model filter, ids of models without metadata included."""
+    return _run(settings, model_choices)
+
+
+@st.cache_data(show_spinner=False, ttl=CHOICES_TTL_S, max_entries=16)
+def load_techniques(settings: Settings) -> list[str]:
+    """Every technique that appears in some session."""
+    return _run(settings, distinct_techniques)
+
+
+def load_session(settings: Settings, session_id: str) -> dict[str, Any] | None:
+    """Everything about one session, read fresh (the detail view shows live progress)."""
+    return _run(settings, lambda c: find_session(c, session_id))
+
+
+def clear_caches() -> None:
+    """Forget this module's cached results and engine (the Retry button after a failure)."""
+    for function in (load_page, load_data_issue_count, load_model_choices, load_techniques,
+                     get_engine):
+        function.clear()
+    default_cache.clear()
+
+
+def load_pareto_front(settings: Settings, session_filter: SessionFilter
+                      ) -> tuple[aggregates.SessionPoint, ...]:
+    """Completed matches no other beats on both size and speed (over all matches)."""
+    return _aggregate(settings, aggregates.pareto_front, session_filter)

@@ -1,0 +1,146 @@
+"""One session in full, in a dialog over the table: opened by a row click or a ``session=`` link.
+
+The session id lives in the URL, so a detail view can be shared like any other view; closing
+the dialog removes it. Everything is read fresh (not cached), so progress is current.
+Criteria and results are shown as key/value lists; text that is not valid JSON is shown as
+stored, flagged, instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import streamlit as st
+
+from core.config import Settings
+from core.store import Malformed
+from ui.data import DatabaseUnavailable, load_session
+from ui.errors import show_database_error
+from ui.sidebar import STATUS_ICONS, update_view
+from ui.timefmt import duration_text, local_text, viewer_timezone
+from ui.view import ViewState
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$])")
+
+
+def _escape(text: str) -> str:
+    """Stored text is shown as typed: never as links, formatting or HTML."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+
+
+def _value_text(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_value_text(v) for v in value) or "—"
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def key_values(data: Mapping[str, Any]) -> str:
+    """A two-column Markdown table of ``data`` with every cell escaped."""
+    lines = ["| Field | Value |", "| --- | --- |"]
+    for key, value in data.items():
+        lines.append(f"| {_escape(str(key).replace('_', ' '))} | {_escape(_value_text(value))} |")
+    return "\n".join(lines)
+
+
+def _structured(title: str, value: Any) -> None:
+    st.markdown(f"##### {title}")
+    if value is None:
+        st.caption("None recorded.")
+    elif isinstance(value, Malformed):
+        st.warning(f"The stored {title.lower()} are not valid JSON; shown as stored.", icon="🧩")
+        st.code(value.raw, language=None, wrap_lines=True)
+    elif isinstance(value, dict):
+        st.markdown(key_values(value) if value else "_Empty._")
+    else:
+        st.warning(f"The stored {title.lower()} are not a JSON object.", icon="🧩")
+        st.code(json.dumps(value, ensure_ascii=False), language=None, wrap_lines=True)
+
+
+def _timeline(detail: Mapping[str, Any], zone: str) -> None:
+    steps = (("Created", detail["created_at"]), ("Last update", detail["updated_at"]),
+             ("Completed" if detail["status"] == "completed" else "Finished",
+              detail["completed_at"]))
+    cols = st.columns([4, 1, 4, 1, 4], vertical_alignment="center")
+    for index, (name, moment) in enumerate(steps):
+        with cols[index * 2].container(border=True):
+            st.caption(name)
+            st.markdown(f"**{local_text(moment, zone, seconds=True)}**" if moment else "—")
+        if index < 2:
+            cols[index * 2 + 1].markdown("→", text_alignment="center")
+
+
+def render_session_detail(detail: Mapping[str, Any], zone: str) -> None:
+    """Everything known about one session (the dialog's body)."""
+    row = detail["row"]
+    status = row.status
+    st.markdown(f"### `{row.session_id}`")
+    st.markdown(f"{STATUS_ICONS.get(status, '')} **{status.capitalize()}** · model "
+                f"**{_escape(row.model_name)}** (`{row.model_id}`)")
+    total, done = detail.get("total_steps"), detail.get("completed_steps")
+    steps = f"{done} of {total} steps" if total else "steps unknown"
+    st.progress(min(1.0, max(0.0, row.progress_percentage / 100)),
+                text=f"{row.progress_percentage:.0f}% · {steps}")
+    if status == "failed":
+        st.error(f"**Error:** {_escape(detail.get('error_message') or 'no message recorded')}",
+                 icon="❌")
+    if row.has_data_issue:
+        st.warning("This session's criteria or results are malformed.", icon="🧩")
+    _timeline(detail, zone)
+    duration = duration_text(row.duration_seconds)
+    st.markdown("##### Session")
+    st.markdown(key_values({
+        "model name": row.model_name if row.model_known else "(no metadata for this model)",
+        "model id": row.model_id,
+        "framework": detail.get("framework"),
+        "original size (MB)": detail.get("original_size_mb"),
+        "techniques": list(row.techniques),
+        "size reduction": None if row.size_reduction_percent is None
+        else f"{row.size_reduction_percent:.1f}%",
+        "speed improvement": None if row.speed_improvement_percent is None
+        else f"{row.speed_improvement_percent:.1f}%",
+        "accuracy change": None if row.accuracy_delta_percent is None
+        else f"{row.accuracy_delta_percent:+.2f} pp",
+        "duration": duration or "still open",
+        "times shown in": zone,
+    }))
+    left, right = st.columns(2)
+    with left:
+        _structured("Criteria", detail.get("criteria"))
+    with right:
+        _structured("Results", detail.get("results"))
+
+
+def _close() -> None:
+    update_view(session_id=None)
+
+
+@st.dialog("Session details", width="large", on_dismiss=_close)
+def _detail_dialog(settings: Settings, session_id: str) -> None:
+    try:
+        detail = load_session(settings, session_id)
+    except DatabaseUnavailable as error:
+        show_database_error(error, key="sessions_detail_retry")
+        return
+    if detail is None:
+        st.warning(f"No session has the id `{_escape(session_id)}` (it may have been deleted).",
+                   icon="⚠️")
+    else:
+        render_session_detail(detail, viewer_timezone())
+    if st.button("Close", key="sessions_detail_close"):
+        _close()
+        st.rerun()
+
+
+def render_detail(settings: Settings, view: ViewState) -> None:
+    """Open the dialog when the view names a session."""
+    if view.session_id:
+        _detail_dialog(settings, view.session_id)

@@ -1,0 +1,294 @@
+"""The sessions table: one page of rows in ``st.dataframe``, its toolbar and its pager.
+
+Why it is built this way:
+
+* The database sorts and pages; pandas only carries the (at most 100) visible rows to the
+  grid. The grid's own header sort would reorder just this page, so column *selection* is
+  switched on instead (which turns that client-side sort off): clicking a header selects the
+  column, and the selection handler turns it into the server-side sort of the sidebar.
+* The table and its pager run in a fragment. With running or pending sessions on screen and
+  auto-refresh on, the fragment reruns every few seconds: only the table is redrawn, so the
+  filters, the charts and the page's scroll position stay where they are.
+* Selecting a row opens that session's detail (its id goes into the URL as ``session``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.config import Settings
+from core.query import Page, SessionRow
+from core.store import STATUSES
+from ui.columns import BY_KEY, COLUMNS, HIDEABLE_KEYS, TIMESTAMP_KEYS, label, sortable
+from ui.data import DatabaseUnavailable, load_page, load_techniques
+from ui.errors import show_database_error
+from ui.export import render_downloads
+from ui.figures import STATUS_COLORS
+from ui.sidebar import K_COLUMNS, K_REFRESH, current_view, go_to, reset_filters
+from ui.timefmt import duration_text, viewer_timezone
+from ui.view import ViewState
+
+TABLE_KEY = "sessions_table"
+K_PAGE = "sessions_page_number"
+_PAGE_IDS = "_sessions_page_ids"  # session ids of the rows on screen, for the selection handler
+_FULL_RERUN = "_sessions_full_rerun"  # a fragment callback changed something outside it
+REFRESH_SECONDS = 5
+ROW_HEIGHT = 35
+EMPTY_SELECTION = {"selection": {"rows": [], "columns": [], "cells": []}}
+
+
+# --- rows -> grid --------------------------------------------------------------------------------
+
+
+def _timestamps(values: Sequence[datetime | None], zone: str) -> pd.Series:
+    series = pd.to_datetime(pd.Series(list(values), dtype="object"), utc=True)
+    return series.dt.tz_convert(zone)
+
+
+def page_frame(rows: Sequence[SessionRow], zone: str) -> pd.DataFrame:
+    """The visible rows as the grid shows them (timestamps already in the viewer's zone)."""
+    frame = pd.DataFrame({
+        "session_id": [r.session_id for r in rows],
+        "model_name": [r.model_name if r.model_known else f"{r.model_id} (no metadata)"
+                       for r in rows],
+        "model_id": [r.model_id for r in rows],
+        "status": [[r.status] for r in rows],
+        "progress_percentage": [r.progress_percentage for r in rows],
+        "techniques": [list(r.techniques) for r in rows],
+        "size_reduction_percent": pd.array([r.size_reduction_percent for r in rows], dtype="Float64"),
+        "speed_improvement_percent": pd.array([r.speed_improvement_percent for r in rows],
+                                              dtype="Float64"),
+        "accuracy_delta_percent": pd.array([r.accuracy_delta_percent for r in rows], dtype="Float64"),
+        "duration": [duration_text(r.duration_seconds) for r in rows],
+    })
+    for key in TIMESTAMP_KEYS:
+        frame[key] = _timestamps([getattr(r, key) for r in rows], zone)
+    return frame[[c.key for c in COLUMNS]]
+
+
+def _header(key: str, view: ViewState) -> str:
+    """The column label, with an arrow on the column the table is sorted by."""
+    text = label(key)
+    if view.filter.sort == key:
+        text += " ↓" if view.filter.order == "desc" else " ↑"
+    return text
+
+
+def column_config(view: ViewState, zone: str, techniques: Sequence[str]) -> dict[str, Any]:
+    cc = st.column_config
+
+    def helptext(key: str) -> str:
+        extra = " Click the header to sort all matches by it." if sortable(key) else ""
+        return BY_KEY[key].help + extra
+
+    def stamp(key: str) -> Any:
+        return cc.DatetimeColumn(_header(key, view), format="YYYY-MM-DD HH:mm z", timezone=zone,
+                                 help=f"{helptext(key)} Shown in {zone}.")
+
+    return {
+        "session_id": cc.TextColumn(_header("session_id", view), help=helptext("session_id"),
+                                    pinned=True, width=170),
+        "model_name": cc.TextColumn(_header("model_name", view), help=helptext("model_name")),
+        "model_id": cc.TextColumn(_header("model_id", view), help=helptext("model_id")),
+        "status": cc.MultiselectColumn(
+            _header("status", view), help=helptext("status"), options=list(STATUSES),
+            color=[STATUS_COLORS[s] for s in STATUSES], format_func=str.capitalize, width=110,
+        ),
+        "progress_percentage": cc.ProgressColumn(
+            _header("progress_percentage", view), help=helptext("progress_percentage"),
+            min_value=0, max_value=100, format="%.0f%%", width=110,
+        ),
+        "techniques": cc.MultiselectColumn(
+            _header("techniques", view), help=helptext("techniques"), options=list(techniques),
+            color="auto", format_func=lambda t: t.replace("_", " "),
+        ),
+        "size_reduction_percent": cc.NumberColumn(
+            _header("size_reduction_percent", view), help=helptext("size_reduction_percent"),
+            format="%.1f%%"),
+        "speed_improvement_percent": cc.NumberColumn(
+            _header("speed_improvement_percent", view), help=helptext("speed_improvement_percent"),
+            format="%.1f%%"),
+        "accuracy_delta_percent": cc.NumberColumn(
+            _header("accuracy_delta_percent", view), help=helptext("accuracy_delta_percent"),
+            format="%+.2f pp"),
+        "duration": cc.TextColumn(label("duration"), help=helptext("duration"),
+                                  alignment="right"),
+        **{key: stamp(key) for key in TIMESTAMP_KEYS},
+    }
+
+
+def visible_columns(view: ViewState) -> list[str]:
+    return [c.key for c in COLUMNS if c.key not in view.hidden]
+
+
+# --- interactions --------------------------------------------------------------------------------
+
+
+def _on_select(view: ViewState) -> None:
+    """A header click sorts all matches in the database; a row click opens its detail."""
+    event = st.session_state.get(TABLE_KEY) or {}
+    selection = event.get("selection", {}) if isinstance(event, dict) else event.selection
+    columns = list(selection.get("columns", []))
+    rows = list(selection.get("rows", []))
+    st.session_state[TABLE_KEY] = EMPTY_SELECTION
+    if columns:
+        key = columns[0]
+        if not sortable(key):
+            st.toast(f"{label(key)} cannot be sorted; pick another column.", icon="ℹ️")
+            return
+        f = view.filter
+        if f.sort == key:
+            order = "asc" if f.order == "desc" else "desc"
+        else:
+            order = "asc" if key in ("session_id", "model_id", "model_name", "status") else "desc"
+        go_to(replace(view, filter=replace(f, sort=key, order=order, skip=0)))
+        st.session_state[_FULL_RERUN] = True
+    elif rows:
+        ids = st.session_state.get(_PAGE_IDS) or []
+        if 0 <= rows[0] < len(ids):
+            go_to(replace(view, session_id=ids[rows[0]]))
+            st.session_state[_FULL_RERUN] = True
+
+
+def _go_to_page(view: ViewState, page_number: int) -> None:
+    go_to(replace(view, filter=view.filter.with_page(page_number)))
+
+
+def _on_page_input(view: ViewState) -> None:
+    value = st.session_state.get(K_PAGE)
+    if isinstance(value, int | float):
+        _go_to_page(view, int(value))
+
+
+def _request_full_rerun() -> None:
+    st.session_state[_FULL_RERUN] = True
+
+
+# --- drawing -------------------------------------------------------------------------------------
+
+
+def page_count(page: Page) -> int:
+    return max(1, -(-page.total // page.limit))
+
+
+def showing_text(page: Page) -> str:
+    """``Showing 51–100 of 12,345 sessions``."""
+    noun = "session" if page.total == 1 else "sessions"
+    if not page.rows:
+        return f"No rows on this page of {page.total:,} {noun}"
+    first = page.skip + 1
+    last = page.skip + len(page.rows)
+    return f"Showing **{first:,}–{last:,}** of **{page.total:,}** {noun}"
+
+
+def render_empty_state() -> None:
+    """No matches: a friendly sentence and a way out, never an empty grid."""
+    with st.container(border=True):
+        st.markdown("#### No sessions match these filters")
+        st.caption("Loosen a filter in the sidebar, or start again from all sessions.")
+        st.button("Reset filters", key="sessions_reset_empty", on_click=reset_filters,
+                  type="primary")
+
+
+def _render_toolbar(settings: Settings, view: ViewState, page: Page, live: bool) -> None:
+    text_col, refresh_col, columns_col, csv_col, json_col = st.columns(
+        [5, 1.6, 1.1, 1.35, 1.35], vertical_alignment="center")
+    sort_label = label(view.filter.sort).lower()
+    direction = "descending" if view.filter.order == "desc" else "ascending"
+    text_col.markdown(f"{showing_text(page)} · sorted by {sort_label}, {direction}")
+    refresh_col.toggle("Auto-refresh", key=K_REFRESH, on_change=_request_full_rerun,
+                       help=f"Reload running and pending sessions every {REFRESH_SECONDS} s."
+                       + ("" if live else " Nothing on this page is running right now."))
+    with columns_col.popover("Columns", width="stretch"):
+        st.multiselect("Visible columns", list(HIDEABLE_KEYS), key=K_COLUMNS, format_func=label,
+                       help="Hidden columns are remembered in the link.")
+    render_downloads(settings, view, page, csv_col, json_col)
+
+
+def _render_pager(view: ViewState, page: Page) -> None:
+    pages = page_count(page)
+    current = min(view.filter.page_number, pages)
+    at_start = view.filter.skip == 0
+    at_end = page.skip + len(page.rows) >= page.total
+    cols = st.columns([1, 1, 1.1, 1, 1, 4], vertical_alignment="center")
+    cols[0].button("⏮ First", key="sessions_first", disabled=at_start, width="stretch",
+                   on_click=_go_to_page, args=(view, 1))
+    cols[1].button("◀ Previous", key="sessions_previous", disabled=at_start, width="stretch",
+                   on_click=go_to, args=(replace(view, filter=replace(
+                       view.filter, skip=max(0, view.filter.skip - view.filter.limit))),))
+    st.session_state[K_PAGE] = current
+    cols[2].number_input("Page", min_value=1, max_value=pages, step=1, key=K_PAGE,
+                         label_visibility="collapsed", on_change=_on_page_input, args=(view,),
+                         help="Type a page number and press Enter.")
+    cols[3].button("Next ▶", key="sessions_next", disabled=at_end, width="stretch",
+                   on_click=go_to, args=(replace(view, filter=replace(
+                       view.filter, skip=view.filter.skip + view.filter.limit)),))
+    cols[4].button("Last ⏭", key="sessions_last", disabled=at_end, width="stretch",
+                   on_click=_go_to_page, args=(view, pages))
+    cols[5].markdown(f"Page **{current:,}** of **{pages:,}**")
+
+
+def _has_live_rows(page: Page) -> bool:
+    return any(r.status in ("running", "pending") for r in page.rows)
+
+
+def _sessions_fragment(settings: Settings) -> None:
+    """Toolbar, grid and pager; reruns on its own while live sessions are on screen."""
+    if st.session_state.pop(_FULL_RERUN, False):
+        st.rerun(scope="app")
+    try:
+        view = current_view(settings).view
+        page = load_page(settings, view.filter)
+        if page.total and view.filter.skip >= page.total:
+            last = replace(view, filter=view.filter.with_page(page_count(page)))
+            st.warning(
+                f"`skip={view.filter.skip}` is past the last of the {page.total:,} matching "
+                "sessions; showing the last page instead.", icon="⚠️")
+            go_to(last)
+            view, page = last, load_page(settings, last.filter)
+        techniques = load_techniques(settings)
+    except DatabaseUnavailable as error:
+        show_database_error(error)
+        return
+    if not page.total:
+        render_empty_state()
+        return
+    zone = viewer_timezone()
+    _render_toolbar(settings, view, page, _has_live_rows(page))
+    st.session_state[_PAGE_IDS] = [r.session_id for r in page.rows]
+    st.dataframe(
+        page_frame(page.rows, zone),
+        key=TABLE_KEY,
+        hide_index=True,
+        column_order=visible_columns(view),
+        column_config=column_config(view, zone, techniques),
+        on_select=partial(_on_select, view),
+        selection_mode=["single-row", "single-column"],
+        height=min(len(page.rows), 20) * ROW_HEIGHT + ROW_HEIGHT + 3,
+        row_height=ROW_HEIGHT,
+        placeholder="",
+    )
+    _render_pager(view, page)
+    zone_note = f"Times in {zone}." if zone != "UTC" else "Times in UTC."
+    refresh_note = (f" Live: refreshing every {REFRESH_SECONDS} s."
+                    if view.auto_refresh and _has_live_rows(page) else "")
+    st.caption(f"{zone_note}{refresh_note} Click a column header to sort all matches; "
+               "click a row for the session's details.")
+
+
+def render_sessions_table(settings: Settings, view: ViewState) -> None:
+    """The table section; auto-refreshing while running or pending sessions are on screen."""
+    try:
+        page = load_page(settings, view.filter)
+    except DatabaseUnavailable as error:
+        show_database_error(error)
+        return
+    live = view.auto_refresh and _has_live_rows(page)
+    st.fragment(_sessions_fragment, run_every=REFRESH_SECONDS if live else None)(settings)

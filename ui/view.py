@@ -1,0 +1,152 @@
+"""The view is the URL: what the Sessions page shows, parsed from and written to the query string.
+
+A :class:`ViewState` is the :class:`~core.filters.SessionFilter` (the endpoint's parameter
+names: ``status``, ``model_id``, ``start_date``, ``end_date``, ``q``, ``technique``, ``sort``,
+``order``, ``skip``, ``limit``) plus what only the screen needs: hidden columns (``hide``), the
+session whose detail is open (``session``) and the auto-refresh switch (``refresh=off``).
+
+Parsing is lenient: each bad parameter becomes a :class:`Problem` (parameter, value, what is
+allowed) and falls back to its default, so a mistyped link still shows a useful page.
+Defaults are left out of the URL, keeping shared links short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import streamlit as st
+
+from core.filters import SessionFilter
+from ui.columns import HIDEABLE_KEYS
+
+HIDE = "hide"
+SESSION = "session"
+REFRESH = "refresh"
+UI_KEYS: tuple[str, ...] = (HIDE, SESSION, REFRESH)
+MAX_SESSION_ID = 200
+
+Params = dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One URL parameter that could not be used; shown as a warning, never a traceback."""
+
+    parameter: str
+    value: str
+    allowed: str
+
+    def message(self) -> str:
+        return f"Ignored `{self.parameter}={self.value}` in the link: {self.allowed}."
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """Everything that decides what the page shows; hashable, so it can key caches."""
+
+    filter: SessionFilter = field(default_factory=SessionFilter)
+    hidden: tuple[str, ...] = ()
+    session_id: str | None = None
+    auto_refresh: bool = True
+
+    def with_filter(self, session_filter: SessionFilter) -> ViewState:
+        return replace(self, filter=session_filter)
+
+    def to_params(self) -> Params:
+        """Query-string parameters, defaults left out, repeated keys as lists."""
+        params = self.filter.to_params()
+        if self.hidden:
+            params[HIDE] = list(self.hidden)
+        if self.session_id:
+            params[SESSION] = [self.session_id]
+        if not self.auto_refresh:
+            params[REFRESH] = ["off"]
+        return params
+
+
+def _shown(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def parse_view(
+    params: Mapping[str, Sequence[str]],
+    *,
+    model_ids: Iterable[str] | None = None,
+    techniques: Iterable[str] | None = None,
+) -> tuple[ViewState, list[Problem]]:
+    """Build the view from query parameters, one :class:`Problem` per value that was dropped.
+
+    ``model_ids`` and ``techniques`` are what the database holds: an id that matches nothing
+    would silently empty the table, so it is reported and dropped instead.
+    """
+    session_filter, errors = SessionFilter.from_params_lenient(params)
+    problems = [Problem(e.field, _shown(e.value), e.allowed) for e in errors]
+
+    known_models = set(model_ids) if model_ids is not None else None
+    if known_models is not None:
+        unknown = [m for m in session_filter.model_ids if m not in known_models]
+        for model_id in unknown:
+            problems.append(Problem("model_id", _shown(model_id),
+                                    "no session or model has this id; pick models from the list"))
+        if unknown:
+            session_filter = replace(session_filter, model_ids=tuple(
+                m for m in session_filter.model_ids if m in known_models))
+    known_techniques = list(techniques) if techniques is not None else None
+    if known_techniques is not None:
+        unknown = [t for t in session_filter.techniques if t not in known_techniques]
+        for technique in unknown:
+            problems.append(Problem("technique", _shown(technique),
+                                    f"choose from {', '.join(known_techniques) or 'no techniques yet'}"))
+        if unknown:
+            session_filter = replace(session_filter, techniques=tuple(
+                t for t in session_filter.techniques if t not in unknown))
+
+    hidden: list[str] = []
+    for column in params.get(HIDE, []):
+        if column in HIDEABLE_KEYS:
+            if column not in hidden:
+                hidden.append(column)
+        elif column:
+            problems.append(Problem(HIDE, _shown(column),
+                                    f"columns that can be hidden: {', '.join(HIDEABLE_KEYS)}"))
+
+    session_id = None
+    sessions = [s.strip() for s in params.get(SESSION, []) if s.strip()]
+    if sessions:
+        if len(sessions[-1]) <= MAX_SESSION_ID:
+            session_id = sessions[-1]
+        else:
+            problems.append(Problem(SESSION, _shown(sessions[-1]),
+                                    f"a session id is at most {MAX_SESSION_ID} characters"))
+
+    auto_refresh = True
+    refresh = [r.strip().lower() for r in params.get(REFRESH, []) if r.strip()]
+    if refresh:
+        if refresh[-1] in ("off", "on"):
+            auto_refresh = refresh[-1] == "on"
+        else:
+            problems.append(Problem(REFRESH, _shown(refresh[-1]), "use on or off"))
+
+    ordered_hidden = tuple(k for k in HIDEABLE_KEYS if k in hidden)
+    return ViewState(session_filter, ordered_hidden, session_id, auto_refresh), problems
+
+
+# --- the browser's URL -------------------------------------------------------------------------
+
+
+def read_url() -> Params:
+    """The query string as lists (repeated keys kept), empty values dropped."""
+    params: Params = {}
+    for key in st.query_params:
+        values = [v for v in st.query_params.get_all(key) if v != ""]
+        if values:
+            params[key] = values
+    return params
+
+
+def write_url(params: Params) -> None:
+    """Replace the query string with ``params`` if it differs (no needless history churn)."""
+    if read_url() != params:
+        st.query_params.from_dict(params)
