@@ -14,6 +14,7 @@ from core.aggregates import (
     SessionPoint,
     TechniqueStats,
 )
+from core.compare import ComparedSession
 from core.store import STATUSES
 from ui import figures as F
 
@@ -120,12 +121,17 @@ def test_time_figures_empty() -> None:
     assert "No completed" in _empty_message(F.trend_figure(empty))
 
 
+def _compared(session_id: str, model: str, **metrics: float) -> ComparedSession:
+    return ComparedSession(session_id, "m", model, True, "completed", (), 10, 10, 100.0, None, None,
+                           None, tuple(metrics.items()), ())
+
+
 def test_comparison_figure() -> None:
-    sessions = [F.ComparedSession("a", "a · resnet", 50.0, 20.0),
-                F.ComparedSession("b", "b · bert", None, 35.0)]
+    sessions = [_compared("a", "resnet", size_reduction_percent=50.0, speed_improvement_percent=20.0),
+                _compared("b", "bert", speed_improvement_percent=35.0)]
     fig = F.comparison_figure(sessions)
     size, speed = fig.data
-    assert list(size.x) == ["a · resnet", "b · bert"]
+    assert list(size.x) == ["a<br>resnet", "b<br>bert"]
     assert list(size.text) == ["50.0%", "n/a"] and list(speed.y) == [20.0, 35.0]
-    none = [F.ComparedSession("c", "c", None, None)]
+    none = [_compared("c", "x", latency_ms=3.0)]
     assert "None of these sessions" in _empty_message(F.comparison_figure(none))

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.aggregates import PeriodSeries, Scatter, SessionPoint, TechniqueStats
+from core.compare import ComparedSession
 from core.store import STATUSES
 
 STATUS_COLORS: dict[str, str] = {
@@ -230,26 +230,22 @@ def trend_figure(series: PeriodSeries, *,
 # -- comparison ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ComparedSession:
-    """What the comparison chart needs about one session."""
-
-    session_id: str
-    label: str  # e.g. "opt-...-0042 · resnet-base"
-    size_reduction: float | None
-    speed_improvement: float | None
+def _number(value: object) -> float | None:
+    return value if isinstance(value, float) else None
 
 
 def comparison_figure(sessions: Sequence[ComparedSession], *,
                       title: str = "Size and speed improvement side by side") -> go.Figure:
     """Grouped bars: size reduction and speed improvement of each compared session."""
-    if not any(s.size_reduction is not None or s.speed_improvement is not None for s in sessions):
+    sizes = [_number(s.metric("size_reduction_percent")) for s in sessions]
+    speeds = [_number(s.metric("speed_improvement_percent")) for s in sessions]
+    if all(v is None for v in sizes + speeds):
         return empty_figure("None of these sessions has size or speed results", title)
-    labels = [s.label for s in sessions]
+    labels = [f"{s.session_id}<br>{s.model_name}" for s in sessions]
     fig = go.Figure()
     for name, values, color in (
-        ("Size reduction", [s.size_reduction for s in sessions], SIZE_COLOR),
-        ("Speed improvement", [s.speed_improvement for s in sessions], SPEED_COLOR),
+        ("Size reduction", sizes, SIZE_COLOR),
+        ("Speed improvement", speeds, SPEED_COLOR),
     ):
         fig.add_trace(go.Bar(
             x=labels, y=values, name=name, marker_color=color,
@@ -266,7 +262,6 @@ __all__ = [
     "SIZE_COLOR",
     "SPEED_COLOR",
     "STATUS_COLORS",
-    "ComparedSession",
     "comparison_figure",
     "empty_figure",
     "scatter_figure",
