@@ -150,3 +150,21 @@ def test_a_missing_database_is_a_clear_error_not_a_traceback(tmp_path: Path) -> 
     )
     assert result.returncode == 2
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_first_start_creates_the_demo_database_once_and_never_touches_a_configured_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.demo
+
+    target = tmp_path / "data" / "sessions.db"
+    monkeypatch.setattr(core.demo, "DEFAULT_DB_PATH", target)
+    default = Settings(f"sqlite:///{target}", "default")
+    assert core.demo.ensure_demo_database(default) is True
+    assert core.demo.ensure_demo_database(default) is False  # already there: left alone
+    with make_engine(default).connect() as conn:
+        assert list_sessions(conn, SessionFilter(limit=1))["total"] == 5000
+    assert [p.name for p in target.parent.iterdir()] == ["sessions.db"]  # no temp or WAL files
+    configured = Settings(f"sqlite:///{tmp_path / 'other.db'}", "environment")
+    assert core.demo.ensure_demo_database(configured) is False
+    assert not (tmp_path / "other.db").exists()
