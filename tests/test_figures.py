@@ -29,6 +29,7 @@ POINTS = (
     _point("s2", 70, 10, ("quantization", "pruning")),
     _point("s3", 30, 40, ("pruning", "quantization")),
     _point("s4", 60, 30, ("quantization",)),
+    _point("s5", 20, 5, ("low_rank_factorization",)),
 )
 
 
@@ -38,25 +39,26 @@ def _empty_message(fig: go.Figure) -> str:
 
 
 def test_scatter_colours_by_combination_with_hover_ids() -> None:
-    fig = F.scatter_figure(Scatter(POINTS, 4, False), front=(POINTS[2], POINTS[3]))
+    fig = F.scatter_figure(Scatter(POINTS, 5, False), front=(POINTS[2], POINTS[3]))
     names = [t.name for t in fig.data]
     # Order-independent combinations, most frequent first; then the front.
-    assert names[:2] == ["pruning + quantization (2)", "quantization (2)"]
-    assert names[2].startswith("Pareto front (2 sessions")
+    assert names[:3] == ["pruning + quantization (2)", "quantization (2)",
+                         "low rank factorization (1)"]  # readable names
+    assert names[3].startswith("Pareto front (2 sessions")
     combo = fig.data[0]
     assert list(combo.x) == [70, 30] and list(combo.y) == [10, 40]
     assert combo.customdata[0][0] == "s2" and combo.customdata[0][1] == "resnet-base"
     assert "customdata[0]" in combo.hovertemplate and "customdata[1]" in combo.hovertemplate
-    front = fig.data[2]
+    front = fig.data[3]
     assert list(front.x) == [30, 60]  # sorted by size
     assert list(front.text) == ["resnet-base", "resnet-base"]  # labelled
-    assert "All 4 completed sessions" in fig.layout.title.subtitle.text
+    assert "All 5 completed sessions" in fig.layout.title.subtitle.text
     fig.to_json()  # valid for plotly.js
 
 
 def test_scatter_says_when_sampled() -> None:
     fig = F.scatter_figure(Scatter(POINTS, 12_345, True))
-    assert "sample of 4 of 12,345" in fig.layout.title.subtitle.text
+    assert "sample of 5 of 12,345" in fig.layout.title.subtitle.text
 
 
 def test_scatter_empty() -> None:
@@ -74,9 +76,10 @@ def test_technique_figure() -> None:
                        MetricStats(None, None, None, None), MetricStats(None, None, None, None)),
     )
     fig = F.technique_figure(stats)
-    size, speed, rate = fig.data
+    speed, size, rate = fig.data  # speed first: size is drawn on top in each group
     assert (size.name, speed.name, rate.name) == ("Size reduction", "Speed improvement",
                                                   "Success rate")
+    assert fig.layout.legend.traceorder == "reversed"
     assert list(size.y) == ["quantization", "low rank factorization"]
     assert list(size.x) == [60, None]
     assert list(size.error_x.array) == [10, None] and list(size.error_x.arrayminus) == [5, None]
@@ -100,8 +103,8 @@ def _series() -> PeriodSeries:
 def test_sessions_over_time_stacks_statuses_present() -> None:
     fig = F.sessions_over_time_figure(_series())
     assert fig.layout.barmode == "stack"
-    assert [t.name for t in fig.data] == ["running", "completed", "failed"]
-    completed = fig.data[1]
+    assert [t.name for t in fig.data] == ["completed", "failed", "running"]  # bottom to top
+    completed = fig.data[0]
     assert list(completed.y) == [3, 0, 1]
     assert completed.marker.color == F.STATUS_COLORS["completed"]
     assert fig.layout.title.text == "Sessions started per week"

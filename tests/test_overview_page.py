@@ -113,7 +113,7 @@ def test_cards_show_the_aggregates(signed_in_env: str) -> None:
     shown = metrics(at)
     assert shown["Sessions started"] == f"{expected.sessions:,}"
     assert shown["Success rate"] == f"{expected.success_rate * 100:.1f}%"
-    assert shown["Median size reduction"] == f"{expected.median_size_reduction:.1f}%"
+    assert shown["Median size cut"] == f"{expected.median_size_reduction:.1f}%"
     assert shown["Running now"] == f"{expected.running:,}"
     assert [c.key for c in charts(at)] == ["sessions-over-time", "median-trend", "tradeoff",
                                            "techniques"]

@@ -20,7 +20,6 @@ from plotly.subplots import make_subplots
 
 from core.aggregates import PeriodSeries, Scatter, SessionPoint, TechniqueStats
 from core.compare import ComparedSession
-from core.store import STATUSES
 
 STATUS_COLORS: dict[str, str] = {
     "completed": "#2e9d5b",
@@ -38,20 +37,23 @@ COMBINATION_PALETTE: tuple[str, ...] = (
     "#9c755f", "#bab0ac", "#86bcb6", "#d37295", "#8cd17d", "#b6992d", "#499894", "#79706e",
 )
 FONT_SIZE = 13
+# Bottom to top: results first, then what is still in flight.
+STACK_ORDER = ("completed", "failed", "cancelled", "running", "pending")
 GRANULARITY_LABELS = {"day": "Day", "week": "Week starting (Monday)", "month": "Month"}
 
 
-def _layout(fig: go.Figure, title: str, *, height: int = 420, subtitle: str | None = None
-            ) -> go.Figure:
+def _layout(fig: go.Figure, title: str, *, height: int = 420, subtitle: str | None = None,
+            legend_y: float = -0.2) -> go.Figure:
     title_spec: dict[str, object] = {"text": title, "x": 0, "xanchor": "left"}
     if subtitle:
         title_spec["subtitle"] = {"text": subtitle}
     fig.update_layout(
         title=title_spec,
         height=height,
-        margin={"l": 10, "r": 10, "t": 90 if subtitle else 70, "b": 10},
+        margin={"l": 10, "r": 10, "t": 80 if subtitle else 50, "b": 10},
         font={"size": FONT_SIZE},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0,
+        # Below the plot: a legend that wraps never runs into the title or the toolbar.
+        legend={"orientation": "h", "yanchor": "top", "y": legend_y, "xanchor": "left", "x": 0,
                 "title": {"text": ""}},
         hoverlabel={"font_size": FONT_SIZE},
     )
@@ -94,10 +96,10 @@ def scatter_figure(scatter: Scatter, front: Sequence[SessionPoint] = (), *,
         points = [p for p in scatter.points if p.combination == combo]
         fig.add_trace(go.Scatter(
             x=[p.size_reduction for p in points], y=[p.speed_improvement for p in points],
-            mode="markers", name=f"{combo} ({count:,})",
+            mode="markers", name=f"{combo.replace('_', ' ')} ({count:,})",
             marker={"size": 7, "opacity": 0.7,
                     "color": COMBINATION_PALETTE[index % len(COMBINATION_PALETTE)]},
-            customdata=[[p.session_id, p.model_name, combo] for p in points],
+            customdata=[[p.session_id, p.model_name, combo.replace("_", " ")] for p in points],
             hovertemplate=("<b>%{customdata[0]}</b><br>%{customdata[1]}<br>%{customdata[2]}"
                            "<br>size −%{x:.1f}% · speed +%{y:.1f}%<extra></extra>"),
         ))
@@ -112,7 +114,8 @@ def scatter_figure(scatter: Scatter, front: Sequence[SessionPoint] = (), *,
             marker={"size": 11, "symbol": "diamond", "color": "rgba(0,0,0,0)",
                     "line": {"color": FRONT_COLOR, "width": 2}},
             text=[p.model_name for p in ordered] if label_points else None,
-            textposition="top right", textfont={"size": FONT_SIZE - 2},
+            # The front is the upper-right edge of the cloud: labels go up and to the left.
+            textposition="top left", textfont={"size": FONT_SIZE - 2}, cliponaxis=False,
             customdata=[[p.session_id, p.model_name, p.combination] for p in ordered],
             hovertemplate=("<b>Pareto front</b><br>%{customdata[0]}<br>%{customdata[1]}"
                            "<br>%{customdata[2]}<br>size −%{x:.1f}% · speed +%{y:.1f}%"
@@ -138,8 +141,9 @@ def technique_figure(stats: Sequence[TechniqueStats], *,
                         horizontal_spacing=0.04,
                         subplot_titles=("Median of completed sessions, bar = 25th-75th percentile",
                                         "Success rate (completed / finished)"))
-    for label, attr, color in (("Size reduction", "size_reduction", SIZE_COLOR),
-                               ("Speed improvement", "speed_improvement", SPEED_COLOR)):
+    # Horizontal groups stack upwards: speed first puts size on top, as the legend reads.
+    for label, attr, color in (("Speed improvement", "speed_improvement", SPEED_COLOR),
+                               ("Size reduction", "size_reduction", SIZE_COLOR)):
         metrics = [getattr(t, attr) for t in ordered]
         medians = [m.median for m in metrics]
         fig.add_trace(go.Bar(
@@ -165,11 +169,12 @@ def technique_figure(stats: Sequence[TechniqueStats], *,
                        "%{customdata[1]:,} finished<br>%{customdata[2]:,} sessions in all"
                        "<extra></extra>"),
     ), row=1, col=2)
-    fig.update_layout(barmode="group", bargap=0.25)
+    fig.update_layout(barmode="group", bargap=0.25, legend_traceorder="reversed")
     fig.update_xaxes(ticksuffix="%", rangemode="tozero", row=1, col=1)
-    fig.update_xaxes(ticksuffix="%", range=[0, 100], row=1, col=2)
+    fig.update_xaxes(ticksuffix="%", range=[0, 100], dtick=25, row=1, col=2)
     fig.update_annotations(font_size=FONT_SIZE - 1)
-    return _layout(fig, title, height=max(320, 110 + 70 * len(ordered)))
+    return _layout(fig, title, height=max(340, 140 + 70 * len(ordered)),
+                   legend_y=-40 / max(200, 70 * len(ordered)))
 
 
 def _gap(high: float | None, low: float | None) -> float | None:
@@ -190,7 +195,7 @@ def sessions_over_time_figure(series: PeriodSeries, *,
         return empty_figure("No sessions in this range", title)
     starts = [p.start for p in series.periods]
     fig = go.Figure()
-    for status in STATUSES:
+    for status in STACK_ORDER:
         counts = [p.by_status.get(status, 0) for p in series.periods]
         if not any(counts):
             continue
@@ -198,7 +203,7 @@ def sessions_over_time_figure(series: PeriodSeries, *,
             x=starts, y=counts, name=status, marker_color=STATUS_COLORS[status],
             hovertemplate=f"%{{x|%Y-%m-%d}}: %{{y:,}} {status}<extra></extra>",
         ))
-    fig.update_layout(barmode="stack", bargap=0.15)
+    fig.update_layout(barmode="stack", bargap=0.15, legend_traceorder="normal")
     fig.update_xaxes(title_text=GRANULARITY_LABELS[series.granularity])
     fig.update_yaxes(title_text="Sessions", rangemode="tozero")
     return _layout(fig, f"{title} per {series.granularity}")

@@ -142,13 +142,13 @@ def render_cards(change: A.SummaryChange) -> None:
             _points(now.success_rate, before.success_rate, share=True) if before else None,
             f"Completed / finished (completed + failed + cancelled): {now.completed:,} of "
             f"{now.finished:,}. Running and pending sessions are not counted yet.")
-    _metric(cards[2], "Median size reduction", percent(now.median_size_reduction),
+    _metric(cards[2], "Median size cut", percent(now.median_size_reduction),
             _points(now.median_size_reduction, before.median_size_reduction) if before else None,
-            "Median over completed sessions that report a size reduction.")
-    _metric(cards[3], "Median speed improvement", percent(now.median_speed_improvement),
+            "Median size reduction over completed sessions that report one.")
+    _metric(cards[3], "Median speedup", percent(now.median_speed_improvement),
             _points(now.median_speed_improvement, before.median_speed_improvement)
             if before else None,
-            "Median over completed sessions that report a speed improvement.")
+            "Median speed improvement over completed sessions that report one.")
     _metric(cards[4], "Storage saved", megabytes(now.mb_saved),
             _mb_change(now.mb_saved, before.mb_saved) if before else None,
             f"Model original size x size reduction, summed over {now.mb_saved_sessions:,} "
