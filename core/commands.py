@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.cli import CliError
 from core.config import load_settings
-from core.demo import write_demo
+from core.demo import ensure_demo_database, write_demo
 from core.export import iter_csv
 from core.filters import SORT_KEYS, FilterError, SessionFilter
 from core.loader import load_lines
@@ -148,6 +148,28 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_first_start(args: argparse.Namespace) -> int:
+    """Everything a fresh checkout needs before the dashboard starts, done in the terminal.
+
+    Creates the demo database when the embedded default is in use and missing, and the first
+    admin login when there are no credentials yet, printing its password once here (the
+    dashboard would otherwise do both on the first page view, out of the user's sight).
+    """
+    from core.auth_settings import AuthConfigError, load_auth_settings
+    from core.users import first_start, first_start_banner
+
+    settings = load_settings(args.db)
+    if ensure_demo_database(settings):
+        print(f"created the demo database {settings.masked_db_url}")
+    try:
+        created = first_start(load_auth_settings())
+    except AuthConfigError as error:
+        raise CliError(str(error)) from None
+    if created:
+        print(first_start_banner(created))
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     init = subparsers.add_parser("init-db", help="create tables, indexes and triggers (idempotent)")
     _add_db(init)
@@ -164,6 +186,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     load.add_argument("file")
     _add_db(load)
     load.set_defaults(handler=cmd_load)
+
+    first = subparsers.add_parser(
+        "first-start", help="create the demo database and the first admin login if missing")
+    _add_db(first)
+    first.set_defaults(handler=cmd_first_start)
 
     sessions = subparsers.add_parser(
         "sessions", help="list sessions like GET /optimization/sessions",

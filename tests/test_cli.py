@@ -168,3 +168,19 @@ def test_first_start_creates_the_demo_database_once_and_never_touches_a_configur
     configured = Settings(f"sqlite:///{tmp_path / 'other.db'}", "environment")
     assert core.demo.ensure_demo_database(configured) is False
     assert not (tmp_path / "other.db").exists()
+
+
+def test_first_start_command_creates_the_admin_login_once_and_prints_its_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DASHBOARD_COOKIE_KEY", raising=False)
+    monkeypatch.setenv("DASHBOARD_AUTH_FILE", str(tmp_path / "auth" / "credentials.yaml"))
+    db = f"sqlite:///{tmp_path / 'configured.db'}"
+    code, out, _ = run(capsys, "first-start", "--db", db)
+    assert code == 0 and "Sign in as   admin" in out and "password" in out
+    credentials = tmp_path / "auth" / "credentials.yaml"
+    assert credentials.stat().st_mode & 0o777 == 0o600
+    assert "$2b$" in credentials.read_text()
+    assert not (tmp_path / "configured.db").exists()  # a configured database is never written
+    code, out, _ = run(capsys, "first-start", "--db", db)
+    assert code == 0 and out == ""  # the password is shown only once
