@@ -42,6 +42,9 @@ TIMESTAMP_KEYS: tuple[str, ...] = ("created_at", "updated_at", "completed_at")
 # The session id identifies a row: it cannot be hidden.
 ALWAYS_SHOWN: tuple[str, ...] = ("session_id",)
 HIDEABLE_KEYS: tuple[str, ...] = tuple(k for k in COLUMN_KEYS if k not in ALWAYS_SHOWN)
+# Hidden until asked for (``show=model_id``), so the table fits a laptop screen; the model id
+# is also in every session's detail.
+DEFAULT_HIDDEN: tuple[str, ...] = ("model_id", "updated_at")
 
 
 def label(key: str) -> str:

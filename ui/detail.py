@@ -19,10 +19,12 @@ from core.config import Settings
 from core.store import Malformed
 from ui.data import DatabaseUnavailable, load_session
 from ui.errors import show_database_error
-from ui.sidebar import STATUS_ICONS, update_view
+from ui.sidebar import update_view
 from ui.timefmt import duration_text, local_text, viewer_timezone
 from ui.view import ViewState
 
+BADGE_COLORS = {"pending": "gray", "running": "blue", "completed": "green", "failed": "red",
+                "cancelled": "orange"}
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$])")
 
 
@@ -56,12 +58,13 @@ def _structured(title: str, value: Any) -> None:
     if value is None:
         st.caption("None recorded.")
     elif isinstance(value, Malformed):
-        st.warning(f"The stored {title.lower()} are not valid JSON; shown as stored.", icon="🧩")
+        st.warning(f"The stored {title.lower()} are not valid JSON; shown as stored.",
+                   icon=":material/data_alert:")
         st.code(value.raw, language=None, wrap_lines=True)
     elif isinstance(value, dict):
         st.markdown(key_values(value) if value else "_Empty._")
     else:
-        st.warning(f"The stored {title.lower()} are not a JSON object.", icon="🧩")
+        st.warning(f"The stored {title.lower()} are not a JSON object.", icon=":material/data_alert:")
         st.code(json.dumps(value, ensure_ascii=False), language=None, wrap_lines=True)
 
 
@@ -83,17 +86,19 @@ def render_session_detail(detail: Mapping[str, Any], zone: str) -> None:
     row = detail["row"]
     status = row.status
     st.markdown(f"### `{row.session_id}`")
-    st.markdown(f"{STATUS_ICONS.get(status, '')} **{status.capitalize()}** · model "
-                f"**{_escape(row.model_name)}** (`{row.model_id}`)")
+    badge, model = st.columns([1, 5], vertical_alignment="center")
+    with badge:
+        st.badge(status.capitalize(), color=BADGE_COLORS.get(status, "gray"))
+    model.markdown(f"Model **{_escape(row.model_name)}** · `{row.model_id}`")
     total, done = detail.get("total_steps"), detail.get("completed_steps")
     steps = f"{done} of {total} steps" if total else "steps unknown"
     st.progress(min(1.0, max(0.0, row.progress_percentage / 100)),
                 text=f"{row.progress_percentage:.0f}% · {steps}")
     if status == "failed":
         st.error(f"**Error:** {_escape(detail.get('error_message') or 'no message recorded')}",
-                 icon="❌")
+                 icon=":material/error:")
     if row.has_data_issue:
-        st.warning("This session's criteria or results are malformed.", icon="🧩")
+        st.warning("This session's criteria or results are malformed.", icon=":material/data_alert:")
     _timeline(detail, zone)
     duration = duration_text(row.duration_seconds)
     st.markdown("##### Session")
@@ -132,7 +137,7 @@ def _detail_dialog(settings: Settings, session_id: str) -> None:
         return
     if detail is None:
         st.warning(f"No session has the id `{_escape(session_id)}` (it may have been deleted).",
-                   icon="⚠️")
+                   icon=":material/warning:")
     else:
         render_session_detail(detail, viewer_timezone())
     if st.button("Close", key="sessions_detail_close"):

@@ -21,7 +21,7 @@ def show_database_error(error: DatabaseUnavailable, *, key: str = "sessions_retr
         st.error(
             f"**The sessions database is not answering.**\n\n"
             f"Database: `{error.masked_url}`\n\nReason: {error.reason}",
-            icon="🛑",
+            icon=":material/cloud_off:",
         )
         st.caption("Other pages keep working. Check that the database is running and reachable, "
                    "then try again.")
@@ -31,7 +31,7 @@ def show_database_error(error: DatabaseUnavailable, *, key: str = "sessions_retr
 def show_problems(problems: Sequence[Problem]) -> None:
     """One warning per link parameter that could not be used (and was set to its default)."""
     for problem in problems:
-        st.warning(problem.message(), icon="⚠️")
+        st.warning(problem.message(), icon=":material/warning:")
 
 
 @contextmanager

@@ -68,12 +68,12 @@ def render_downloads(settings: Settings, view: ViewState, page: Page, csv_slot: 
     csv_slot.download_button(
         "Download CSV", data=csv_generator(engine, f.without_paging()),
         file_name=export_filename(f, today), mime=CSV_MIME, key="sessions_download_csv",
-        on_click="ignore", width="stretch",
+        on_click="ignore", icon=":material/download:",
         help=f"All {page.total:,} matching sessions in the table's order, "
              "not just this page.",
     )
     json_slot.download_button(
         "Download JSON", data=lambda: page_json(page), file_name=json_filename(f, today),
-        mime=JSON_MIME, key="sessions_download_json", on_click="ignore", width="stretch",
+        mime=JSON_MIME, key="sessions_download_json", on_click="ignore", icon=":material/download:",
         help="This page in the API's shape {sessions, total, skip, limit}.",
     )

@@ -46,13 +46,14 @@ WIDGET_KEYS = (K_STATUS, K_MODELS, K_TECHNIQUES, K_FROM, K_TO, K_SEARCH, K_SORT,
 _SEEN = "_sessions_url_seen"  # the query string this session last read or wrote
 _BASE = "_sessions_view"  # the view as of the last run (decides "filters changed")
 _PROBLEMS = "_sessions_problems"  # (problems, the canonical URL they belong to)
+_FRESH = "_sessions_fresh"  # widget keys written through session state since they were drawn
 
 PAGE_SIZES = (10, 25, 50, 100)
 QUICK_RANGES: dict[str, int | None] = {"7": 7, "30": 30, "90": 90, "all": None}
 QUICK_LABELS = {"7": "7 days", "30": "30 days", "90": "90 days", "all": "All time"}
-ORDER_LABELS = {"desc": "↓ Descending", "asc": "↑ Ascending"}
+ORDER_LABELS = {"desc": ":material/arrow_downward: Descending",
+                "asc": ":material/arrow_upward: Ascending"}
 EARLIEST = date(2000, 1, 1)
-STATUS_ICONS = {"pending": "⏳", "running": "🔄", "completed": "✅", "failed": "❌", "cancelled": "⛔"}
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,28 @@ def _widget_values(view: ViewState) -> dict[str, Any]:
     }
 
 
+def set_widget(key: str, value: Any) -> None:
+    """Write a widget's value through session state (before the widget is drawn)."""
+    st.session_state[key] = value
+    st.session_state.setdefault(_FRESH, set()).add(key)
+
+
+def declared(key: str, value: Any, neutral: Any = None) -> Any:
+    """The default to declare for a widget: the view's value, so a widget the browser
+    re-creates without its state still shows the view; but Streamlit's neutral default on
+    a run that just wrote the value through session state (declaring both draws a warning).
+    """
+    fresh = st.session_state.get(_FRESH)
+    if fresh and key in fresh:
+        fresh.discard(key)
+        return neutral
+    return value
+
+
 def _seed(view: ViewState, *, only_missing: bool = False) -> None:
     for key, value in _widget_values(view).items():
         if not only_missing or key not in st.session_state:
-            st.session_state[key] = value
+            set_widget(key, value)
 
 
 # --- widgets -> view -----------------------------------------------------------------------------
@@ -187,13 +206,9 @@ def go_to(view: ViewState) -> None:
 
 def reset_filters() -> None:
     """Callback: clear every filter; sort, page size and columns stay as the user set them."""
-    state = st.session_state
-    state[K_STATUS] = []
-    state[K_MODELS] = []
-    state[K_TECHNIQUES] = []
-    state[K_FROM] = None
-    state[K_TO] = None
-    state[K_SEARCH] = ""
+    for key, value in ((K_STATUS, []), (K_MODELS, []), (K_TECHNIQUES, []), (K_FROM, None),
+                       (K_TO, None), (K_SEARCH, "")):
+        set_widget(key, value)
 
 
 def _apply_quick_range() -> None:
@@ -202,8 +217,8 @@ def _apply_quick_range() -> None:
     if choice not in QUICK_RANGES:
         return
     days = QUICK_RANGES[choice]
-    st.session_state[K_FROM] = None if days is None else today_utc() - timedelta(days=days - 1)
-    st.session_state[K_TO] = None
+    set_widget(K_FROM, None if days is None else today_utc() - timedelta(days=days - 1))
+    set_widget(K_TO, None)
 
 
 def _matching_quick_range() -> str | None:
@@ -222,49 +237,62 @@ def _matching_quick_range() -> str | None:
 
 
 def render_filters(settings: Settings, view: ViewState) -> None:
-    """The sidebar: every filter, the sort, the page size and "Reset filters"."""
-    counts = load_status_counts(settings, view.filter)
+    """The sidebar: every filter, the sort, the page size and "Reset filters".
+
+    Each widget is also given the view's value as its declared default: if the browser ever
+    re-creates a widget without its state, it comes back showing the view, not a blank.
+    """
+    f = view.filter
+    counts = load_status_counts(settings, f)
     models = dict(load_model_choices(settings))
     techniques = load_techniques(settings)
     with st.sidebar:
         st.markdown("#### Filters")
         st.multiselect(
-            "Status", STATUSES, key=K_STATUS, placeholder="All statuses",
-            format_func=lambda s: f"{STATUS_ICONS.get(s, '')} {s.capitalize()} ({counts.get(s, 0):,})",
+            "Status", STATUSES, default=declared(K_STATUS, list(f.statuses)), key=K_STATUS,
+            placeholder="All statuses",
+            format_func=lambda s: f"{s.capitalize()} ({counts.get(s, 0):,})",
             help="The numbers count sessions matching the other filters.",
         )
         st.multiselect(
-            "Model", list(models), key=K_MODELS, placeholder="All models",
-            format_func=lambda m: _model_label(m, models.get(m, m)),
+            "Model", list(models), default=declared(K_MODELS, [m for m in f.model_ids if m in models]),
+            key=K_MODELS,
+            placeholder="All models", format_func=lambda m: _model_label(m, models.get(m, m)),
             help="Type to search by name or id. Models without metadata appear under their id.",
         )
         st.multiselect(
-            "Techniques", techniques, key=K_TECHNIQUES, placeholder="All techniques",
+            "Techniques", techniques,
+            default=declared(K_TECHNIQUES, [t for t in f.techniques if t in techniques]),
+            key=K_TECHNIQUES, placeholder="All techniques",
             format_func=lambda t: t.replace("_", " "),
             help="Sessions that applied any of the chosen techniques.",
         )
-        st.session_state[K_RANGE] = _matching_quick_range()
-        st.pills("Created", list(QUICK_RANGES), key=K_RANGE, format_func=QUICK_LABELS.get,
-                 on_change=_apply_quick_range,
+        quick = _matching_quick_range()
+        st.session_state[K_RANGE] = quick
+        st.pills("Created", list(QUICK_RANGES), key=K_RANGE,
+                 format_func=QUICK_LABELS.get, on_change=_apply_quick_range,
                  help="Quick choices: the last N days including today, or all time (UTC days).")
-        start, end = st.session_state.get(K_FROM), st.session_state.get(K_TO)
+        start, end = _utc_date(f.start_date), _utc_date(f.end_date)
         left, right = st.columns(2)
-        left.date_input("From", value=None, key=K_FROM, min_value=EARLIEST,
-                        max_value=end, format="YYYY-MM-DD", help="First day, inclusive (UTC).")
-        right.date_input("To", value=None, key=K_TO, min_value=start or EARLIEST,
+        left.date_input("From", value=declared(K_FROM, start), key=K_FROM, min_value=EARLIEST, max_value=end,
+                        format="YYYY-MM-DD", help="First day, inclusive (UTC).")
+        right.date_input("To", value=declared(K_TO, end), key=K_TO, min_value=start or EARLIEST,
                          format="YYYY-MM-DD", help="Last day, inclusive (UTC). Empty: up to now.")
         st.text_input(
-            "Search", key=K_SEARCH, max_chars=MAX_SEARCH_LENGTH,
+            "Search", value=declared(K_SEARCH, f.search, ""), key=K_SEARCH, max_chars=MAX_SEARCH_LENGTH,
             placeholder="Session id, model id or name",
             help="Case-insensitive substring of the session id, the model id or the model name.",
         )
         st.markdown("#### Order and paging")
-        sort_col, order_col = st.columns([3, 2])
-        sort_col.selectbox("Sort by", SORT_KEYS, key=K_SORT, format_func=label,
-                           help="Sorted in the database across every match, not just this page.")
-        order_col.selectbox("Order", list(ORDER_LABELS), key=K_ORDER, format_func=ORDER_LABELS.get)
-        sizes = sorted({*PAGE_SIZES, int(st.session_state.get(K_LIMIT) or DEFAULT_LIMIT)})
-        st.selectbox("Rows per page", sizes, key=K_LIMIT)
+        st.selectbox("Sort by", SORT_KEYS, index=declared(K_SORT, SORT_KEYS.index(f.sort), 0),
+                     key=K_SORT, format_func=label,
+                     help="Sorted in the database across every match, not just this page.")
+        st.segmented_control("Order", list(ORDER_LABELS), key=K_ORDER, required=True,
+                             default=declared(K_ORDER, f.order), format_func=ORDER_LABELS.get,
+                             width="stretch", label_visibility="collapsed")
+        sizes = sorted({*PAGE_SIZES, f.limit})
+        st.selectbox("Rows per page", sizes, index=declared(K_LIMIT, sizes.index(f.limit), 0),
+                     key=K_LIMIT)
         st.button("Reset filters", key="sessions_reset", on_click=reset_filters, width="stretch",
                   help="Clear status, model, technique, date and search filters.")
 

@@ -47,7 +47,7 @@ def render_data_issue_notice(settings: Settings, session_filter: SessionFilter) 
         f"**{count:,} matching {noun} malformed criteria or results** (not valid JSON, or a "
         "metric that is not a number). Their metrics show as empty; open a session to see the "
         "stored text.",
-        icon="🧩",
+        icon=":material/data_alert:",
     )
 
 

@@ -31,7 +31,7 @@ from ui.data import DatabaseUnavailable, load_page, load_techniques
 from ui.errors import show_database_error
 from ui.export import render_downloads
 from ui.figures import STATUS_COLORS
-from ui.sidebar import K_COLUMNS, K_REFRESH, current_view, go_to, reset_filters
+from ui.sidebar import K_COLUMNS, K_REFRESH, current_view, declared, go_to, reset_filters
 from ui.timefmt import duration_text, viewer_timezone
 from ui.view import ViewState
 
@@ -107,7 +107,7 @@ def column_config(view: ViewState, zone: str, techniques: Sequence[str]) -> dict
         ),
         "techniques": cc.MultiselectColumn(
             _header("techniques", view), help=helptext("techniques"), options=list(techniques),
-            color="auto", format_func=lambda t: t.replace("_", " "),
+            color="auto", format_func=lambda t: t.replace("_", " "), width=210,
         ),
         "size_reduction_percent": cc.NumberColumn(
             _header("size_reduction_percent", view), help=helptext("size_reduction_percent"),
@@ -141,7 +141,7 @@ def _on_select(view: ViewState) -> None:
     if columns:
         key = columns[0]
         if not sortable(key):
-            st.toast(f"{label(key)} cannot be sorted; pick another column.", icon="ℹ️")
+            st.toast(f"{label(key)} cannot be sorted; pick another column.", icon=":material/info:")
             return
         f = view.filter
         if f.sort == key:
@@ -198,18 +198,22 @@ def render_empty_state() -> None:
 
 
 def _render_toolbar(settings: Settings, view: ViewState, page: Page, live: bool) -> None:
-    text_col, refresh_col, columns_col, csv_col, json_col = st.columns(
-        [5, 1.6, 1.1, 1.35, 1.35], vertical_alignment="center")
+    text_col, tools_col = st.columns([0.9, 2], vertical_alignment="center")
     sort_label = label(view.filter.sort).lower()
     direction = "descending" if view.filter.order == "desc" else "ascending"
-    text_col.markdown(f"{showing_text(page)} · sorted by {sort_label}, {direction}")
-    refresh_col.toggle("Auto-refresh", key=K_REFRESH, on_change=_request_full_rerun,
-                       help=f"Reload running and pending sessions every {REFRESH_SECONDS} s."
-                       + ("" if live else " Nothing on this page is running right now."))
-    with columns_col.popover("Columns", width="stretch"):
+    text_col.markdown(f"{showing_text(page)}  \n:gray[sorted by {sort_label}, {direction}]")
+    tools = tools_col.container(horizontal=True, horizontal_alignment="right",
+                                vertical_alignment="center")
+    tools.toggle("Auto-refresh", value=declared(K_REFRESH, view.auto_refresh, False),
+                 key=K_REFRESH, on_change=_request_full_rerun,
+                 help=f"Reload running and pending sessions every {REFRESH_SECONDS} s."
+                 + ("" if live else " Nothing on this page is running right now."))
+    with tools.popover("Columns", icon=":material/view_column:"):
         st.multiselect("Visible columns", list(HIDEABLE_KEYS), key=K_COLUMNS, format_func=label,
+                       default=declared(K_COLUMNS, [k for k in HIDEABLE_KEYS
+                                                    if k not in view.hidden]),
                        help="Hidden columns are remembered in the link.")
-    render_downloads(settings, view, page, csv_col, json_col)
+    render_downloads(settings, view, page, tools, tools)
 
 
 def _render_pager(view: ViewState, page: Page) -> None:
@@ -217,22 +221,23 @@ def _render_pager(view: ViewState, page: Page) -> None:
     current = min(view.filter.page_number, pages)
     at_start = view.filter.skip == 0
     at_end = page.skip + len(page.rows) >= page.total
-    cols = st.columns([1, 1, 1.1, 1, 1, 4], vertical_alignment="center")
-    cols[0].button("⏮ First", key="sessions_first", disabled=at_start, width="stretch",
-                   on_click=_go_to_page, args=(view, 1))
-    cols[1].button("◀ Previous", key="sessions_previous", disabled=at_start, width="stretch",
-                   on_click=go_to, args=(replace(view, filter=replace(
-                       view.filter, skip=max(0, view.filter.skip - view.filter.limit))),))
+    f = view.filter
+    previous = replace(view, filter=replace(f, skip=max(0, f.skip - f.limit)))
+    following = replace(view, filter=replace(f, skip=f.skip + f.limit))
+    bar = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    bar.button("First", key="sessions_first", icon=":material/first_page:", disabled=at_start,
+               on_click=_go_to_page, args=(view, 1))
+    bar.button("Previous", key="sessions_previous", icon=":material/chevron_left:",
+               disabled=at_start, on_click=go_to, args=(previous,))
     st.session_state[K_PAGE] = current
-    cols[2].number_input("Page", min_value=1, max_value=pages, step=1, key=K_PAGE,
-                         label_visibility="collapsed", on_change=_on_page_input, args=(view,),
-                         help="Type a page number and press Enter.")
-    cols[3].button("Next ▶", key="sessions_next", disabled=at_end, width="stretch",
-                   on_click=go_to, args=(replace(view, filter=replace(
-                       view.filter, skip=view.filter.skip + view.filter.limit)),))
-    cols[4].button("Last ⏭", key="sessions_last", disabled=at_end, width="stretch",
-                   on_click=_go_to_page, args=(view, pages))
-    cols[5].markdown(f"Page **{current:,}** of **{pages:,}**")
+    bar.number_input("Page", min_value=1, max_value=pages, step=1, key=K_PAGE, width=110,
+                     label_visibility="collapsed", on_change=_on_page_input, args=(view,),
+                     help="Type a page number and press Enter.", disabled=pages == 1)
+    bar.button("Next", key="sessions_next", icon=":material/chevron_right:", icon_position="right",
+               disabled=at_end, on_click=go_to, args=(following,))
+    bar.button("Last", key="sessions_last", icon=":material/last_page:", icon_position="right",
+               disabled=at_end, on_click=_go_to_page, args=(view, pages))
+    bar.markdown(f"Page **{current:,}** of **{pages:,}**")
 
 
 def _has_live_rows(page: Page) -> bool:
@@ -250,7 +255,7 @@ def _sessions_fragment(settings: Settings) -> None:
             last = replace(view, filter=view.filter.with_page(page_count(page)))
             st.warning(
                 f"`skip={view.filter.skip}` is past the last of the {page.total:,} matching "
-                "sessions; showing the last page instead.", icon="⚠️")
+                "sessions; showing the last page instead.", icon=":material/warning:")
             go_to(last)
             view, page = last, load_page(settings, last.filter)
         techniques = load_techniques(settings)

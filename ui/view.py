@@ -4,6 +4,8 @@ A :class:`ViewState` is the :class:`~core.filters.SessionFilter` (the endpoint's
 names: ``status``, ``model_id``, ``start_date``, ``end_date``, ``q``, ``technique``, ``sort``,
 ``order``, ``skip``, ``limit``) plus what only the screen needs: hidden columns (``hide``), the
 session whose detail is open (``session``) and the auto-refresh switch (``refresh=off``).
+Columns are named against the default set: ``hide=updated_at`` hides a column shown by
+default, ``show=model_id`` shows one hidden by default.
 
 Parsing is lenient: each bad parameter becomes a :class:`Problem` (parameter, value, what is
 allowed) and falls back to its default, so a mistyped link still shows a useful page.
@@ -18,12 +20,13 @@ from dataclasses import dataclass, field, replace
 import streamlit as st
 
 from core.filters import SessionFilter
-from ui.columns import HIDEABLE_KEYS
+from ui.columns import DEFAULT_HIDDEN, HIDEABLE_KEYS
 
 HIDE = "hide"
+SHOW = "show"
 SESSION = "session"
 REFRESH = "refresh"
-UI_KEYS: tuple[str, ...] = (HIDE, SESSION, REFRESH)
+UI_KEYS: tuple[str, ...] = (HIDE, SHOW, SESSION, REFRESH)
 MAX_SESSION_ID = 200
 
 Params = dict[str, list[str]]
@@ -46,7 +49,7 @@ class ViewState:
     """Everything that decides what the page shows; hashable, so it can key caches."""
 
     filter: SessionFilter = field(default_factory=SessionFilter)
-    hidden: tuple[str, ...] = ()
+    hidden: tuple[str, ...] = DEFAULT_HIDDEN
     session_id: str | None = None
     auto_refresh: bool = True
 
@@ -56,8 +59,12 @@ class ViewState:
     def to_params(self) -> Params:
         """Query-string parameters, defaults left out, repeated keys as lists."""
         params = self.filter.to_params()
-        if self.hidden:
-            params[HIDE] = list(self.hidden)
+        hide = [k for k in self.hidden if k not in DEFAULT_HIDDEN]
+        show = [k for k in DEFAULT_HIDDEN if k not in self.hidden]
+        if hide:
+            params[HIDE] = hide
+        if show:
+            params[SHOW] = show
         if self.session_id:
             params[SESSION] = [self.session_id]
         if not self.auto_refresh:
@@ -103,14 +110,14 @@ def parse_view(
             session_filter = replace(session_filter, techniques=tuple(
                 t for t in session_filter.techniques if t not in unknown))
 
-    hidden: list[str] = []
-    for column in params.get(HIDE, []):
-        if column in HIDEABLE_KEYS:
-            if column not in hidden:
-                hidden.append(column)
-        elif column:
-            problems.append(Problem(HIDE, _shown(column),
-                                    f"columns that can be hidden: {', '.join(HIDEABLE_KEYS)}"))
+    hidden = set(DEFAULT_HIDDEN)
+    for parameter in (HIDE, SHOW):
+        for column in params.get(parameter, []):
+            if column in HIDEABLE_KEYS:
+                (hidden.add if parameter == HIDE else hidden.discard)(column)
+            elif column:
+                problems.append(Problem(parameter, _shown(column),
+                                        f"columns are {', '.join(HIDEABLE_KEYS)}"))
 
     session_id = None
     sessions = [s.strip() for s in params.get(SESSION, []) if s.strip()]
