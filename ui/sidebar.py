@@ -195,9 +195,12 @@ def current_view(settings: Settings) -> SyncedView:
 def go_to(view: ViewState) -> None:
     """Show ``view`` (a page button, a header click, a selected row): URL first, then widgets.
 
-    Safe in callbacks: it runs before the widgets are drawn.
+    Only widgets whose value changes are written, so moving to another page is safe even
+    after the widgets were drawn; other changes belong in callbacks (they run before).
     """
-    _seed(view)
+    for key, value in _widget_values(view).items():
+        if st.session_state.get(key) != value:
+            set_widget(key, value)
     st.session_state[_BASE] = view
     params = view.to_params()
     write_url(params)
