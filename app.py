@@ -25,4 +25,4 @@ show_database_summary(load_settings())
 
 # --- First page of sessions -------------------------------------------------------------
 # The core engineer replaces this placeholder with the first page of the sessions table.
-st.info("The latest sessions will be listed here.", icon="📋")
+st.info("The latest sessions will be listed here.", icon=":material/table_rows:")

@@ -35,7 +35,7 @@ PAGE_SCRIPTS = sorted(
 ALL_SCRIPTS = ["app.py", *PAGE_SCRIPTS]
 STRONG_KEY = "test-cookie-key-" + "0123456789abcdefghijklmnopqrstuvwxyz"
 DEMO_SESSIONS = 30
-LOGIN_TITLE = "🔐 Optimization sessions"
+LOGIN_TITLE = ":material/lock: Optimization sessions"
 
 
 class Clock:
@@ -129,7 +129,7 @@ def sidebar_text(at: AppTest) -> str:
 
 ALLOWED_FOR_ANONYMOUS = {
     ("component_instance", ""),  # the cookie reader of streamlit-authenticator (invisible)
-    ("title", LOGIN_TITLE),
+    ("header", LOGIN_TITLE),
     ("caption", "Sign in to see the model optimization sessions."),
     ("text_input", "Username"),
     ("text_input", "Password"),

@@ -19,11 +19,13 @@ its stat) and the tokens of sessions that logged out.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 import threading
 import time
 from collections import Counter
+from datetime import datetime, timedelta
 from typing import Any
 
 import streamlit as st
@@ -61,7 +63,8 @@ PASSWORD_KEY = "auth_login_password"
 _NOTICE = "_auth_notice"  # (kind, text) shown above the form until the next attempt
 _FINGERPRINT = "_auth_password_fingerprint"  # which password hash the session signed in with
 _TOKEN_EXP = "_auth_token_exp"  # exp_date of this session's re-login cookie
-_SET_COOKIE = "_auth_set_cookie"  # a successful sign-in still has to write the cookie
+_COOKIE_SYNC = "_auth_cookie_sync"  # a cookie write/delete the browser has not confirmed yet
+_COOKIE_SYNC_MAX_RUNS = 10
 _LOGOUT = "_auth_logout_requested"
 _LIBRARY_KEYS = ("name", "username", "authentication_status", "email", "roles")
 
@@ -133,7 +136,9 @@ def _setup() -> tuple[AuthSettings, str, dict[str, UserRecord]]:
 
 def _stop_with_setup_error(message: str) -> None:
     _report_once(f"login is not set up: {message}")
-    st.error(f"**The dashboard's login is not set up correctly.**\n\n{message}", icon="🛑")
+    st.error(
+        f"**The dashboard's login is not set up correctly.**\n\n{message}", icon=":material/block:"
+    )
     st.stop()
 
 
@@ -246,12 +251,60 @@ def _restore_from_cookie(
     return record.public()
 
 
-def _write_cookie(authenticator: Any, auth: AuthSettings) -> None:
-    """Send the re-login cookie to the browser after a password sign-in."""
-    if auth.cookie_expiry_days <= 0:
+def _request_cookie(op: str) -> None:
+    """Ask for the re-login cookie to be written ("set") or removed ("delete")."""
+    st.session_state[_COOKIE_SYNC] = {"op": op, "runs": 0}
+
+
+def _sync_cookie(authenticator: Any, auth: AuthSettings) -> None:
+    """Write or delete the cookie until the browser's own cookie list confirms it.
+
+    The library's cookie widget acts in the browser (JavaScript in a hidden iframe); drawn
+    once, it can be torn down by the next rerun before it ran, leaving a signed-out browser
+    with a live cookie. So the request stays in the session and the widget is drawn again on
+    each run until the cookie list the library reads back agrees (or a few runs passed).
+    """
+    action = st.session_state.get(_COOKIE_SYNC)
+    if not action or auth.cookie_expiry_days <= 0:
+        st.session_state.pop(_COOKIE_SYNC, None)
         return
-    authenticator.cookie_controller.set_cookie()
-    st.session_state[_TOKEN_EXP] = authenticator.cookie_controller.cookie_model.exp_date
+    model = authenticator.cookie_controller.cookie_model
+    manager = model.cookie_manager
+    seen = manager.cookies.get(auth.cookie_name) if isinstance(manager.cookies, dict) else None
+    action["runs"] += 1
+    if action["op"] == "set":
+        if "token" not in action:
+            model.exp_date = (
+                datetime.now() + timedelta(days=auth.cookie_expiry_days)
+            ).timestamp()
+            action["token"] = model._token_encode()  # the library's format, so it can read it
+            action["exp"] = model.exp_date
+            st.session_state[_TOKEN_EXP] = model.exp_date
+        if seen == action["token"] or action["runs"] > _COOKIE_SYNC_MAX_RUNS:
+            st.session_state.pop(_COOKIE_SYNC, None)
+            return
+        manager.set(
+            auth.cookie_name,
+            action["token"],
+            key="auth_cookie_set",
+            expires_at=datetime.fromtimestamp(action["exp"]),
+            secure=_served_over_https(),
+            same_site="strict",
+        )
+    else:
+        if (seen is None and action["runs"] > 1) or action["runs"] > _COOKIE_SYNC_MAX_RUNS:
+            st.session_state.pop(_COOKIE_SYNC, None)
+            return
+        with contextlib.suppress(KeyError):  # the library's local copy may not hold it
+            manager.delete(auth.cookie_name, key="auth_cookie_delete")
+
+
+def _served_over_https() -> bool:
+    """Mark the cookie Secure when the browser reached the app over HTTPS (e.g. via a proxy)."""
+    try:
+        return str(st.context.url or "").startswith("https://")
+    except Exception:
+        return False
 
 
 # --- the form and its check --------------------------------------------------------------------
@@ -319,13 +372,13 @@ def _on_submit() -> None:
         st.session_state[_NOTICE] = ("error", problem)
         return
     _sign_in(record)
-    st.session_state[_SET_COOKIE] = True
+    _request_cookie("set")
 
 
 def _show_notice() -> None:
     kind, text = st.session_state.get(_NOTICE) or (None, None)
     if kind == "error":
-        st.error(text, icon="⚠️")
+        st.error(text, icon=":material/error:")
     elif kind == "warning":
         st.warning(text)
     elif kind == "info":
@@ -333,10 +386,9 @@ def _show_notice() -> None:
 
 
 def _login_form(users: dict[str, UserRecord]) -> None:
-    """Only this, nothing of the page: a title, one notice and the two fields."""
-    _, middle, _ = st.columns([1, 1.3, 1])
-    with middle:
-        st.title(f"🔐 {APP_TITLE}")
+    """Only this, nothing of the page: a heading, one notice and the two fields."""
+    with st.container(horizontal_alignment="center"), st.container(width=420):
+        st.header(f":material/lock: {APP_TITLE}", anchor=False)
         st.caption("Sign in to see the model optimization sessions.")
         _show_notice()
         generated = [u for u in users.values() if u.password_generated]
@@ -344,7 +396,7 @@ def _login_form(users: dict[str, UserRecord]) -> None:
             st.info(
                 f"First start: sign in as **{generated[0].username}** with the password printed "
                 "in the terminal that started the dashboard.",
-                icon="🔑",
+                icon=":material/key:",
             )
         with st.form("auth_login_form", border=True, enter_to_submit=True):
             st.text_input("Username", key=USERNAME_KEY, autocomplete="username")
@@ -379,13 +431,12 @@ def require_login() -> User:
     authenticator = _authenticator(auth, key, users)
     if notice:
         authenticator.authentication_controller.logout()  # library state: signed out
-        authenticator.cookie_controller.delete_cookie()
         st.session_state[_NOTICE] = notice
+        _request_cookie("delete")
+    _sync_cookie(authenticator, auth)
     user = _session_user(users) or _restore_from_cookie(authenticator, auth, users)
     if user is None:
         _login_form(users)
         st.stop()
-    if st.session_state.pop(_SET_COOKIE, False):
-        _write_cookie(authenticator, auth)
     draw_shell(user, load_settings(), on_logout=_request_logout)
     return user

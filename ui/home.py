@@ -33,7 +33,7 @@ def count_sessions(settings: Settings) -> int | None:
                 st.warning(
                     f"The database {where} has no sessions table yet. Create it with "
                     "`python -m core init-db` (or fill it with demo data: `python -m core demo`).",
-                    icon="🗂️",
+                    icon=":material/table_view:",
                 )
                 return None
             return int(connection.execute(
@@ -44,7 +44,7 @@ def count_sessions(settings: Settings) -> int | None:
         detail = str(error).splitlines()[0] if isinstance(error, ValueError) else (
             type(error).__name__
         )
-        st.error(f"Could not read the sessions database {where}: {detail}.", icon="🛑")
+        st.error(f"Could not read the sessions database {where}: {detail}.", icon=":material/error:")
         return None
 
 
@@ -60,5 +60,5 @@ def show_database_summary(settings: Settings) -> None:
             f"To show a real database, set the environment variable `{DB_URL_ENV}` or "
             "`url` under `[connections.sessions]` in `.streamlit/secrets.toml` "
             "(see `.streamlit/secrets.toml.example`).",
-            icon="🧪",
+            icon=":material/science:",
         )

@@ -22,9 +22,15 @@ APP_TITLE = "Optimization sessions"
 HOME_SCRIPT = "app.py"
 PAGES_DIR = PROJECT_ROOT / "pages"
 FOOTER_KEY = "app_sidebar_footer"
-# Emoji, not :material/...: icons, which make the browser fetch a font from the internet.
-PAGE_ICONS = {"Home": "🏠", "Sessions": "📋", "Overview": "📊"}
-DEFAULT_PAGE_ICON = "📄"
+# Material icons ship with Streamlit's frontend; emoji depend on the viewer's system fonts
+# (headless and kiosk Linux often has none and shows empty boxes).
+PAGE_ICONS = {
+    "Home": ":material/home:",
+    "Sessions": ":material/table_rows:",
+    "Overview": ":material/insights:",
+}
+DEFAULT_PAGE_ICON = ":material/article:"
+FAVICON = "📈"  # drawn by the browser tab from the emoji itself, nothing is fetched
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,7 @@ def page_setup(title: str, icon: str | None = None) -> None:
     """
     st.set_page_config(
         page_title=f"{title} · {APP_TITLE}",
-        page_icon=icon or PAGE_ICONS.get(title, DEFAULT_PAGE_ICON),
+        page_icon=icon or FAVICON,
         layout="wide",
         initial_sidebar_state="expanded",
     )
@@ -90,15 +96,22 @@ def draw_sidebar_footer(user: User, settings: Settings, on_logout: Callable[[], 
     The footer is a keyed container pushed to the bottom of the sidebar with CSS ``order``,
     so filters a page adds to the sidebar after the gate still appear above it.
     """
-    st.html(f"<style>.st-key-{FOOTER_KEY} {{ order: 1000; }}</style>")
+    # The keyed container sits in a wrapper div, which is the flex item to reorder.
+    st.html(f"<style>div:has(> .st-key-{FOOTER_KEY}) {{ order: 1000; }}</style>")
     with st.sidebar, st.container(key=FOOTER_KEY):
         st.divider()
-        st.markdown(f"👤 **{_escape_markdown(user.name)}** · {user.role}")
+        st.markdown(f":material/person: **{_escape_markdown(user.name)}** · {user.role}")
         st.caption("Database")
         st.code(settings.masked_db_url, language=None, wrap_lines=True)
         if settings.is_default_database:
-            st.badge("Demo database", icon="🧪", color="orange")
-        st.button("Log out", key="auth_logout_button", on_click=on_logout, width="stretch")
+            st.badge("Demo database", icon=":material/science:", color="orange")
+        st.button(
+            "Log out",
+            key="auth_logout_button",
+            icon=":material/logout:",
+            on_click=on_logout,
+            width="stretch",
+        )
 
 
 def draw_shell(user: User, settings: Settings, on_logout: Callable[[], None]) -> None:
