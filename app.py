@@ -11,15 +11,15 @@ import streamlit as st
 from core.config import load_settings
 from ui.auth import require_login
 from ui.home import show_database_summary
-from ui.shell import page_setup
+from ui.shell import escape_markdown, page_setup
 
 page_setup("Home")
 user = require_login()
 
 st.title("Model optimization sessions")
 st.markdown(
-    f"Welcome, **{user.name}**. Browse and filter sessions on **Sessions**; compare "
-    "techniques and results on **Overview** (links in the sidebar)."
+    f"Welcome, **{escape_markdown(user.name)}**. Pick a page in the sidebar to browse, filter "
+    "and compare the sessions of the optimization platform."
 )
 show_database_summary(load_settings())
 

@@ -264,6 +264,10 @@ def _sync_cookie(authenticator: Any, auth: AuthSettings) -> None:
     with a live cookie. So the request stays in the session and the widget is drawn again on
     each run until the cookie list the library reads back agrees (or a few runs passed).
     """
+    # One slot at a fixed position for the cookie widgets: when they come and go, the
+    # elements after them keep their places (otherwise a stale copy of the login form can
+    # linger under the new one until the next complete run).
+    slot = st.container(key="auth_cookie_slot")
     action = st.session_state.get(_COOKIE_SYNC)
     if not action or auth.cookie_expiry_days <= 0:
         st.session_state.pop(_COOKIE_SYNC, None)
@@ -283,19 +287,20 @@ def _sync_cookie(authenticator: Any, auth: AuthSettings) -> None:
         if seen == action["token"] or action["runs"] > _COOKIE_SYNC_MAX_RUNS:
             st.session_state.pop(_COOKIE_SYNC, None)
             return
-        manager.set(
-            auth.cookie_name,
-            action["token"],
-            key="auth_cookie_set",
-            expires_at=datetime.fromtimestamp(action["exp"]),
-            secure=_served_over_https(),
-            same_site="strict",
-        )
+        with slot:
+            manager.set(
+                auth.cookie_name,
+                action["token"],
+                key="auth_cookie_set",
+                expires_at=datetime.fromtimestamp(action["exp"]),
+                secure=_served_over_https(),
+                same_site="strict",
+            )
     else:
         if (seen is None and action["runs"] > 1) or action["runs"] > _COOKIE_SYNC_MAX_RUNS:
             st.session_state.pop(_COOKIE_SYNC, None)
             return
-        with contextlib.suppress(KeyError):  # the library's local copy may not hold it
+        with slot, contextlib.suppress(KeyError):  # the library's copy may not hold it
             manager.delete(auth.cookie_name, key="auth_cookie_delete")
 
 

@@ -85,7 +85,7 @@ def draw_navigation() -> None:
             st.page_link(entry.script, label=entry.label, icon=entry.icon)
 
 
-def _escape_markdown(text: str) -> str:
+def escape_markdown(text: str) -> str:
     """Show names as typed: user-controlled text must not become links or formatting."""
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~:$])", r"\\\1", text)
 
@@ -100,7 +100,7 @@ def draw_sidebar_footer(user: User, settings: Settings, on_logout: Callable[[], 
     st.html(f"<style>div:has(> .st-key-{FOOTER_KEY}) {{ order: 1000; }}</style>")
     with st.sidebar, st.container(key=FOOTER_KEY):
         st.divider()
-        st.markdown(f":material/person: **{_escape_markdown(user.name)}** · {user.role}")
+        st.markdown(f":material/person: **{escape_markdown(user.name)}** · {user.role}")
         st.caption("Database")
         st.code(settings.masked_db_url, language=None, wrap_lines=True)
         if settings.is_default_database:

@@ -209,6 +209,7 @@ def test_logout_clears_the_cookie_and_a_reload_stays_logged_out(
     expect(page.get_by_text("You have signed out.")).to_be_visible()
     wait_for_cookie(page, present=False)
     settle(page)
+    expect(page.get_by_text("Sign in to see the model optimization sessions.")).to_have_count(1)
     page.screenshot(path=screenshot_dir / "logged-out.png")
     page.reload()
     expect_login_form(page)
