@@ -332,10 +332,9 @@ def _dummy_hash(users: dict[str, UserRecord]) -> str:
     """A hash with the cost most users have, so unknown names cost the same bcrypt time."""
     costs = Counter(hash_cost(u.password_hash) for u in users.values())
     cost = costs.most_common(1)[0][0] if costs else BCRYPT_ROUNDS
-    with _lock:
-        if cost not in _dummy_hashes:
-            _dummy_hashes[cost] = hash_password("not a real password", rounds=cost)
-        return _dummy_hashes[cost]
+    if cost not in _dummy_hashes:  # a race only computes it twice
+        _dummy_hashes[cost] = hash_password("not a real password", rounds=cost)
+    return _dummy_hashes[cost]
 
 
 def attempt_login(username: str, password: str, client: str) -> tuple[UserRecord | None, str]:
@@ -392,6 +391,7 @@ def _show_notice() -> None:
 
 def _login_form(users: dict[str, UserRecord]) -> None:
     """Only this, nothing of the page: a heading, one notice and the two fields."""
+    _dummy_hash(users)  # made now, so not even the first unknown name takes longer
     with st.container(horizontal_alignment="center"), st.container(width=420):
         st.header(f":material/lock: {APP_TITLE}", anchor=False)
         st.caption("Sign in to see the model optimization sessions.")
