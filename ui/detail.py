@@ -49,7 +49,8 @@ def key_values(data: Mapping[str, Any]) -> str:
     """A two-column Markdown table of ``data`` with every cell escaped."""
     lines = ["| Field | Value |", "| --- | --- |"]
     for key, value in data.items():
-        lines.append(f"| {_escape(str(key).replace('_', ' '))} | {_escape(_value_text(value))} |")
+        name = str(key).replace("_", " ")
+        lines.append(f"| {_escape(name[:1].upper() + name[1:])} | {_escape(_value_text(value))} |")
     return "\n".join(lines)
 
 
@@ -85,43 +86,43 @@ def render_session_detail(detail: Mapping[str, Any], zone: str) -> None:
     """Everything known about one session (the dialog's body)."""
     row = detail["row"]
     status = row.status
-    st.markdown(f"### `{row.session_id}`")
-    badge, model = st.columns([1, 5], vertical_alignment="center")
-    with badge:
-        st.badge(status.capitalize(), color=BADGE_COLORS.get(status, "gray"))
-    model.markdown(f"Model **{_escape(row.model_name)}** · `{row.model_id}`")
+    st.markdown(f"### {_escape(row.session_id)}")
+    heading = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    heading.badge(status.capitalize(), color=BADGE_COLORS.get(status, "gray"))
+    heading.markdown(f"Model **{_escape(row.model_name)}** · `{row.model_id}`")
     total, done = detail.get("total_steps"), detail.get("completed_steps")
-    steps = f"{done} of {total} steps" if total else "steps unknown"
+    steps = f"{done} of {total} steps done" if total else "steps unknown"
     st.progress(min(1.0, max(0.0, row.progress_percentage / 100)),
                 text=f"{row.progress_percentage:.0f}% · {steps}")
     if status == "failed":
         st.error(f"**Error:** {_escape(detail.get('error_message') or 'no message recorded')}",
                  icon=":material/error:")
     if row.has_data_issue:
-        st.warning("This session's criteria or results are malformed.", icon=":material/data_alert:")
+        st.warning("This session's criteria or results are malformed.",
+                   icon=":material/data_alert:")
     _timeline(detail, zone)
     duration = duration_text(row.duration_seconds)
-    st.markdown("##### Session")
-    st.markdown(key_values({
-        "model name": row.model_name if row.model_known else "(no metadata for this model)",
-        "model id": row.model_id,
-        "framework": detail.get("framework"),
-        "original size (MB)": detail.get("original_size_mb"),
-        "techniques": list(row.techniques),
-        "size reduction": None if row.size_reduction_percent is None
-        else f"{row.size_reduction_percent:.1f}%",
-        "speed improvement": None if row.speed_improvement_percent is None
-        else f"{row.speed_improvement_percent:.1f}%",
-        "accuracy change": None if row.accuracy_delta_percent is None
-        else f"{row.accuracy_delta_percent:+.2f} pp",
-        "duration": duration or "still open",
-        "times shown in": zone,
-    }))
-    left, right = st.columns(2)
+    left, right = st.columns(2, gap="large")
     with left:
-        _structured("Criteria", detail.get("criteria"))
+        st.markdown("##### Session")
+        st.markdown(key_values({
+            "Model name": row.model_name if row.model_known else "(no metadata for this model)",
+            "Model id": row.model_id,
+            "Framework": detail.get("framework"),
+            "Original size (MB)": detail.get("original_size_mb"),
+            "Techniques": list(row.techniques),
+            "Size reduction": None if row.size_reduction_percent is None
+            else f"{row.size_reduction_percent:.1f}%",
+            "Speed improvement": None if row.speed_improvement_percent is None
+            else f"{row.speed_improvement_percent:.1f}%",
+            "Accuracy change": None if row.accuracy_delta_percent is None
+            else f"{row.accuracy_delta_percent:+.2f} pp",
+            "Duration": duration or "still open",
+        }))
     with right:
+        _structured("Criteria", detail.get("criteria"))
         _structured("Results", detail.get("results"))
+    st.caption(f"Times in {zone}. The address bar links to this session: copy it to share.")
 
 
 def _close() -> None:

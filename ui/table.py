@@ -39,9 +39,14 @@ TABLE_KEY = "sessions_table"
 K_PAGE = "sessions_page_number"
 _PAGE_IDS = "_sessions_page_ids"  # session ids of the rows on screen, for the selection handler
 _FULL_RERUN = "_sessions_full_rerun"  # a fragment callback changed something outside it
+_TABLE_GENERATION = "_sessions_table_generation"  # bumped to give the grid a fresh selection
 REFRESH_SECONDS = 5
 ROW_HEIGHT = 35
-EMPTY_SELECTION = {"selection": {"rows": [], "columns": [], "cells": []}}
+# Fixed widths (px): the grid does not jump between pages, and tests can find a header.
+WIDTHS = {"session_id": 175, "model_name": 150, "model_id": 95, "status": 105,
+          "progress_percentage": 115, "techniques": 210, "size_reduction_percent": 125,
+          "speed_improvement_percent": 100, "accuracy_delta_percent": 135, "duration": 105,
+          "created_at": 165, "updated_at": 165, "completed_at": 165}
 
 
 # --- rows -> grid --------------------------------------------------------------------------------
@@ -90,36 +95,40 @@ def column_config(view: ViewState, zone: str, techniques: Sequence[str]) -> dict
 
     def stamp(key: str) -> Any:
         return cc.DatetimeColumn(_header(key, view), format="YYYY-MM-DD HH:mm z", timezone=zone,
-                                 help=f"{helptext(key)} Shown in {zone}.")
+                                 help=f"{helptext(key)} Shown in {zone}.", width=WIDTHS[key])
 
     return {
         "session_id": cc.TextColumn(_header("session_id", view), help=helptext("session_id"),
-                                    pinned=True, width=170),
-        "model_name": cc.TextColumn(_header("model_name", view), help=helptext("model_name")),
-        "model_id": cc.TextColumn(_header("model_id", view), help=helptext("model_id")),
+                                    pinned=True, width=WIDTHS["session_id"]),
+        "model_name": cc.TextColumn(_header("model_name", view), help=helptext("model_name"),
+                                    width=WIDTHS["model_name"]),
+        "model_id": cc.TextColumn(_header("model_id", view), help=helptext("model_id"),
+                                  width=WIDTHS["model_id"]),
         "status": cc.MultiselectColumn(
             _header("status", view), help=helptext("status"), options=list(STATUSES),
-            color=[STATUS_COLORS[s] for s in STATUSES], format_func=str.capitalize, width=110,
+            color=[STATUS_COLORS[s] for s in STATUSES], format_func=str.capitalize,
+            width=WIDTHS["status"],
         ),
         "progress_percentage": cc.ProgressColumn(
             _header("progress_percentage", view), help=helptext("progress_percentage"),
-            min_value=0, max_value=100, format="%.0f%%", width=110,
+            min_value=0, max_value=100, format="%.0f%%", width=WIDTHS["progress_percentage"],
         ),
         "techniques": cc.MultiselectColumn(
             _header("techniques", view), help=helptext("techniques"), options=list(techniques),
-            color="auto", format_func=lambda t: t.replace("_", " "), width=210,
+            color="auto", format_func=lambda t: t.replace("_", " "),
+            width=WIDTHS["techniques"],
         ),
         "size_reduction_percent": cc.NumberColumn(
             _header("size_reduction_percent", view), help=helptext("size_reduction_percent"),
-            format="%.1f%%"),
+            format="%.1f%%", width=WIDTHS["size_reduction_percent"]),
         "speed_improvement_percent": cc.NumberColumn(
             _header("speed_improvement_percent", view), help=helptext("speed_improvement_percent"),
-            format="%.1f%%"),
+            format="%.1f%%", width=WIDTHS["speed_improvement_percent"]),
         "accuracy_delta_percent": cc.NumberColumn(
             _header("accuracy_delta_percent", view), help=helptext("accuracy_delta_percent"),
-            format="%+.2f pp"),
+            format="%+.2f pp", width=WIDTHS["accuracy_delta_percent"]),
         "duration": cc.TextColumn(label("duration"), help=helptext("duration"),
-                                  alignment="right"),
+                                  alignment="right", width=WIDTHS["duration"]),
         **{key: stamp(key) for key in TIMESTAMP_KEYS},
     }
 
@@ -131,13 +140,19 @@ def visible_columns(view: ViewState) -> list[str]:
 # --- interactions --------------------------------------------------------------------------------
 
 
+def table_key() -> str:
+    return f"{TABLE_KEY}_{st.session_state.get(_TABLE_GENERATION, 0)}"
+
+
 def _on_select(view: ViewState) -> None:
     """A header click sorts all matches in the database; a row click opens its detail."""
-    event = st.session_state.get(TABLE_KEY) or {}
+    event = st.session_state.get(table_key()) or {}
     selection = event.get("selection", {}) if isinstance(event, dict) else event.selection
     columns = list(selection.get("columns", []))
     rows = list(selection.get("rows", []))
-    st.session_state[TABLE_KEY] = EMPTY_SELECTION
+    # A handled click must not stay selected in the browser (nor fire again): the next run
+    # draws the grid under a new key, which starts with no selection.
+    st.session_state[_TABLE_GENERATION] = st.session_state.get(_TABLE_GENERATION, 0) + 1
     if columns:
         key = columns[0]
         if not sortable(key):
@@ -270,7 +285,7 @@ def _sessions_fragment(settings: Settings) -> None:
     st.session_state[_PAGE_IDS] = [r.session_id for r in page.rows]
     st.dataframe(
         page_frame(page.rows, zone),
-        key=TABLE_KEY,
+        key=table_key(),
         hide_index=True,
         column_order=visible_columns(view),
         column_config=column_config(view, zone, techniques),
@@ -285,7 +300,7 @@ def _sessions_fragment(settings: Settings) -> None:
     refresh_note = (f" Live: refreshing every {REFRESH_SECONDS} s."
                     if view.auto_refresh and _has_live_rows(page) else "")
     st.caption(f"{zone_note}{refresh_note} Click a column header to sort all matches; "
-               "click a row for the session's details.")
+               "tick a row's box to open that session's details.")
 
 
 def render_sessions_table(settings: Settings, view: ViewState) -> None:
