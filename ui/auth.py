@@ -66,7 +66,6 @@ _TOKEN_EXP = "_auth_token_exp"  # exp_date of this session's re-login cookie
 _COOKIE_SYNC = "_auth_cookie_sync"  # a cookie write/delete the browser has not confirmed yet
 _COOKIE_SYNC_MAX_RUNS = 10
 _LOGOUT = "_auth_logout_requested"
-_LIBRARY_KEYS = ("name", "username", "authentication_status", "email", "roles")
 
 # Process-wide: shared by every browser session of this server.
 THROTTLE = LoginThrottle()

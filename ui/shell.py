@@ -28,6 +28,7 @@ PAGE_ICONS = {
     "Home": ":material/home:",
     "Sessions": ":material/table_rows:",
     "Overview": ":material/insights:",
+    "Compare": ":material/compare_arrows:",
 }
 DEFAULT_PAGE_ICON = ":material/article:"
 FAVICON = "📈"  # drawn by the browser tab from the emoji itself, nothing is fetched
