@@ -397,17 +397,22 @@ def technique_stats(connection: Connection, f: SessionFilter) -> tuple[Technique
 
 
 def created_span(connection: Connection, f: SessionFilter) -> tuple[datetime, datetime] | None:
-    """Earliest and latest ``created_at`` (naive UTC) of the matches; None when there are none."""
+    """Earliest and latest ``created_at`` (naive UTC) of the matches; None when there are none.
+
+    Two scalar subqueries, not ``min(), max()`` in one SELECT: SQLite answers a lone min or
+    max from an index in microseconds, but scans the table when both share a query.
+    """
     caps = capabilities(connection)
     key = timestamp_key("created_at", caps)
-    row = connection.execute(
-        select(func.min(key), func.max(key)).select_from(S).where(*filter_clauses(f, caps))
-    ).one()
+    where = filter_clauses(f, caps)
+    first = select(func.min(key)).select_from(S).where(*where).scalar_subquery()
+    last = select(func.max(key)).select_from(S).where(*where).scalar_subquery()
+    row = connection.execute(select(first, last)).one()
     if row[0] is None:
         return None
-    first, last = (parse_timestamp(v) for v in row)
-    assert first is not None and last is not None
-    return first.replace(tzinfo=None), last.replace(tzinfo=None)
+    start, end = (parse_timestamp(v) for v in row)
+    assert start is not None and end is not None
+    return start.replace(tzinfo=None), end.replace(tzinfo=None)
 
 
 def period_stats(connection: Connection, f: SessionFilter, *,
@@ -590,15 +595,21 @@ def model_ranking(connection: Connection, f: SessionFilter, *, limit: int = 50) 
 def data_version(connection: Connection) -> tuple[Any, ...]:
     """A cheap fingerprint that changes when sessions or models are written.
 
-    Row counts catch inserts and deletes, the latest ``updated_at`` catches updates (the
-    platform bumps it on every change). Both are index-only on an initialised database.
+    The latest ``updated_at`` catches updates (the platform bumps it on every change); a row
+    count catches inserts and deletes. SQLite counts a million rows in about 100 ms, so there
+    the highest ``rowid`` stands in for the count (it grows with every insert; a delete is
+    then only noticed when the cache entry expires). Each part is its own scalar subquery,
+    answered from an index.
     """
     caps = capabilities(connection)
-    sessions = connection.execute(
-        select(func.count(), func.max(timestamp_key("updated_at", caps))).select_from(S)
-    ).one()
-    model_count = connection.execute(select(func.count()).select_from(M)).scalar_one()
-    return (int(sessions[0]), str(sessions[1]), int(model_count))
+    latest = select(func.max(timestamp_key("updated_at", caps))).select_from(S).scalar_subquery()
+    if caps.dialect == "sqlite":
+        rows = select(func.max(literal_column("optimization_sessions.rowid"))).select_from(S)
+    else:
+        rows = select(func.count()).select_from(S)
+    model_count = select(func.count()).select_from(M).scalar_subquery()
+    row = connection.execute(select(rows.scalar_subquery(), latest, model_count)).one()
+    return (row[0], str(row[1]), int(row[2]))
 
 
 __all__ = [

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from core.aggregates import aggregate_filter, data_version
 from core.filters import SessionFilter
+from core.store import statement_timeout_suspended
 
 T = TypeVar("T")
 
@@ -32,7 +33,7 @@ T = TypeVar("T")
 class AggregateCache:
     """Time-to-live plus least-recently-used cache of ``fn(connection, filter, **kwargs)``."""
 
-    def __init__(self, *, ttl: float = 60.0, max_entries: int = 256, version_ttl: float = 2.0,
+    def __init__(self, *, ttl: float = 60.0, max_entries: int = 256, version_ttl: float = 5.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
@@ -93,7 +94,10 @@ class AggregateCache:
             found, value = self._lookup(key)
             if found:
                 return value  # type: ignore[no-any-return]
-            result = fn(connection, f, **kwargs)
+            # An aggregate is a deliberate full scan (seconds at a million rows on SQLite), run
+            # once per filter and data version: the interactive statement timeout would cut it.
+            with statement_timeout_suspended(connection):
+                result = fn(connection, f, **kwargs)
         now = self._clock()
         with self._lock:
             self.misses += 1

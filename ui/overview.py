@@ -13,8 +13,10 @@ import csv
 import io
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -37,16 +39,42 @@ from ui.figures import (
 )
 from ui.overview_filters import current_filter, render_filters, reset_filters, to_params
 
-T = TypeVar("T")
 MODELS_SHOWN = 50
+PARALLEL_QUERIES = 3
 
 
-def aggregate(settings: Settings, fn: Callable[..., T], f: SessionFilter, **kwargs: Any) -> T:
-    """An aggregate through the shared cache; database failures become DatabaseUnavailable."""
+@dataclass(frozen=True)
+class OverviewData:
+    """Everything the page draws, fetched together."""
+
+    change: A.SummaryChange
+    series: A.PeriodSeries
+    scatter: A.Scatter
+    front: tuple[A.SessionPoint, ...]
+    techniques: tuple[A.TechniqueStats, ...]
+    models: A.ModelRanking
+
+
+def load_overview(settings: Settings, f: SessionFilter) -> OverviewData:
+    """Every aggregate of the page through the shared cache, computed side by side.
+
+    A cold aggregate is a full scan; run one after another they add up, while the database
+    (SQLite too: it releases the GIL while it works) can run a few at once. Database failures
+    become :class:`DatabaseUnavailable`.
+    """
+    calls: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
+        "change": (A.summary_change, {}), "series": (A.period_stats, {}),
+        "scatter": (A.scatter, {}), "front": (A.pareto_front, {}),
+        "techniques": (A.technique_stats, {}), "models": (A.model_ranking, {"limit": MODELS_SHOWN}),
+    }
     try:
-        return cached(get_engine(settings), fn, f, **kwargs)
+        engine = get_engine(settings)
+        with ThreadPoolExecutor(max_workers=PARALLEL_QUERIES) as pool:
+            futures = {name: pool.submit(cached, engine, fn, f, **kwargs)
+                       for name, (fn, kwargs) in calls.items()}
+            return OverviewData(**{name: future.result() for name, future in futures.items()})
     except (SQLAlchemyError, DatabaseMissingError, OSError) as error:
-        print(f"[dashboard] overview {fn.__name__} failed on {settings.masked_db_url}: {error!r}",
+        print(f"[dashboard] overview aggregates failed on {settings.masked_db_url}: {error!r}",
               file=sys.stderr, flush=True)
         raise DatabaseUnavailable(settings, error) from None
 
@@ -325,18 +353,17 @@ def render_overview(settings: Settings) -> None:
     for problem in problems:
         st.warning(problem.message(), icon="⚠️")
     try:
-        change = aggregate(settings, A.summary_change, f)
-        if change.current.sessions == 0:
-            render_empty_state()
-            return
-        render_cards(change)
-        series = aggregate(settings, A.period_stats, f)
-        render_time_charts(series)
-        render_tradeoff(aggregate(settings, A.scatter, f), aggregate(settings, A.pareto_front, f),
-                        f)
-        stats = aggregate(settings, A.technique_stats, f)
-        _chart(technique_figure(stats, title="Which techniques work"), "techniques")
-        render_models(aggregate(settings, A.model_ranking, f, limit=MODELS_SHOWN), f)
-        render_downloads(stats, series, f)
+        with st.spinner("Computing the overview…"):
+            data = load_overview(settings, f)
     except DatabaseUnavailable as error:
         show_database_error(error, key="overview_retry")
+        return
+    if data.change.current.sessions == 0:
+        render_empty_state()
+        return
+    render_cards(data.change)
+    render_time_charts(data.series)
+    render_tradeoff(data.scatter, data.front, f)
+    _chart(technique_figure(data.techniques, title="Which techniques work"), "techniques")
+    render_models(data.models, f)
+    render_downloads(data.techniques, data.series, f)
