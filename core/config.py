@@ -90,5 +90,24 @@ def load_settings(db_url: str | None = None, secrets: dict[str, Any] | None = No
     return Settings(
         db_url=resolve_sqlite_path(url),
         db_url_source=source,
-        statement_timeout_ms=int(timeout) if timeout else DEFAULT_STATEMENT_TIMEOUT_MS,
+        statement_timeout_ms=_timeout_ms(timeout),
     )
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot work; the message names it and what is allowed."""
+
+
+def _timeout_ms(value: object) -> int:
+    if value in (None, ""):
+        return DEFAULT_STATEMENT_TIMEOUT_MS
+    try:
+        timeout = int(str(value).strip())
+    except ValueError:
+        timeout = -1
+    if timeout < 0:
+        raise SettingsError(
+            f"{STATEMENT_TIMEOUT_ENV} (or statement_timeout_ms in secrets.toml) is {value!r}; "
+            "use a whole number of milliseconds, 0 for no limit"
+        )
+    return timeout

@@ -373,3 +373,14 @@ def test_footer_marks_the_demo_database(source: str, badge: bool) -> None:
     text = "\n".join(m.value for m in at.sidebar.markdown)
     assert ("Demo database" in text) is badge
     assert r"Bob \*B\*" in text and "engineer" in text  # names are shown, not formatted
+
+
+@pytest.mark.parametrize("script", ALL_SCRIPTS)
+def test_a_broken_setting_stops_every_page_with_a_message_naming_it(
+    creds: Path, script: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SESSIONS_STATEMENT_TIMEOUT_MS", "soon")
+    at = open_page(script)
+    assert not at.exception
+    assert not is_login_form(at)
+    assert "SESSIONS_STATEMENT_TIMEOUT_MS" in at.error[0].value

@@ -112,3 +112,14 @@ def test_sqlite_statement_timeout_interrupts_runaway_queries_but_not_exports(
                                      " FROM n WHERE i < 3000000) SELECT count(*) FROM n")).scalar() == 3000000
         with pytest.raises(OperationalError, match="interrupted"):
             conn.execute(slow)
+
+
+@pytest.mark.parametrize("bad", ["soon", "-5", "1.5"])
+def test_a_bad_statement_timeout_setting_is_named_in_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    from core.config import SettingsError
+
+    monkeypatch.setenv("SESSIONS_STATEMENT_TIMEOUT_MS", bad)
+    with pytest.raises(SettingsError, match=r"SESSIONS_STATEMENT_TIMEOUT_MS .* whole number"):
+        load_settings(None, {})

@@ -37,7 +37,7 @@ from core.auth_settings import (
     load_auth_settings,
     validate_cookie_key,
 )
-from core.config import load_settings
+from core.config import SettingsError, load_settings
 from core.login_throttle import LoginThrottle, format_wait
 from core.users import (
     BCRYPT_ROUNDS,
@@ -421,6 +421,13 @@ def require_login() -> User:
     (plain-text password, missing or weak cookie key, unreadable credentials file).
     """
     try:
+        settings = load_settings()
+    except SettingsError as error:
+        _report_once(f"settings are not valid: {error}")
+        st.error(f"**The dashboard is not configured correctly.**\n\n{error}", icon=":material/block:")
+        st.stop()
+        raise  # not reached: st.stop() ends the run
+    try:
         auth, key, users = _setup()
     except _SetupError as error:
         _stop_with_setup_error(str(error))
@@ -442,5 +449,5 @@ def require_login() -> User:
     if user is None:
         _login_form(users)
         st.stop()
-    draw_shell(user, load_settings(), on_logout=_request_logout)
+    draw_shell(user, settings, on_logout=_request_logout)
     return user
