@@ -10,12 +10,16 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
+from sqlalchemy import DateTime, Text, type_coerce
 from sqlalchemy.engine import Connection
 
 from core.filters import SessionFilter
-from core.query import SessionRow, iter_sessions
+from core.query import S, SessionRow, _techniques, build_select
+from core.schema import capabilities
+from core.store import parse_timestamp, statement_timeout_suspended
 
 CSV_COLUMNS: tuple[str, ...] = (
     "session_id",
@@ -84,9 +88,109 @@ def iter_csv(rows: Iterable[SessionRow], *, chunk_rows: int = 2000) -> Iterator[
         yield buffer.getvalue()
 
 
-def iter_filtered_csv(connection: Connection, f: SessionFilter) -> Iterator[str]:
-    """Every match of ``f`` (not just one page) as CSV chunks, in the table's order."""
-    return iter_csv(iter_sessions(connection, f))
+def iter_filtered_csv(connection: Connection, f: SessionFilter, *, chunk_rows: int = 2000,
+                      batch_size: int = 5000) -> Iterator[str]:
+    """Every match of ``f`` (not just one page) as CSV chunks, in the table's order.
+
+    The same text as ``iter_csv(iter_sessions(connection, f))``, produced faster: the table's
+    own query streamed in batches (server-side cursor), rows read as plain tuples, timestamps
+    as stored (no per-value conversion), and cells shaped with no intermediate objects. Memory
+    stays flat whatever the number of rows.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    pending = 1
+    for record in _fast_records(connection, f, batch_size):
+        writer.writerow(record)
+        pending += 1
+        if pending >= chunk_rows:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            pending = 0
+    if pending or buffer.tell():
+        yield buffer.getvalue()
+
+
+_TIMESTAMPS = ("created_at", "updated_at", "completed_at")
+_FORMULA_FIRST = frozenset(" \u3000=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+
+
+def _fast_records(connection: Connection, f: SessionFilter, batch_size: int) -> Iterator[list[str]]:
+    """Rows of :func:`iter_filtered_csv`, each exactly ``csv_record(row_from_mapping(row))``."""
+    caps = capabilities(connection)
+    statement = build_select(f, caps)
+    # Same FROM / WHERE / ORDER BY; timestamps without the per-value type conversion.
+    raw_type = Text() if connection.dialect.name == "sqlite" else DateTime()
+    raw = {name: type_coerce(S.c[name], raw_type).label(name) for name in _TIMESTAMPS}
+    columns = [raw.get(c.name, c) for c in statement.selected_columns]
+    statement = statement.with_only_columns(*columns, maintain_column_froms=False)
+    techniques_text: dict[Any, str] = {}
+    fromisoformat = datetime.fromisoformat
+    formula_first = _FORMULA_FIRST
+
+    def timestamp(value: Any) -> tuple[datetime | None, str]:
+        """(aware-or-naive-UTC datetime for durations, ISO text) of a stored timestamp."""
+        if value is None:
+            return None, ""
+        if isinstance(value, str):
+            # SQLite text as UTCTimestamp writes it ('YYYY-MM-DD HH:MM:SS.ffffff', UTC): the
+            # common case, converted without the general parser; anything else takes it.
+            if len(value) == 26 and value[10] == " " and value[19] == ".":
+                try:
+                    value = fromisoformat(value)
+                except ValueError:
+                    value = parse_timestamp(value)
+            else:
+                value = parse_timestamp(value)
+            if value is None:
+                return None, ""
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value, value.isoformat() + "+00:00"
+
+    def number(value: Any) -> str:
+        return "" if value is None else repr(round(float(value), 4))
+
+    with statement_timeout_suspended(connection):
+        # Per statement: Connection.execution_options() would change the connection itself,
+        # and every later query on it would open a server-side cursor.
+        result = connection.execute(
+            statement, execution_options={"stream_results": True, "yield_per": batch_size}
+        )
+        index = {name: i for i, name in enumerate(result.keys())}
+        i_sid, i_mid, i_name, i_status = (index[n] for n in ("session_id", "model_id", "model_name",
+                                                             "status"))
+        i_progress, i_tech = index["progress_percentage"], index["techniques_json"]
+        i_size, i_speed, i_acc = (index[n] for n in ("size_reduction_percent",
+                                                     "speed_improvement_percent",
+                                                     "accuracy_delta_percent"))
+        i_created, i_updated, i_completed = (index[n] for n in _TIMESTAMPS)
+        for row in result:
+            tech = row[i_tech]
+            tech_cell = techniques_text.get(tech)
+            if tech_cell is None:
+                tech_cell = TECHNIQUE_SEPARATOR.join(_techniques(tech))
+                if len(techniques_text) < 10_000:
+                    techniques_text[tech] = tech_cell
+            created, created_text = timestamp(row[i_created])
+            _, updated_text = timestamp(row[i_updated])
+            completed, completed_text = timestamp(row[i_completed])
+            duration = ("" if created is None or completed is None
+                        else repr(round(max(0.0, (completed - created).total_seconds()), 4)))
+            progress = row[i_progress]
+            record = [
+                *(v if type(v) is str else _format(v)
+                  for v in (row[i_sid], row[i_mid], row[i_name], row[i_status])),
+                repr(round(round(float(progress or 0.0), 2), 4)), tech_cell,
+                number(row[i_size]), number(row[i_speed]), number(row[i_acc]), duration,
+                created_text, updated_text, completed_text,
+            ]
+            for i, cell in enumerate(record):
+                if cell and cell[0] in formula_first:
+                    record[i] = neutralise(cell)
+            yield record
 
 
 def export_filename(f: SessionFilter, today: date, extension: str = "csv") -> str:

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Text, cast, column, false, func, literal, or_, select, table
+from sqlalchemy import Select, Text, any_, cast, column, false, func, literal, or_, select, table
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.filters import SessionFilter
 from core.schema import (
+    COUNTS_TABLE,
     SEARCH_TABLE,
     TECHNIQUES_TABLE,
     Capabilities,
@@ -36,6 +37,7 @@ MIN_TRIGRAM = 3  # trigram indexes need three characters; shorter text scans
 # Derived tables made by init-db (core.schema); lightweight handles, not part of the contract.
 _TECHNIQUES = table(TECHNIQUES_TABLE, column("session_id"), column("technique"))
 _SEARCH = table(SEARCH_TABLE, column("session_id"), column(SEARCH_TABLE))
+_COUNTS = table(COUNTS_TABLE, column("status"), column("sessions"))
 
 # The fields of one session in the original endpoint's response, in order.
 RESPONSE_FIELDS: tuple[str, ...] = (
@@ -138,7 +140,13 @@ def search_clauses(search: str, caps: Capabilities) -> list[ColumnElement[bool]]
     """Free text over session id, model id and model name."""
     if not search:
         return []
-    model_match = S.c.model_id.in_(select(M.c.model_id).where(_contains(M.c.name, search, caps)))
+    named = select(M.c.model_id).where(_contains(M.c.name, search, caps))
+    if caps.dialect == "postgresql":
+        # The matching models are resolved first (the small table), into an array the planner
+        # can probe the model_id index with: ``IN (subquery)`` would make it scan the sessions.
+        model_match = S.c.model_id == any_(func.array(named.scalar_subquery()))
+    else:
+        model_match = S.c.model_id.in_(named)
     if caps.dialect == "sqlite" and caps.search_index and len(search) >= MIN_TRIGRAM:
         # A quoted FTS5 phrase is a substring match under the trigram tokenizer.
         phrase = '"' + search.replace('"', '""') + '"'
@@ -221,6 +229,12 @@ def sort_column(key: str, caps: Capabilities) -> ColumnElement[Any]:
     return columns[key]
 
 
+# Sort keys whose value may be NULL (missing metric, techniques or completion); every other key
+# is NOT NULL by the platform's contract or by construction (progress, coalesced model name).
+_NULLABLE_SORT_KEYS = frozenset({"completed_at", "techniques", "size_reduction_percent",
+                                 "speed_improvement_percent", "accuracy_delta_percent"})
+
+
 def order_clauses(f: SessionFilter, caps: Capabilities, *, reverse: bool = False) -> list[Any]:
     """ORDER BY for ``f``, always ending with ``session_id`` in the same direction.
 
@@ -231,7 +245,11 @@ def order_clauses(f: SessionFilter, caps: Capabilities, *, reverse: bool = False
     order = []
     for expression in (sort_column(f.sort, caps), S.c.session_id):
         term = expression.desc() if descending else expression.asc()
-        if caps.dialect != "sqlite" and expression is not S.c.session_id:
+        # Only where NULLs can occur: on a column that is never NULL the explicit placement
+        # would stop PostgreSQL from reading a plain index backwards (DESC NULLS LAST is not
+        # the reverse of ASC NULLS LAST), turning the default first page into a full sort.
+        if (caps.dialect != "sqlite" and expression is not S.c.session_id
+                and f.sort in _NULLABLE_SORT_KEYS):
             term = term.nulls_last() if descending else term.nulls_first()
         order.append(term)
     return order
@@ -342,9 +360,24 @@ def row_from_mapping(row: RowMapping) -> SessionRow:
     )
 
 
+def _status_only(f: SessionFilter) -> bool:
+    start, end = f.created_range()
+    return not (f.model_ids or f.search or f.techniques or start is not None or end is not None)
+
+
 def count_sessions(connection: Connection, f: SessionFilter) -> int:
-    """The exact number of sessions matching ``f`` (paging ignored)."""
-    return int(connection.execute(build_count(f, capabilities(connection))).scalar_one())
+    """The exact number of sessions matching ``f`` (paging ignored).
+
+    Where init-db keeps per-status counts (SQLite: counting 800,000 index entries takes tens
+    of milliseconds there), a filter on nothing but the status reads them instead.
+    """
+    caps = capabilities(connection)
+    if caps.status_counts and _status_only(f):
+        statement = select(func.coalesce(func.sum(_COUNTS.c.sessions), 0))
+        if f.statuses:
+            statement = statement.where(_COUNTS.c.status.in_(f.statuses))
+        return int(connection.execute(statement).scalar_one())
+    return int(connection.execute(build_count(f, caps)).scalar_one())
 
 
 def fetch_page(connection: Connection, f: SessionFilter) -> Page:
@@ -371,8 +404,10 @@ def iter_sessions(connection: Connection, f: SessionFilter, *, batch_size: int =
     """
     caps = capabilities(connection)
     with statement_timeout_suspended(connection):
-        result = connection.execution_options(stream_results=True, yield_per=batch_size).execute(
-            build_select(f, caps)
+        # Per statement: Connection.execution_options() would change the connection itself,
+        # and every later query on it would open a server-side cursor.
+        result = connection.execute(
+            build_select(f, caps), execution_options={"stream_results": True, "yield_per": batch_size}
         )
         for row in result.mappings():
             yield row_from_mapping(row)

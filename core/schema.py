@@ -31,6 +31,10 @@ from core.store import metadata
 SESSIONS = "optimization_sessions"
 TECHNIQUES_TABLE = "session_techniques"
 SEARCH_TABLE = "session_search"
+# SQLite only: one row per live session (its search-index rowid and its status), which lets the
+# triggers undo what a REPLACE removed without firing delete triggers; and sessions per status.
+KEYS_TABLE = "session_keys"
+COUNTS_TABLE = "session_counts"
 METRICS = {
     "size_reduction": "size_reduction_percent",
     "speed_improvement": "speed_improvement_percent",
@@ -119,6 +123,7 @@ class Capabilities:
     generated_columns: frozenset[str]
     techniques_table: bool
     search_index: bool
+    status_counts: bool = False  # COUNTS_TABLE: exact sessions per status, kept by triggers
 
     def has(self, name: str) -> bool:
         return name in self.generated_columns
@@ -163,6 +168,7 @@ def _inspect_capabilities(connection: Connection) -> Capabilities:
         generated_columns=frozenset(wanted & columns),
         techniques_table=TECHNIQUES_TABLE in tables,
         search_index=search,
+        status_counts=dialect == "sqlite" and COUNTS_TABLE in tables and KEYS_TABLE in tables,
     )
 
 
@@ -229,6 +235,11 @@ def init_db(engine: Engine) -> None:
         if connection.dialect.name == "sqlite":
             _init_sqlite(connection)
         else:
+            # On a platform table of a million rows, adding stored columns rewrites the table
+            # and each index build reads it: minutes, not the seconds the engine's statement
+            # timeout allows interactive queries. Both settings end with this transaction.
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
             _init_postgresql(connection)
     forget_capabilities(engine)
 
@@ -236,14 +247,20 @@ def init_db(engine: Engine) -> None:
 def _add_generated_columns(connection: Connection, kind: str) -> None:
     dialect = connection.dialect.name
     caps = _inspect_capabilities(connection)
-    for name, expression in _expressions(dialect).items():
-        if caps.has(name):
-            continue
-        sql_type = _SQL_TYPES[dialect][_TYPES[name]]
-        connection.exec_driver_sql(
-            f"ALTER TABLE {SESSIONS} ADD COLUMN {name} {sql_type}"
-            f" GENERATED ALWAYS AS ({expression.replace('{t}', '')}) {kind}"
-        )
+    additions = [
+        f"ADD COLUMN {name} {_SQL_TYPES[dialect][_TYPES[name]]}"
+        f" GENERATED ALWAYS AS ({expression.replace('{t}', '')}) {kind}"
+        for name, expression in _expressions(dialect).items()
+        if not caps.has(name)
+    ]
+    if not additions:
+        return
+    if dialect == "postgresql":
+        # Stored columns rewrite the table: one ALTER TABLE rewrites it once, not once a column.
+        connection.exec_driver_sql(f"ALTER TABLE {SESSIONS} {', '.join(additions)}")
+        return
+    for addition in additions:  # SQLite: one column a statement (virtual: no rewrite)
+        connection.exec_driver_sql(f"ALTER TABLE {SESSIONS} {addition}")
 
 
 def _create_indexes(connection: Connection) -> None:
@@ -269,7 +286,37 @@ def _create_indexes(connection: Connection) -> None:
     connection.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_models_name ON models (name)")
 
 
+def _sqlite_objects(connection: Connection, kind: str) -> set[str]:
+    rows = connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = ?", (kind,))
+    return {row[0] for row in rows}
+
+
+# The search index, the key table and the per-status counts change together. REPLACE (and
+# UPDATE OR REPLACE) delete the conflicting row without firing delete triggers, so every insert
+# first undoes whatever the key table still records for the incoming session_id. The search
+# index gets its own rowids (recorded in the key table), never the table's implicit rowid, which
+# VACUUM may renumber.
+_SQLITE_FORGET = (
+    f" UPDATE {COUNTS_TABLE} SET sessions = sessions - 1"
+    f" WHERE status = (SELECT status FROM {KEYS_TABLE} WHERE session_id = {{row}}.session_id);"
+    f" DELETE FROM {SEARCH_TABLE}"
+    f" WHERE rowid = (SELECT search_rowid FROM {KEYS_TABLE} WHERE session_id = {{row}}.session_id);"
+    f" DELETE FROM {KEYS_TABLE} WHERE session_id = {{row}}.session_id;"
+)
+_SQLITE_RECORD = (
+    f" INSERT INTO {SEARCH_TABLE} (session_id, model_id) VALUES (NEW.session_id, NEW.model_id);"
+    f" INSERT INTO {KEYS_TABLE} (session_id, search_rowid, status)"
+    " VALUES (NEW.session_id, last_insert_rowid(), NEW.status);"
+    f" INSERT INTO {COUNTS_TABLE} (status, sessions) VALUES (NEW.status, 1)"
+    " ON CONFLICT (status) DO UPDATE SET sessions = sessions + 1;"
+)
+_SQLITE_OLD_TRIGGERS = ("trg_search_insert", "trg_search_update", "trg_search_delete")
+
+
 def _init_sqlite(connection: Connection) -> None:
+    tables_before = _sqlite_objects(connection, "table")
+    triggers_before = _sqlite_objects(connection, "trigger")
+    indexes_before = _sqlite_objects(connection, "index")
     _add_generated_columns(connection, "VIRTUAL")
     _create_indexes(connection)
     # The aggregates' full scans read their values here (core.stats_sql.FACTS_INDEX) instead of
@@ -283,47 +330,71 @@ def _init_sqlite(connection: Connection) -> None:
         f"CREATE TABLE IF NOT EXISTS {TECHNIQUES_TABLE} (technique TEXT NOT NULL,"
         f" session_id TEXT NOT NULL, PRIMARY KEY (technique, session_id)) WITHOUT ROWID",
         f"CREATE INDEX IF NOT EXISTS ix_session_techniques_session ON {TECHNIQUES_TABLE} (session_id)",
-        # REPLACE deletes without firing delete triggers, so inserts clear stale rows first.
-        f"CREATE TRIGGER IF NOT EXISTS trg_techniques_insert AFTER INSERT ON {SESSIONS} BEGIN"
-        f" DELETE FROM {TECHNIQUES_TABLE} WHERE session_id = NEW.session_id;"
-        f" INSERT OR IGNORE INTO {TECHNIQUES_TABLE} (session_id, technique) {techniques_of}; END",
-        f"CREATE TRIGGER IF NOT EXISTS trg_techniques_update AFTER UPDATE OF session_id, criteria"
-        f" ON {SESSIONS} BEGIN DELETE FROM {TECHNIQUES_TABLE} WHERE session_id = OLD.session_id;"
-        f" INSERT OR IGNORE INTO {TECHNIQUES_TABLE} (session_id, technique) {techniques_of}; END",
-        f"CREATE TRIGGER IF NOT EXISTS trg_techniques_delete AFTER DELETE ON {SESSIONS} BEGIN"
-        f" DELETE FROM {TECHNIQUES_TABLE} WHERE session_id = OLD.session_id; END",
-        # The search index keeps its own copy of the two searchable columns, keyed by rowid.
         f"CREATE VIRTUAL TABLE IF NOT EXISTS {SEARCH_TABLE} USING fts5(session_id, model_id,"
         " tokenize = 'trigram')",
-        f"CREATE TRIGGER IF NOT EXISTS trg_search_insert AFTER INSERT ON {SESSIONS} BEGIN"
-        f" INSERT OR REPLACE INTO {SEARCH_TABLE} (rowid, session_id, model_id)"
-        " VALUES (NEW.rowid, NEW.session_id, NEW.model_id); END",
-        f"CREATE TRIGGER IF NOT EXISTS trg_search_update AFTER UPDATE OF session_id, model_id"
-        f" ON {SESSIONS} BEGIN DELETE FROM {SEARCH_TABLE} WHERE rowid = OLD.rowid;"
-        f" INSERT OR REPLACE INTO {SEARCH_TABLE} (rowid, session_id, model_id)"
-        " VALUES (NEW.rowid, NEW.session_id, NEW.model_id); END",
-        f"CREATE TRIGGER IF NOT EXISTS trg_search_delete AFTER DELETE ON {SESSIONS} BEGIN"
-        f" DELETE FROM {SEARCH_TABLE} WHERE rowid = OLD.rowid; END",
+        f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (session_id TEXT PRIMARY KEY,"
+        " search_rowid INTEGER NOT NULL, status TEXT NOT NULL) WITHOUT ROWID",
+        f"CREATE TABLE IF NOT EXISTS {COUNTS_TABLE} (status TEXT PRIMARY KEY,"
+        " sessions INTEGER NOT NULL) WITHOUT ROWID",
+        # Triggers are replaced every time, so a database initialised by an older version gets
+        # the current definitions.
+        *(f"DROP TRIGGER IF EXISTS {name}" for name in (
+            *_SQLITE_OLD_TRIGGERS, "trg_techniques_insert", "trg_techniques_update",
+            "trg_techniques_delete", "trg_keys_insert", "trg_keys_update", "trg_keys_delete")),
+        # REPLACE deletes without firing delete triggers, so inserts clear stale rows first.
+        f"CREATE TRIGGER trg_techniques_insert AFTER INSERT ON {SESSIONS} BEGIN"
+        f" DELETE FROM {TECHNIQUES_TABLE} WHERE session_id = NEW.session_id;"
+        f" INSERT OR IGNORE INTO {TECHNIQUES_TABLE} (session_id, technique) {techniques_of}; END",
+        # UPDATE OR REPLACE may also have removed the row that held NEW.session_id.
+        f"CREATE TRIGGER trg_techniques_update AFTER UPDATE OF session_id, criteria"
+        f" ON {SESSIONS} BEGIN DELETE FROM {TECHNIQUES_TABLE} WHERE session_id = OLD.session_id;"
+        f" DELETE FROM {TECHNIQUES_TABLE} WHERE session_id = NEW.session_id;"
+        f" INSERT OR IGNORE INTO {TECHNIQUES_TABLE} (session_id, technique) {techniques_of}; END",
+        f"CREATE TRIGGER trg_techniques_delete AFTER DELETE ON {SESSIONS} BEGIN"
+        f" DELETE FROM {TECHNIQUES_TABLE} WHERE session_id = OLD.session_id; END",
+        f"CREATE TRIGGER trg_keys_insert AFTER INSERT ON {SESSIONS} BEGIN"
+        f"{_SQLITE_FORGET.format(row='NEW')}{_SQLITE_RECORD} END",
+        f"CREATE TRIGGER trg_keys_update AFTER UPDATE OF session_id, model_id, status"
+        f" ON {SESSIONS} BEGIN{_SQLITE_FORGET.format(row='OLD')}"
+        f"{_SQLITE_FORGET.format(row='NEW')}{_SQLITE_RECORD} END",
+        f"CREATE TRIGGER trg_keys_delete AFTER DELETE ON {SESSIONS} BEGIN"
+        f"{_SQLITE_FORGET.format(row='OLD')} END",
     ]
     for statement in statements:
         connection.exec_driver_sql(statement)
-    _backfill(connection)
-    connection.exec_driver_sql("ANALYZE")
+    changed = False
+    if KEYS_TABLE not in tables_before or COUNTS_TABLE not in tables_before \
+            or SEARCH_TABLE not in tables_before:
+        _rebuild_sqlite_keys(connection)
+        changed = True
+    if TECHNIQUES_TABLE not in tables_before or "trg_techniques_insert" not in triggers_before:
+        _backfill(connection)
+        changed = True
+    if changed or _sqlite_objects(connection, "index") != indexes_before:
+        connection.exec_driver_sql("ANALYZE")
+
+
+def _rebuild_sqlite_keys(connection: Connection) -> None:
+    """Fill the search index, key table and counts from the rows as they are (bulk, once)."""
+    for name in (SEARCH_TABLE, KEYS_TABLE, COUNTS_TABLE):
+        connection.exec_driver_sql(f"DELETE FROM {name}")
+    connection.exec_driver_sql(
+        f"INSERT INTO {SEARCH_TABLE} (rowid, session_id, model_id)"
+        f" SELECT rowid, session_id, model_id FROM {SESSIONS}"
+    )
+    connection.exec_driver_sql(
+        f"INSERT INTO {KEYS_TABLE} (session_id, search_rowid, status)"
+        f" SELECT session_id, rowid, status FROM {SESSIONS}"
+    )
+    connection.exec_driver_sql(
+        f"INSERT INTO {COUNTS_TABLE} (status, sessions)"
+        f" SELECT status, count(*) FROM {SESSIONS} GROUP BY status"
+    )
 
 
 def _backfill(connection: Connection) -> None:
-    """Fill derived tables from rows written before they existed (cheap when already full)."""
+    """Fill the technique table from rows written before its triggers existed."""
     if connection.dialect.name == "sqlite":
-        missing = connection.exec_driver_sql(
-            f"SELECT count(*) FROM {SESSIONS} s WHERE NOT EXISTS"
-            f" (SELECT 1 FROM {SEARCH_TABLE} f WHERE f.rowid = s.rowid)"
-        ).scalar_one()
-        if missing:
-            connection.exec_driver_sql(f"DELETE FROM {SEARCH_TABLE}")
-            connection.exec_driver_sql(
-                f"INSERT INTO {SEARCH_TABLE} (rowid, session_id, model_id)"
-                f" SELECT rowid, session_id, model_id FROM {SESSIONS}"
-            )
         techniques_of = _SQLITE_TECHNIQUES_OF.format(row="s")
         connection.exec_driver_sql(
             f"INSERT OR IGNORE INTO {TECHNIQUES_TABLE} (session_id, technique)"
@@ -339,6 +410,10 @@ def _backfill(connection: Connection) -> None:
 
 
 def _init_postgresql(connection: Connection) -> None:
+    trigger_before = connection.exec_driver_sql(
+        "SELECT count(*) FROM pg_trigger WHERE tgname = 'trg_session_techniques'"
+        f" AND tgrelid = to_regclass('{SESSIONS}')"
+    ).scalar_one()
     _add_generated_columns(connection, "STORED")
     _create_indexes(connection)
     techniques_of = _PG_TECHNIQUES_OF.format(row="NEW")
@@ -358,7 +433,8 @@ def _init_postgresql(connection: Connection) -> None:
     ]
     for statement in statements:
         connection.exec_driver_sql(statement)
-    _backfill(connection)
+    if not trigger_before:  # rows written before the trigger existed
+        _backfill(connection)
     # pg_trgm may be unavailable to this role; search then falls back to a plain scan.
     has_trgm = connection.execute(
         text("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")
