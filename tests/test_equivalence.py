@@ -1,0 +1,500 @@
+"""Every optimisation returns exactly what the plain query returns (issue 6), on both backends.
+
+The optimised path is what the dashboard runs: generated columns and their indexes, the
+technique table, the trigram search index (FTS5 / pg_trgm), the SQLite per-status counts,
+index-first paging that reads past-the-middle pages backwards, and the fast CSV export. The
+plain path is the same filter rendered with none of that: JSON extracted at query time, LIKE /
+ILIKE scans, ``json_each`` for techniques, ``count(*)``, one ``ORDER BY ... LIMIT ... OFFSET``
+over the enriched join, and the row-by-row CSV writer.
+
+The data is random (seeded) with many ties (shared timestamps, statuses, rounded metrics),
+nulls, malformed or wrongly typed JSON, timestamps in other writers' formats, sessions on
+models missing from ``models`` and names with LIKE wildcards. It is compared again after the
+platform writes with plain SQL: inserts, updates of every indexed column, deletes, REPLACE /
+upserts and ignored inserts, and model changes. A bare platform database (no ``init_db``) gives
+the same answers through the inline fallback, and ``init_db`` on it leaves its data untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select, text
+from sqlalchemy.engine import Connection, Engine
+
+from core.config import Settings
+from core.export import iter_csv, iter_filtered_csv
+from core.filters import SORT_KEYS, SessionFilter
+from core.query import (
+    build_count,
+    build_select,
+    count_data_issues,
+    count_sessions,
+    fetch_page,
+    iter_sessions,
+    row_from_mapping,
+)
+from core.schema import Capabilities, capabilities, derived, forget_capabilities, init_db
+from core.store import STATUSES, Malformed, make_engine, models, optimization_sessions
+
+SEED = 20261125
+TECHNIQUES = ("quantization", "pruning", "distillation", "low_rank_factorization")
+BASE = datetime(2024, 3, 1, tzinfo=UTC)
+
+# -- random data -------------------------------------------------------------------------------
+
+
+def make_models(rng: random.Random) -> list[dict[str, Any]]:
+    names = ["BERT Base", "bert-base", "ResNet-50", "resnet-50-v2", "Weird 100%_name", "under_score",
+             "Whisper Large", "whisper-small", "ViT", "vit-huge", "T5", "Ünïcode-Modèl", "ab",
+             "quote\"name", "dup", "dup"]
+    rows = []
+    for index, name in enumerate(names):
+        rows.append({"model_id": f"m-{index:02d}", "name": name,
+                     "framework": rng.choice(["pytorch", "onnx", None]),
+                     "original_size_mb": rng.choice([None, 12.5, 100.0, 420.0])})
+    return rows
+
+
+MISSING_MODELS = ("m-gone", "m-ghost-7", "x%y")
+
+
+def _metric(rng: random.Random) -> Any:
+    return rng.choice([None, 0, 10, 12.5, 12.5, 50.0, -0.5, 99.99, 33.333, "n/a", True, [1], {"a": 1}])
+
+
+def make_results(rng: random.Random, backend: str) -> Any:
+    roll = rng.random()
+    if roll < 0.15:
+        return None
+    if roll < 0.2:
+        return Malformed('{"size_reduction_percent": 1') if backend == "sqlite" else "not an object"
+    if roll < 0.25:
+        return rng.choice([[1, 2], 42, "text"])
+    results: dict[str, Any] = {}
+    for key in ("size_reduction_percent", "speed_improvement_percent", "accuracy_delta_percent"):
+        if rng.random() < 0.85:
+            results[key] = _metric(rng)
+    return results
+
+
+def make_criteria(rng: random.Random, backend: str) -> Any:
+    roll = rng.random()
+    if roll < 0.1:
+        return None
+    if roll < 0.15:
+        return Malformed('{"techniques": ["pruning",') if backend == "sqlite" else [1, "x"]
+    if roll < 0.2:
+        return {"techniques": rng.choice(["quantization", None, 7, {"x": 1}])}
+    picked = rng.sample(TECHNIQUES, rng.randrange(0, 3))
+    if rng.random() < 0.1:
+        picked = [*picked, 7, None]
+    return {"techniques": picked, "target": rng.choice([10, 20])}
+
+
+def make_session(rng: random.Random, backend: str, index: int, model_ids: list[str]) -> dict[str, Any]:
+    status = rng.choice(STATUSES)
+    # Few distinct instants: lots of ties on created_at / updated_at.
+    created = BASE + timedelta(days=rng.randrange(0, 40), hours=rng.choice([0, 0, 6, 12]),
+                               microseconds=rng.choice([0, 0, 0, 500, 123456]))
+    total = rng.choice([None, 0, 4, 10, 10, 100])
+    done = rng.choice([None, 0, 1, 3, 10, 150, -1])
+    completed = None
+    if status in ("completed", "failed", "cancelled") and rng.random() < 0.9:
+        completed = created + timedelta(minutes=rng.choice([0, 5, 90, 600]))
+    prefix = rng.choice(["opt", "OPT", "run", "s%", "s_"])
+    return {
+        "session_id": f"{prefix}-{index:04d}-{rng.randrange(100):02d}",
+        "model_id": rng.choice(model_ids),
+        "status": status,
+        "criteria": make_criteria(rng, backend),
+        "total_steps": total,
+        "completed_steps": done,
+        "results": make_results(rng, backend) if status != "pending" else None,
+        "error_message": "boom" if status == "failed" else None,
+        "created_at": created,
+        "updated_at": created + timedelta(minutes=rng.choice([0, 1, 30])),
+        "completed_at": completed,
+    }
+
+
+def load(engine: Engine, backend: str, rng: random.Random, count: int) -> None:
+    model_rows = make_models(rng)
+    model_ids = [m["model_id"] for m in model_rows] + list(MISSING_MODELS)
+    rows = [make_session(rng, backend, i, model_ids) for i in range(count)]
+    with engine.begin() as conn:
+        conn.execute(insert(models), model_rows)
+        conn.execute(insert(optimization_sessions), rows)
+        if backend == "sqlite":
+            # Other writers' timestamp formats ('T', 'Z', '+00:00', no fraction).
+            conn.execute(text(
+                "UPDATE optimization_sessions SET created_at = replace(created_at, ' ', 'T') || 'Z'"
+                " WHERE substr(session_id, 5, 4) LIKE '%3'"))
+            conn.execute(text(
+                "UPDATE optimization_sessions SET updated_at = substr(updated_at, 1, 19) || '+00:00',"
+                " completed_at = replace(completed_at, ' ', 'T')"
+                " WHERE substr(session_id, 5, 4) LIKE '%7'"))
+
+
+# -- the plain reference -----------------------------------------------------------------------
+
+
+def plain_caps(dialect: str) -> Capabilities:
+    """Nothing derived: inline JSON expressions, LIKE scans, json_each, count(*)."""
+    return Capabilities(dialect=dialect, generated_columns=frozenset(), techniques_table=False,
+                        search_index=False)
+
+
+def plain_rows(conn: Connection, f: SessionFilter, *, paged: bool = True) -> tuple[Any, ...]:
+    statement = build_select(f, plain_caps(conn.dialect.name))
+    if paged:
+        statement = statement.limit(f.limit).offset(f.skip)
+    return tuple(row_from_mapping(r) for r in conn.execute(statement).mappings())
+
+
+def plain_total(conn: Connection, f: SessionFilter) -> int:
+    return int(conn.execute(build_count(f, plain_caps(conn.dialect.name))).scalar_one())
+
+
+def plain_issues(conn: Connection, f: SessionFilter) -> int:
+    caps = plain_caps(conn.dialect.name)
+    statement = build_count(f, caps).where(derived("data_issue", caps) == 1)
+    return int(conn.execute(statement).scalar_one())
+
+
+# -- random filters ----------------------------------------------------------------------------
+
+
+def search_terms(conn: Connection) -> list[str]:
+    """Fragments of real ids and names (any case), short ones, wildcards, quotes, misses."""
+    ids = [r[0] for r in conn.execute(text("SELECT session_id FROM optimization_sessions"))]
+    names = [r[0] for r in conn.execute(text("SELECT name FROM models"))]
+    terms = ["opt", "OPT-00", "s%", "s_", "%", "_", "\\", '"', "dup", "bert", "BERT b", "RESNET",
+             "100%", "%_n", "under_", "whisper", "ünï", "ÜNÏ", "ab", "a", "m-0", "m-1", "gone",
+             "x%y", "-00", "zzz-none", "quote\"n", "m-ghost"]
+    rng = random.Random(SEED + 1)
+    for value in rng.sample(ids, 8) + rng.sample(names, 4):
+        start = rng.randrange(0, max(1, len(value) - 3))
+        fragment = value[start:start + rng.choice([2, 3, 4, 6])]
+        terms.append(fragment.upper() if rng.random() < 0.3 else fragment)
+    return terms
+
+
+def random_filter(rng: random.Random, terms: list[str], model_ids: list[str]) -> SessionFilter:
+    kwargs: dict[str, Any] = {}
+    if rng.random() < 0.4:
+        kwargs["statuses"] = tuple(rng.sample(STATUSES, rng.randrange(1, 3)))
+    if rng.random() < 0.2:
+        kwargs["model_ids"] = tuple(rng.sample(model_ids, rng.randrange(1, 3)))
+    roll = rng.random()
+    if roll < 0.3:
+        start = BASE.date() + timedelta(days=rng.randrange(0, 30))
+        end = start + timedelta(days=rng.randrange(0, 15))
+        kwargs["start_date"], kwargs["end_date"] = start, end
+    elif roll < 0.4:
+        kwargs["start_date"] = BASE + timedelta(days=rng.randrange(0, 40), hours=6,
+                                                microseconds=rng.choice([0, 500, 123456]))
+    elif roll < 0.5:
+        kwargs["end_date"] = BASE + timedelta(days=rng.randrange(0, 40), hours=12,
+                                              microseconds=rng.choice([0, 499, 123456]))
+    if rng.random() < 0.35:
+        kwargs["search"] = rng.choice(terms)
+    if rng.random() < 0.2:
+        kwargs["techniques"] = tuple(rng.sample(TECHNIQUES, rng.randrange(1, 3)))
+    kwargs["sort"] = rng.choice(SORT_KEYS)
+    kwargs["order"] = rng.choice(("asc", "desc"))
+    kwargs["limit"] = rng.choice((1, 7, 50, 100))
+    return SessionFilter(**kwargs)
+
+
+def skips(rng: random.Random, total: int, limit: int) -> list[int]:
+    """First page, random, both sides of the middle (index-first vs reversed), the end, past it."""
+    candidates = {0, total + 3, max(0, total - 1), total // 2, total // 2 + 1}
+    if total:
+        candidates.add(rng.randrange(total))
+        candidates.add((total - 1) // limit * limit)
+    return sorted(candidates)
+
+
+# -- the comparison ----------------------------------------------------------------------------
+
+
+def check_filter(conn: Connection, f: SessionFilter, rng: random.Random, *, full: bool) -> None:
+    total = plain_total(conn, f)
+    assert count_sessions(conn, f) == total, f
+    for skip in skips(rng, total, f.limit):
+        paged = replace(f, skip=skip)
+        page = fetch_page(conn, paged)
+        assert page.total == total, paged
+        assert page.rows == plain_rows(conn, paged), paged
+    if full:
+        everything = plain_rows(conn, f, paged=False)
+        assert tuple(iter_sessions(conn, f)) == everything, f
+        assert count_data_issues(conn, f) == plain_issues(conn, f), f
+        fast = "".join(iter_filtered_csv(conn, f, chunk_rows=7))
+        assert fast == "".join(iter_csv(iter(everything))), f
+
+
+def check_many(engine: Engine, rounds: int, seed: int) -> int:
+    rng = random.Random(seed)
+    checked = 0
+    with engine.connect() as conn:
+        terms = search_terms(conn)
+        model_ids = [r[0] for r in conn.execute(text("SELECT model_id FROM models"))]
+        model_ids += list(MISSING_MODELS)
+        fixed = [SessionFilter(), SessionFilter(statuses=("completed",)),
+                 SessionFilter(statuses=("failed", "running"), sort="size_reduction_percent"),
+                 SessionFilter(sort="model_name", order="asc"), SessionFilter(search="m-0"),
+                 SessionFilter(search="x%y", sort="model_name"), SessionFilter(techniques=("pruning",))]
+        for index, f in enumerate(fixed + [random_filter(rng, terms, model_ids) for _ in range(rounds)]):
+            check_filter(conn, f, rng, full=index < len(fixed) or index % 5 == 0)
+            checked += 1
+    return checked
+
+
+def check_derived_tables(engine: Engine) -> None:
+    """The trigger-kept tables hold exactly what the platform rows say."""
+    with engine.connect() as conn:
+        caps = capabilities(conn)
+        if caps.techniques_table:
+            plain = plain_caps(conn.dialect.name)
+            for technique in TECHNIQUES:
+                f = SessionFilter(techniques=(technique,))
+                assert count_sessions(conn, f) == plain_total(conn, f)
+            assert plain is not None
+        if conn.dialect.name == "sqlite" and caps.status_counts:
+            counts = dict(conn.execute(text(
+                "SELECT status, sessions FROM session_counts WHERE sessions <> 0")).all())
+            truth = dict(conn.execute(text(
+                "SELECT status, count(*) FROM optimization_sessions GROUP BY status")).all())
+            assert counts == truth
+            live = conn.execute(text("SELECT count(*) FROM optimization_sessions")).scalar_one()
+            assert conn.execute(text("SELECT count(*) FROM session_search")).scalar_one() == live
+            assert conn.execute(text("SELECT count(*) FROM session_keys")).scalar_one() == live
+            mismatched = conn.execute(text(
+                "SELECT count(*) FROM session_keys k JOIN session_search f ON f.rowid = k.search_rowid"
+                " JOIN optimization_sessions s ON s.session_id = k.session_id"
+                " WHERE f.session_id IS NOT s.session_id OR f.model_id IS NOT s.model_id"
+                " OR k.status IS NOT s.status")).scalar_one()
+            assert mismatched == 0
+
+
+# -- platform writes with plain SQL -----------------------------------------------------------
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def platform_writes(engine: Engine, backend: str, rng: random.Random) -> None:
+    """What the platform may do to its tables, none of it through this project's code."""
+    now = BASE + timedelta(days=3, hours=6)
+    cast = "CAST(:criteria AS jsonb)" if backend == "postgresql" else ":criteria"
+    cast_r = "CAST(:results AS jsonb)" if backend == "postgresql" else ":results"
+    columns = ("(session_id, model_id, status, criteria, total_steps, completed_steps, results,"
+               " error_message, created_at, updated_at, completed_at)")
+    values = (f"(:sid, :model, :status, {cast}, :total, :done, {cast_r}, NULL, :created, :updated,"
+              " :completed)")
+
+    def params(sid: str, model: str, status: str, techniques: Any, size: Any) -> dict[str, Any]:
+        return {"sid": sid, "model": model, "status": status,
+                "criteria": _json({"techniques": techniques}), "total": 10, "done": 5,
+                "results": _json({"size_reduction_percent": size}), "created": now,
+                "updated": now, "completed": now if status == "completed" else None}
+
+    with engine.begin() as conn:
+        ids = [r[0] for r in conn.execute(text("SELECT session_id FROM optimization_sessions"))]
+        picked = rng.sample(ids, 40)
+        # Inserts, on known and unknown models.
+        for i in range(15):
+            conn.execute(text(f"INSERT INTO optimization_sessions {columns} VALUES {values}"),
+                         params(f"new-{i:03d}", rng.choice(["m-01", "m-new", "m-03"]),
+                                rng.choice(STATUSES), rng.sample(TECHNIQUES, 2), rng.choice([5, 12.5, None])))
+        # Updates of every column something is derived from.
+        for sid in picked[:6]:
+            conn.execute(text("UPDATE optimization_sessions SET status = 'completed', completed_steps ="
+                              " total_steps WHERE session_id = :sid"), {"sid": sid})
+        for sid in picked[6:10]:
+            conn.execute(text("UPDATE optimization_sessions SET model_id = 'm-06' WHERE session_id = :sid"),
+                         {"sid": sid})
+        for sid in picked[10:13]:
+            conn.execute(text(f"UPDATE optimization_sessions SET criteria = {cast}, results = {cast_r}"
+                              " WHERE session_id = :sid"),
+                         {"sid": sid, "criteria": _json({"techniques": ["pruning", "distillation"]}),
+                          "results": _json({"size_reduction_percent": 77.5})})
+        for number, sid in enumerate(picked[13:16]):
+            conn.execute(text("UPDATE optimization_sessions SET session_id = :new WHERE session_id = :sid"),
+                         {"sid": sid, "new": f"renamed-{number}"})
+        conn.execute(text("UPDATE optimization_sessions SET created_at = :t, updated_at = :t"
+                          " WHERE session_id = :sid"), {"sid": picked[16], "t": now})
+        # Deletes.
+        for sid in picked[17:22]:
+            conn.execute(text("DELETE FROM optimization_sessions WHERE session_id = :sid"), {"sid": sid})
+        # Replace an existing session wholesale (new model, status and techniques), and an
+        # insert that is ignored because the id exists.
+        for sid in picked[22:28]:
+            p = params(sid, "m-07", "failed", ["quantization"], 3.0)
+            if backend == "sqlite":
+                conn.execute(text(f"INSERT OR REPLACE INTO optimization_sessions {columns}"
+                                  f" VALUES {values}"), p)
+            else:
+                conn.execute(text(
+                    f"INSERT INTO optimization_sessions {columns} VALUES {values} ON CONFLICT (session_id)"
+                    " DO UPDATE SET model_id = EXCLUDED.model_id, status = EXCLUDED.status,"
+                    " criteria = EXCLUDED.criteria, results = EXCLUDED.results"), p)
+        for sid in picked[28:31]:
+            p = params(sid, "m-08", "running", ["pruning"], 1.0)
+            if backend == "sqlite":
+                conn.execute(text(f"INSERT OR IGNORE INTO optimization_sessions {columns}"
+                                  f" VALUES {values}"), p)
+            else:
+                conn.execute(text(f"INSERT INTO optimization_sessions {columns} VALUES {values}"
+                                  " ON CONFLICT DO NOTHING"), p)
+        if backend == "sqlite":
+            # REPLACE of a row by a brand-new id, and UPDATE OR REPLACE onto an existing id
+            # (the row holding that id disappears without a delete trigger).
+            conn.execute(text(f"REPLACE INTO optimization_sessions {columns} VALUES {values}"),
+                         params("new-replaced", "m-02", "pending", [], None))
+            conn.execute(text("UPDATE OR REPLACE optimization_sessions SET session_id = :target,"
+                              " status = 'cancelled' WHERE session_id = :sid"),
+                         {"sid": picked[31], "target": picked[32]})
+        # Model metadata changes: a new model name matching searches, a removed model.
+        conn.execute(text("INSERT INTO models (model_id, name) VALUES ('m-new', 'Whisper Tiny 100%')"))
+        conn.execute(text("UPDATE models SET name = 'renamed bert' WHERE model_id = 'm-00'"))
+        conn.execute(text("DELETE FROM models WHERE model_id = 'm-04'"))
+
+
+# -- fixtures and tests ------------------------------------------------------------------------
+
+
+def _engines(url: str) -> tuple[Engine, Engine]:
+    writer = make_engine(Settings(url, "--db"), read_only=False)
+    with writer.connect():  # creates the SQLite file the read-only engine opens
+        pass
+    return writer, make_engine(Settings(url, "--db"), read_only=True)
+
+
+@pytest.fixture
+def initialised(empty_db_url: str) -> Iterator[tuple[Engine, Engine, str]]:
+    writer, reader = _engines(empty_db_url)
+    backend = writer.dialect.name
+    init_db(writer)
+    load(writer, backend, random.Random(SEED), 700)
+    yield writer, reader, backend
+    reader.dispose()
+    writer.dispose()
+
+
+def test_optimised_queries_equal_the_plain_query(initialised: tuple[Engine, Engine, str]) -> None:
+    _, reader, _ = initialised
+    with reader.connect() as conn:
+        caps = capabilities(conn)
+    assert caps.techniques_table and len(caps.generated_columns) >= 6
+    assert check_many(reader, rounds=70, seed=SEED) > 70
+    check_derived_tables(reader)
+
+
+def test_still_equal_after_the_platform_writes_with_plain_sql(
+        initialised: tuple[Engine, Engine, str]) -> None:
+    writer, reader, backend = initialised
+    rng = random.Random(SEED + 2)
+    platform_writes(writer, backend, rng)
+    check_derived_tables(reader)
+    check_many(reader, rounds=40, seed=SEED + 3)
+    # A second round of writes on top of the first (rows touched twice, re-replaced ids).
+    platform_writes_again = random.Random(SEED + 4)
+    with writer.begin() as conn:
+        conn.execute(text("DELETE FROM optimization_sessions WHERE session_id LIKE 'new-00%'"))
+        conn.execute(text("UPDATE optimization_sessions SET status = 'running'"
+                          " WHERE session_id LIKE 'renamed-%'"))
+    if backend == "sqlite":
+        with writer.begin() as conn:
+            conn.execute(text("INSERT OR REPLACE INTO optimization_sessions (session_id, model_id, status,"
+                              " created_at, updated_at) SELECT session_id, 'm-09', 'completed', created_at,"
+                              " updated_at FROM optimization_sessions WHERE session_id LIKE 'new-01%'"))
+    check_derived_tables(reader)
+    check_many(reader, rounds=20, seed=platform_writes_again.randrange(10**6))
+
+
+def test_init_db_is_idempotent_and_keeps_answers(initialised: tuple[Engine, Engine, str]) -> None:
+    writer, reader, _ = initialised
+    f = SessionFilter(statuses=("completed",), sort="size_reduction_percent")
+    with reader.connect() as conn:
+        before = fetch_page(conn, f)
+    init_db(writer)
+    forget_capabilities(reader)
+    with reader.connect() as conn:
+        assert fetch_page(conn, f) == before
+    check_derived_tables(reader)
+
+
+def _platform_snapshot(engine: Engine) -> tuple[Any, ...]:
+    columns = [optimization_sessions.c[name] for name in (
+        "session_id", "model_id", "status", "criteria", "total_steps", "completed_steps", "results",
+        "error_message", "created_at", "updated_at", "completed_at")]
+    with engine.connect() as conn:
+        sessions = conn.execute(select(*columns).order_by(optimization_sessions.c.session_id)).all()
+        model_rows = conn.execute(select(models).order_by(models.c.model_id)).all()
+    return tuple(map(tuple, sessions)), tuple(map(tuple, model_rows))
+
+
+def test_bare_platform_database_gives_the_same_answers(empty_db_url: str) -> None:
+    """No init_db: the inline fallback. Then init_db on the populated database: same answers,
+    same platform data."""
+    writer, reader = _engines(empty_db_url)
+    backend = writer.dialect.name
+    try:
+        from core.store import metadata
+
+        metadata.create_all(writer)  # what the platform has: its two tables, nothing derived
+        load(writer, backend, random.Random(SEED + 5), 400)
+        platform_writes(writer, backend, random.Random(SEED + 6))
+        with reader.connect() as conn:
+            caps = capabilities(conn)
+            assert not caps.generated_columns and not caps.techniques_table and not caps.search_index
+        rng = random.Random(SEED + 7)
+        filters = [SessionFilter(), SessionFilter(search="whisper", sort="model_name"),
+                   SessionFilter(techniques=("pruning",), sort="progress_percentage", order="asc")]
+        with reader.connect() as conn:
+            terms = search_terms(conn)
+            model_ids = [r[0] for r in conn.execute(text("SELECT model_id FROM models"))]
+        filters += [random_filter(rng, terms, model_ids) for _ in range(25)]
+        answers = []
+        with reader.connect() as conn:
+            for f in filters:
+                check_filter(conn, f, random.Random(1), full=True)
+                answers.append((fetch_page(conn, f), fetch_page(conn, replace(f, skip=3))))
+
+        snapshot = _platform_snapshot(writer)
+        init_db(writer)
+        assert _platform_snapshot(writer) == snapshot  # init-db never touches platform data
+        forget_capabilities(reader)
+        with reader.connect() as conn:
+            caps = capabilities(conn)
+            assert caps.techniques_table and caps.generated_columns
+            for f, (first, later) in zip(filters, answers, strict=True):
+                assert fetch_page(conn, f) == first, f
+                assert fetch_page(conn, replace(f, skip=3)) == later, f
+        check_derived_tables(reader)
+    finally:
+        reader.dispose()
+        writer.dispose()
+
+
+def test_date_bounds_compare_alike_on_every_path(initialised: tuple[Engine, Engine, str]) -> None:
+    """Day and instant bounds at the exact tie instants of the data."""
+    _, reader, _ = initialised
+    with reader.connect() as conn:
+        for day in range(0, 40, 3):
+            instant = BASE + timedelta(days=day, hours=6)
+            for f in (SessionFilter(start_date=instant), SessionFilter(end_date=instant),
+                      SessionFilter(start_date=(BASE + timedelta(days=day)).date(),
+                                    end_date=date(2024, 4, 10)),
+                      SessionFilter(end_date=instant + timedelta(microseconds=500))):
+                check_filter(conn, f, random.Random(day), full=False)
