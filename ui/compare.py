@@ -147,7 +147,8 @@ def render_compare(settings: Settings) -> None:
     st.caption(f"{len(comparison.sessions)} sessions side by side. " + _legend(comparison))
     frame = comparison_frame(comparison)
     st.dataframe(frame.style.map(_highlight), width="stretch",
-                 height=min(38 * (len(frame) + 1) + 4, 900), key="compare_table")
+                 height=min(35 * (len(frame) + 1) + 3, 900), key="compare_table",
+                 column_config={"_index": st.column_config.TextColumn("", width=190)})
     st.plotly_chart(comparison_figure(comparison.sessions), width="stretch", theme="streamlit",
                     key="compare_chart",
                     config={"displaylogo": False, "toImageButtonOptions": {

@@ -264,13 +264,14 @@ def render_models(ranking: A.ModelRanking, f: SessionFilter) -> None:
                f"{'Top ' + str(shown) + ' of ' if shown < ranking.total_models else ''}"
                f"{ranking.total_models:,} models with sessions in this selection. "
                "The link opens the Sessions page filtered to that model.")
-    st.dataframe(models_frame(ranking, f), hide_index=True, width="stretch", column_config={
-        "Rank": st.column_config.NumberColumn(width="small"),
-        "Best size reduction": st.column_config.NumberColumn(format="%.1f%%"),
-        "Best speed improvement": st.column_config.NumberColumn(format="%.1f%%"),
-        "Last optimized": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm [UTC]"),
-        "Sessions page": st.column_config.LinkColumn(display_text="Open sessions →"),
-    }, key="overview_models")
+    with st.container(key="overview_model_ranking"):
+        st.dataframe(models_frame(ranking, f), hide_index=True, width="stretch", column_config={
+            "Rank": st.column_config.NumberColumn(width="small"),
+            "Best size reduction": st.column_config.NumberColumn(format="%.1f%%"),
+            "Best speed improvement": st.column_config.NumberColumn(format="%.1f%%"),
+            "Last optimized": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm [UTC]"),
+            "Sessions page": st.column_config.LinkColumn(display_text="Open sessions →"),
+        })
 
 
 # -- metrics CSV ------------------------------------------------------------------------------
