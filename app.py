@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.config import load_settings
 from ui.auth import require_login
-from ui.home import show_database_summary
+from ui.home import load_latest, render_database_summary, render_latest_sessions
 from ui.shell import escape_markdown, page_setup
 
 page_setup("Home")
@@ -21,8 +21,7 @@ st.markdown(
     f"Welcome, **{escape_markdown(user.name)}**. Pick a page in the sidebar to browse, filter "
     "and compare the sessions of the optimization platform."
 )
-show_database_summary(load_settings())
-
-# --- First page of sessions -------------------------------------------------------------
-# The core engineer replaces this placeholder with the first page of the sessions table.
-st.info("The latest sessions will be listed here.", icon=":material/table_rows:")
+settings = load_settings()
+latest = load_latest(settings)
+render_database_summary(settings, latest)
+render_latest_sessions(settings, latest)

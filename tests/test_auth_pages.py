@@ -165,7 +165,7 @@ def test_login_shows_home_with_shell_and_session_count(creds: Path) -> None:
     assert not is_login_form(at)
     assert at.title[0].value == "Model optimization sessions"
     assert any(f"**{DEMO_SESSIONS}** optimization sessions" in m.value for m in at.markdown)
-    links = [(link.proto.label, link.proto.page) for link in at.get("page_link")]
+    links = [(link.proto.label, link.proto.page) for link in at.sidebar.get("page_link")]
     assert [label for label, _ in links] == ["Home"] + [
         re.sub(r"^\d+_", "", Path(p).stem).replace("_", " ") for p in PAGE_SCRIPTS
     ]
@@ -332,6 +332,16 @@ def test_first_start_creates_login_and_prints_password_once(
 
 
 # --- the shell and the home page ---------------------------------------------------------------
+
+
+def test_home_lists_the_latest_sessions_newest_first_with_a_link_to_all(creds: Path) -> None:
+    at = login(open_page("app.py"), "alice", "alice password")
+    table = at.dataframe[0].value
+    assert len(table) == 10
+    created = list(table["created_at"])
+    assert created == sorted(created, reverse=True)
+    main_links = [link.proto.page for link in at.main.get("page_link")]
+    assert main_links == ["Sessions"]
 
 
 def test_database_password_is_masked_and_unreachable_db_is_a_message(

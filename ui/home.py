@@ -1,59 +1,58 @@
-"""What the home page says about the database: how many sessions, and whether it is demo data.
+"""The home page's content: what the database holds, whether it is demo data, the latest sessions.
 
-The engine is shared through ``st.cache_resource`` (a pool is safe to share between
-visitors); the count is asked fresh on every visit. Every failure becomes a sentence with
-what to do, never a traceback.
+It reads through :mod:`ui.data` like every page (one shared engine, the demo database created
+on a first start) and draws the latest sessions with the Sessions table's own column setup,
+so a row looks the same on both pages. Every failure becomes a sentence with what to do,
+never a traceback.
 """
 
 from __future__ import annotations
 
-import sys
-
 import streamlit as st
-from sqlalchemy import func, inspect, select
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import inspect
 
 from core.config import DB_URL_ENV, Settings
-from core.store import make_engine, optimization_sessions
+from core.filters import SessionFilter
+from core.query import Page
+from core.store import optimization_sessions
+from ui.data import DatabaseUnavailable, connect, load_page, load_techniques
+from ui.table import column_config, page_frame
+from ui.timefmt import viewer_timezone
+from ui.view import ViewState
+
+LATEST = 10
+LATEST_COLUMNS = ("session_id", "model_name", "status", "progress_percentage", "techniques",
+                  "size_reduction_percent", "speed_improvement_percent", "created_at")
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _engine(db_url: str, db_url_source: str, statement_timeout_ms: int) -> Engine:
-    return make_engine(Settings(db_url, db_url_source, statement_timeout_ms))
+def _has_sessions_table(settings: Settings) -> bool:
+    with connect(settings) as connection:
+        return inspect(connection).has_table(optimization_sessions.name)
 
 
-def count_sessions(settings: Settings) -> int | None:
-    """Sessions in the database, or None after telling the visitor why it is unknown."""
+def load_latest(settings: Settings) -> Page | None:
+    """The newest sessions and the total, or None after telling the visitor why not."""
     where = f"`{settings.masked_db_url}`"
     try:
-        engine = _engine(settings.db_url, settings.db_url_source, settings.statement_timeout_ms)
-        with engine.connect() as connection:
-            if not inspect(connection).has_table(optimization_sessions.name):
-                st.warning(
-                    f"The database {where} has no sessions table yet. Create it with "
-                    "`python -m core init-db` (or fill it with demo data: `python -m core demo`).",
-                    icon=":material/table_view:",
-                )
-                return None
-            return int(connection.execute(
-                select(func.count()).select_from(optimization_sessions)
-            ).scalar_one())
-    except (SQLAlchemyError, ValueError) as error:
-        print(f"[dashboard] counting sessions failed: {error!r}", file=sys.stderr, flush=True)
-        detail = str(error).splitlines()[0] if isinstance(error, ValueError) else (
-            type(error).__name__
-        )
-        st.error(f"Could not read the sessions database {where}: {detail}.", icon=":material/error:")
+        if not _has_sessions_table(settings):
+            st.warning(
+                f"The database {where} has no sessions table yet. Create it with "
+                "`python -m core init-db` (or fill it with demo data: `python -m core demo`).",
+                icon=":material/table_view:",
+            )
+            return None
+        return load_page(settings, SessionFilter(limit=LATEST))
+    except DatabaseUnavailable as error:
+        st.error(f"Could not read the sessions database {where}: {error.reason}.",
+                 icon=":material/error:")
         return None
 
 
-def show_database_summary(settings: Settings) -> None:
+def render_database_summary(settings: Settings, page: Page | None) -> None:
     """One line with the count; for the demo database, how to point at a real one."""
-    count = count_sessions(settings)
-    if count is not None:
-        noun = "session" if count == 1 else "sessions"
-        st.markdown(f"The database holds **{count:,}** optimization {noun}.")
+    if page is not None:
+        noun = "session" if page.total == 1 else "sessions"
+        st.markdown(f"The database holds **{page.total:,}** optimization {noun}.")
     if settings.is_default_database:
         st.info(
             "This is the **demo database**: generated example data, not your platform's. "
@@ -62,3 +61,24 @@ def show_database_summary(settings: Settings) -> None:
             "(see `.streamlit/secrets.toml.example`).",
             icon=":material/science:",
         )
+
+
+def render_latest_sessions(settings: Settings, page: Page | None) -> None:
+    """The newest sessions, read-only, with a way to the full table."""
+    if page is None or not page.rows:
+        return
+    st.subheader("Latest sessions", anchor=False)
+    zone = viewer_timezone()
+    try:
+        techniques = load_techniques(settings)
+    except DatabaseUnavailable:
+        techniques = []
+    config = column_config(ViewState(), zone, techniques)
+    st.dataframe(
+        page_frame(page.rows, zone)[list(LATEST_COLUMNS)],
+        column_config={key: config[key] for key in LATEST_COLUMNS},
+        hide_index=True,
+        width="stretch",
+    )
+    st.page_link("pages/1_Sessions.py", label="Filter, sort and export all sessions",
+                 icon=":material/arrow_forward:")
