@@ -98,7 +98,11 @@ def draw_sidebar_footer(user: User, settings: Settings, on_logout: Callable[[], 
     so filters a page adds to the sidebar after the gate still appear above it.
     """
     # The keyed container sits in a wrapper div, which is the flex item to reorder.
-    st.html(f"<style>div:has(> .st-key-{FOOTER_KEY}) {{ order: 1000; }}</style>")
+    # Also: Streamlit's default top padding leaves a band of blank screen above every title.
+    st.html(
+        f"<style>div:has(> .st-key-{FOOTER_KEY}) {{ order: 1000; }}"
+        " [data-testid='stMainBlockContainer'] { padding-top: 2.5rem; }</style>"
+    )
     with st.sidebar, st.container(key=FOOTER_KEY):
         st.divider()
         st.markdown(f":material/person: **{escape_markdown(user.name)}** · {user.role}")
