@@ -48,7 +48,14 @@ from core.aggregate_types import (
 )
 from core.filters import SessionFilter
 from core.query import M, S, filter_clauses
-from core.schema import TECHNIQUES_TABLE, Capabilities, capabilities, derived, timestamp_key
+from core.schema import (
+    COUNTS_TABLE,
+    TECHNIQUES_TABLE,
+    Capabilities,
+    capabilities,
+    derived,
+    timestamp_key,
+)
 from core.stats_sql import (
     FACTS_INDEX,
     Granularity,
@@ -190,11 +197,28 @@ def summary_change(connection: Connection, f: SessionFilter, *, now: datetime | 
                          previous_start=previous_start, previous_end=start)
 
 
+def _status_only(f: SessionFilter) -> bool:
+    start, end = f.created_range()
+    return not (f.model_ids or f.search or f.techniques or start is not None or end is not None)
+
+
+_COUNTS = table(COUNTS_TABLE, column("status"), column("sessions"))
+
+
 def status_counts(connection: Connection, f: SessionFilter) -> tuple[StatusCount, ...]:
-    """Sessions per status (every status, zeros included), in :data:`STATUSES` order."""
+    """Sessions per status (every status, zeros included), in :data:`STATUSES` order.
+
+    With nothing but a status filter, read from the per-status counts init-db keeps (a
+    handful of rows) instead of counting a million index entries.
+    """
     caps = capabilities(connection)
-    statement = (select(S.c.status, func.count()).select_from(S)
-                 .where(*filter_clauses(f, caps)).group_by(S.c.status))
+    if caps.status_counts and _status_only(f):
+        statement = select(_COUNTS.c.status, _COUNTS.c.sessions)
+        if f.statuses:
+            statement = statement.where(_COUNTS.c.status.in_(f.statuses))
+    else:
+        statement = (select(S.c.status, func.count()).select_from(S)
+                     .where(*filter_clauses(f, caps)).group_by(S.c.status))
     found = {status: int(n) for status, n in connection.execute(statement)}
     return tuple(StatusCount(s, found.get(s, 0)) for s in STATUSES)
 
@@ -460,15 +484,18 @@ def model_ranking(connection: Connection, f: SessionFilter, *, limit: int = 50) 
 def data_version(connection: Connection) -> tuple[Any, ...]:
     """A cheap fingerprint that changes when sessions or models are written.
 
-    The latest ``updated_at`` catches updates (the platform bumps it on every change); a row
-    count catches inserts and deletes. SQLite counts a million rows in about 100 ms, so there
-    the highest ``rowid`` stands in for the count (it grows with every insert; a delete is
-    then only noticed when the cache entry expires). Each part is its own scalar subquery,
-    answered from an index.
+    The latest ``updated_at`` catches updates (the platform bumps it on every change); the
+    number of sessions catches inserts and deletes: from the per-status counts init-db keeps
+    when they exist; else SQLite's highest ``rowid`` (counting a million rows takes about
+    100 ms there; the rowid grows with every insert, a delete then shows only when the cache
+    entry expires) and PostgreSQL's ``count(*)``. Each part is its own scalar subquery,
+    answered from an index or a tiny table.
     """
     caps = capabilities(connection)
     latest = select(func.max(timestamp_key("updated_at", caps))).select_from(S).scalar_subquery()
-    if caps.dialect == "sqlite":
+    if caps.status_counts:
+        rows = select(func.coalesce(func.sum(_COUNTS.c.sessions), 0))
+    elif caps.dialect == "sqlite":
         rows = select(func.max(literal_column("optimization_sessions.rowid"))).select_from(S)
     else:
         rows = select(func.count()).select_from(S)

@@ -275,3 +275,22 @@ def test_data_version_changes_with_writes(engine: Engine) -> None:
 def test_aggregate_filter_drops_sort_and_paging() -> None:
     f = SessionFilter(statuses=("failed",), sort="status", order="asc", skip=100, limit=10)
     assert A.aggregate_filter(f) == SessionFilter(statuses=("failed",))
+
+
+def test_status_counts_from_the_counts_table_match_a_count(engine: Engine) -> None:
+    with engine.connect() as connection:
+        fast = A.status_counts(connection, SessionFilter(statuses=("completed", "failed")))
+        counted = A.status_counts(connection, SessionFilter(statuses=("completed", "failed"),
+                                                            end_date="2030-01-01"))
+    assert fast == counted
+    assert [(c.status, c.sessions) for c in fast if c.sessions] == [("completed", 9), ("failed", 2)]
+
+
+def test_data_version_sees_a_delete(engine: Engine) -> None:
+    with engine.connect() as connection:
+        before = A.data_version(connection)
+    with engine.begin() as connection:
+        connection.execute(optimization_sessions.delete()
+                           .where(optimization_sessions.c.session_id == "o01"))
+    with engine.connect() as connection:
+        assert A.data_version(connection) != before
