@@ -120,38 +120,58 @@ _FORMULA_FIRST = frozenset(" \u3000=+-@\t\r\uff1d\uff0b\uff0d\uff20")
 def _fast_records(connection: Connection, f: SessionFilter, batch_size: int) -> Iterator[list[str]]:
     """Rows of :func:`iter_filtered_csv`, each exactly ``csv_record(row_from_mapping(row))``."""
     caps = capabilities(connection)
-    statement = build_select(f, caps)
-    # Same FROM / WHERE / ORDER BY; timestamps without the per-value type conversion.
+    base = build_select(f, caps)
+    by_name = {c.name: c for c in base.selected_columns}
+    # Same FROM / WHERE / ORDER BY; only the CSV's columns (the data-issue flag alone costs
+    # SQLite a dozen JSON parses a row), timestamps as stored (no per-value type conversion).
     raw_type = Text() if connection.dialect.name == "sqlite" else DateTime()
-    raw = {name: type_coerce(S.c[name], raw_type).label(name) for name in _TIMESTAMPS}
-    columns = [raw.get(c.name, c) for c in statement.selected_columns]
-    statement = statement.with_only_columns(*columns, maintain_column_froms=False)
+    names = ("session_id", "model_id", "model_name", "status", "progress_percentage",
+             "techniques_json", "size_reduction_percent", "speed_improvement_percent",
+             "accuracy_delta_percent")
+    statement = base.with_only_columns(
+        *(by_name[n] for n in names),
+        *(type_coerce(S.c[n], raw_type).label(n) for n in _TIMESTAMPS),
+        maintain_column_froms=False,
+    )
     techniques_text: dict[Any, str] = {}
+    numbers: dict[Any, str] = {}  # metric values repeat a lot: format each distinct one once
     fromisoformat = datetime.fromisoformat
     formula_first = _FORMULA_FIRST
 
     def timestamp(value: Any) -> tuple[datetime | None, str]:
-        """(aware-or-naive-UTC datetime for durations, ISO text) of a stored timestamp."""
+        """(naive UTC datetime for durations, ISO text) of a stored timestamp."""
         if value is None:
             return None, ""
         if isinstance(value, str):
             # SQLite text as UTCTimestamp writes it ('YYYY-MM-DD HH:MM:SS.ffffff', UTC): the
             # common case, converted without the general parser; anything else takes it.
+            parsed = None
             if len(value) == 26 and value[10] == " " and value[19] == ".":
                 try:
-                    value = fromisoformat(value)
+                    parsed = fromisoformat(value)
                 except ValueError:
-                    value = parse_timestamp(value)
-            else:
-                value = parse_timestamp(value)
-            if value is None:
-                return None, ""
+                    parsed = None
+            if parsed is None:
+                parsed = parse_timestamp(value)
+                if parsed is None:
+                    return None, ""
+            value = parsed
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
         return value, value.isoformat() + "+00:00"
 
     def number(value: Any) -> str:
-        return "" if value is None else repr(round(float(value), 4))
+        """``_format(float(value))``, cached per value; '-inf' is the one cell to neutralise."""
+        if value is None:
+            return ""
+        text_ = numbers.get(value)
+        if text_ is None:
+            text_ = repr(round(float(value), 4))
+            if text_ == "-inf":
+                text_ = neutralise(text_)
+            if value and len(numbers) < 100_000:  # not 0: -0.0 == 0.0 but prints '-0.0'
+                numbers[value] = text_
+        return text_
 
     with statement_timeout_suspended(connection):
         # Per statement: Connection.execution_options() would change the connection itself,
@@ -159,35 +179,43 @@ def _fast_records(connection: Connection, f: SessionFilter, batch_size: int) -> 
         result = connection.execute(
             statement, execution_options={"stream_results": True, "yield_per": batch_size}
         )
-        index = {name: i for i, name in enumerate(result.keys())}
-        i_sid, i_mid, i_name, i_status = (index[n] for n in ("session_id", "model_id", "model_name",
-                                                             "status"))
-        i_progress, i_tech = index["progress_percentage"], index["techniques_json"]
-        i_size, i_speed, i_acc = (index[n] for n in ("size_reduction_percent",
-                                                     "speed_improvement_percent",
-                                                     "accuracy_delta_percent"))
-        i_created, i_updated, i_completed = (index[n] for n in _TIMESTAMPS)
-        for row in result:
-            tech = row[i_tech]
+        for (sid, mid, name, status, progress, tech, size, speed, accuracy, created_at, updated_at,
+             completed_at) in result:
             tech_cell = techniques_text.get(tech)
             if tech_cell is None:
                 tech_cell = TECHNIQUE_SEPARATOR.join(_techniques(tech))
+                if tech_cell and tech_cell[0] in formula_first:
+                    tech_cell = neutralise(tech_cell)
                 if len(techniques_text) < 10_000:
                     techniques_text[tech] = tech_cell
-            created, created_text = timestamp(row[i_created])
-            _, updated_text = timestamp(row[i_updated])
-            completed, completed_text = timestamp(row[i_completed])
+            if type(created_at) is datetime and created_at.tzinfo is None:  # PostgreSQL
+                created = created_at
+                created_text = created.isoformat() + "+00:00"
+            else:
+                created, created_text = timestamp(created_at)
+            if type(completed_at) is datetime and completed_at.tzinfo is None:
+                completed = completed_at
+                completed_text = completed.isoformat() + "+00:00"
+            else:
+                completed, completed_text = timestamp(completed_at)
+            if type(updated_at) is datetime and updated_at.tzinfo is None:
+                updated_text = updated_at.isoformat() + "+00:00"
+            else:
+                updated_text = timestamp(updated_at)[1]
             duration = ("" if created is None or completed is None
-                        else repr(round(max(0.0, (completed - created).total_seconds()), 4)))
-            progress = row[i_progress]
+                        else number(max(0.0, (completed - created).total_seconds())))
             record = [
-                *(v if type(v) is str else _format(v)
-                  for v in (row[i_sid], row[i_mid], row[i_name], row[i_status])),
-                repr(round(round(float(progress or 0.0), 2), 4)), tech_cell,
-                number(row[i_size]), number(row[i_speed]), number(row[i_acc]), duration,
+                sid if type(sid) is str else _format(sid),
+                mid if type(mid) is str else _format(mid),
+                name if type(name) is str else _format(name),
+                status if type(status) is str else _format(status),
+                number(round(float(progress or 0.0), 2)),
+                tech_cell, number(size), number(speed), number(accuracy), duration,
                 created_text, updated_text, completed_text,
             ]
-            for i, cell in enumerate(record):
+            # Text cells may start like a formula; numbers and dates are ours (see number()).
+            for i in (0, 1, 2, 3):
+                cell = record[i]
                 if cell and cell[0] in formula_first:
                     record[i] = neutralise(cell)
             yield record

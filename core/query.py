@@ -136,38 +136,51 @@ def _contains(column: ColumnElement[Any], needle: str, caps: Capabilities) -> Co
     return column.ilike(pattern, escape="\\")
 
 
-def search_clauses(search: str, caps: Capabilities) -> list[ColumnElement[bool]]:
-    """Free text over session id, model id and model name."""
+def _unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The same text, as ``column || ''``: no index serves it, so the planner walks the sort's
+    index and tests each row instead (see :func:`build_page_select`)."""
+    return column.concat("")
+
+
+def search_clauses(search: str, caps: Capabilities, *, indexed: bool = True
+                   ) -> list[ColumnElement[bool]]:
+    """Free text over session id, model id and model name.
+
+    ``indexed=False``: the same test in a form no index drives (for walking the sort index).
+    """
     if not search:
         return []
+    session_id = S.c.session_id if indexed else _unindexed(S.c.session_id)
+    model_id = S.c.model_id if indexed else _unindexed(S.c.model_id)
     named = select(M.c.model_id).where(_contains(M.c.name, search, caps))
     if caps.dialect == "postgresql":
         # The matching models are resolved first (the small table), into an array the planner
         # can probe the model_id index with: ``IN (subquery)`` would make it scan the sessions.
-        model_match = S.c.model_id == any_(func.array(named.scalar_subquery()))
+        model_match = model_id == any_(func.array(named.scalar_subquery()))
     else:
-        model_match = S.c.model_id.in_(named)
+        model_match = model_id.in_(named)
     if caps.dialect == "sqlite" and caps.search_index and len(search) >= MIN_TRIGRAM:
         # A quoted FTS5 phrase is a substring match under the trigram tokenizer.
         phrase = '"' + search.replace('"', '""') + '"'
         matches = select(_SEARCH.c.session_id).where(_SEARCH.c[SEARCH_TABLE].op("MATCH")(phrase))
-        return [or_(S.c.session_id.in_(matches), model_match)]
+        return [or_(session_id.in_(matches), model_match)]
     return [
         or_(
-            _contains(S.c.session_id, search, caps),
-            _contains(S.c.model_id, search, caps),
+            _contains(session_id, search, caps),
+            _contains(model_id, search, caps),
             model_match,
         )
     ]
 
 
-def technique_clauses(techniques: tuple[str, ...], caps: Capabilities) -> list[ColumnElement[bool]]:
+def technique_clauses(techniques: tuple[str, ...], caps: Capabilities, *, indexed: bool = True
+                      ) -> list[ColumnElement[bool]]:
     """Sessions that apply any of ``techniques``."""
     if not techniques:
         return []
     if caps.techniques_table:
         matching = select(_TECHNIQUES.c.session_id).where(_TECHNIQUES.c.technique.in_(techniques))
-        return [S.c.session_id.in_(matching)]
+        return [(S.c.session_id if indexed else _unindexed(S.c.session_id)).in_(matching)]
     techniques_json = derived("techniques_json", caps)
     if caps.dialect == "sqlite":
         each = func.json_each(techniques_json).table_valued("value", "type")
@@ -181,8 +194,12 @@ def technique_clauses(techniques: tuple[str, ...], caps: Capabilities) -> list[C
     return [cast(techniques_json, JSONB).op("?|")(cast(list(techniques), ARRAY(Text)))]
 
 
-def filter_clauses(f: SessionFilter, caps: Capabilities) -> list[ColumnElement[bool]]:
-    """Every WHERE clause for ``f`` except paging."""
+def filter_clauses(f: SessionFilter, caps: Capabilities, *, indexed: bool = True
+                   ) -> list[ColumnElement[bool]]:
+    """Every WHERE clause for ``f`` except paging.
+
+    ``indexed=False`` renders the search and technique tests so that no index drives them.
+    """
     clauses: list[ColumnElement[bool]] = []
     if f.statuses:
         clauses.append(S.c.status.in_(f.statuses))
@@ -194,8 +211,8 @@ def filter_clauses(f: SessionFilter, caps: Capabilities) -> list[ColumnElement[b
         clauses.append(created >= _bound(start, caps))
     if end is not None:
         clauses.append(created < _bound(end, caps))
-    clauses.extend(search_clauses(f.search, caps))
-    clauses.extend(technique_clauses(f.techniques, caps))
+    clauses.extend(search_clauses(f.search, caps, indexed=indexed))
+    clauses.extend(technique_clauses(f.techniques, caps, indexed=indexed))
     return clauses
 
 
@@ -241,14 +258,19 @@ def order_clauses(f: SessionFilter, caps: Capabilities, *, reverse: bool = False
     NULLs sort as the smallest value on both backends (SQLite's native rule; PostgreSQL is
     told so), so descending sorts put missing metrics last.
     """
+    return _order_terms(sort_column(f.sort, caps), S.c.session_id, f, caps, reverse=reverse)
+
+
+def _order_terms(key: ColumnElement[Any], identity: ColumnElement[Any], f: SessionFilter,
+                 caps: Capabilities, *, reverse: bool = False) -> list[Any]:
     descending = (f.order == "desc") != reverse
     order = []
-    for expression in (sort_column(f.sort, caps), S.c.session_id):
+    for expression in (key, identity):
         term = expression.desc() if descending else expression.asc()
         # Only where NULLs can occur: on a column that is never NULL the explicit placement
         # would stop PostgreSQL from reading a plain index backwards (DESC NULLS LAST is not
         # the reverse of ASC NULLS LAST), turning the default first page into a full sort.
-        if (caps.dialect != "sqlite" and expression is not S.c.session_id
+        if (caps.dialect != "sqlite" and expression is not identity
                 and f.sort in _NULLABLE_SORT_KEYS):
             term = term.nulls_last() if descending else term.nulls_first()
         order.append(term)
@@ -288,33 +310,77 @@ def _row_columns(caps: Capabilities) -> list[ColumnElement[Any]]:
     ]
 
 
-def build_page_select(f: SessionFilter, caps: Capabilities, total: int) -> Select[Any]:
+def _page_window(f: SessionFilter, total: int) -> tuple[int, int, bool]:
+    """(offset, limit, reversed): past the middle, the page is read from the other end."""
+    if total and f.skip > total // 2:
+        end = min(total, f.skip + f.limit)
+        return total - end, max(0, end - f.skip), True
+    return f.skip, f.limit, False
+
+
+PagePlan = str  # "index", "walk" or "collect"; see build_page_select
+
+
+def build_page_select(f: SessionFilter, caps: Capabilities, total: int, *,
+                      plan: PagePlan = "index") -> Select[Any]:
     """One page: the keys are paged over the indexes first, then only those rows are enriched.
 
     A deep OFFSET over joined, enriched rows reads and discards every skipped row; paging the
     bare ``session_id`` over a covering index is far cheaper. Past the middle, the same page is
     read from the other end with the order reversed.
+
+    ``plan`` (for search and technique filters, chosen by :func:`page_plan`): ``"walk"`` reads
+    the sort's index in order and tests each row until the page is full (many matches);
+    ``"collect"`` gathers all matches through the search/technique indexes first, then sorts
+    them (few matches); ``"index"`` leaves the choice to the database's planner.
     """
-    offset, limit, reverse = f.skip, f.limit, False
-    if total and f.skip > total // 2:
-        reverse = True
-        end = min(total, f.skip + f.limit)
-        offset, limit = total - end, max(0, end - f.skip)
+    offset, limit, reverse = _page_window(f, total)
     source = S.outerjoin(M, M.c.model_id == S.c.model_id) if _needs_models(f) else S
-    keys = (
-        select(S.c.session_id)
-        .select_from(source)
-        .where(*filter_clauses(f, caps))
-        .order_by(*order_clauses(f, caps, reverse=reverse))
-        .limit(limit)
-        .offset(offset)
-    )
+    if plan == "collect":
+        matches = (
+            select(S.c.session_id.label("sid"), sort_column(f.sort, caps).label("sort_key"))
+            .select_from(source)
+            .where(*filter_clauses(f, caps))
+            .cte("matches")
+            .prefix_with("MATERIALIZED")  # an optimisation fence: gather first, then sort
+        )
+        keys = (
+            select(matches.c.sid)
+            .order_by(*_order_terms(matches.c.sort_key, matches.c.sid, f, caps, reverse=reverse))
+            .limit(limit)
+            .offset(offset)
+        )
+    else:
+        keys = (
+            select(S.c.session_id)
+            .select_from(source)
+            .where(*filter_clauses(f, caps, indexed=plan != "walk"))
+            .order_by(*order_clauses(f, caps, reverse=reverse))
+            .limit(limit)
+            .offset(offset)
+        )
     return (
         select(*_row_columns(caps))
         .select_from(S.outerjoin(M, M.c.model_id == S.c.model_id))
         .where(S.c.session_id.in_(keys.scalar_subquery()) if limit else false())
         .order_by(*order_clauses(f, caps))
     )
+
+
+def page_plan(connection: Connection, f: SessionFilter, total: int) -> PagePlan:
+    """How to read one page of a search or technique filter, from the number of matches.
+
+    Walking the sort's index costs about (rows before the page) x (table / matches) row tests;
+    collecting costs about one lookup per match plus a sort. Walk only when clearly cheaper:
+    matches may cluster (a date in a session id), which makes a walk longer than estimated.
+    """
+    caps = capabilities(connection)
+    if not (f.search or f.techniques) or not total or not caps.status_counts:
+        return "index"
+    everything = count_sessions(connection, SessionFilter())  # O(1) from the status counts
+    offset, limit, _ = _page_window(f, total)
+    walk = (offset + limit) * everything / total
+    return "walk" if walk * 4 < total else "collect"
 
 
 def build_count(f: SessionFilter, caps: Capabilities) -> Select[Any]:
@@ -368,8 +434,8 @@ def _status_only(f: SessionFilter) -> bool:
 def count_sessions(connection: Connection, f: SessionFilter) -> int:
     """The exact number of sessions matching ``f`` (paging ignored).
 
-    Where init-db keeps per-status counts (SQLite: counting 800,000 index entries takes tens
-    of milliseconds there), a filter on nothing but the status reads them instead.
+    Where init-db keeps per-status counts (counting 800,000 index entries takes tens of
+    milliseconds), a filter on nothing but the status reads them instead.
     """
     caps = capabilities(connection)
     if caps.status_counts and _status_only(f):
@@ -386,7 +452,8 @@ def fetch_page(connection: Connection, f: SessionFilter) -> Page:
     total = count_sessions(connection, f)
     if f.skip >= total:
         return Page(rows=(), total=total, skip=f.skip, limit=f.limit)
-    result = connection.execute(build_page_select(f, caps, total)).mappings()
+    plan = page_plan(connection, f, total)
+    result = connection.execute(build_page_select(f, caps, total, plan=plan)).mappings()
     return Page(rows=tuple(row_from_mapping(r) for r in result), total=total, skip=f.skip,
                 limit=f.limit)
 
@@ -483,4 +550,5 @@ __all__ = [
     "iter_sessions",
     "list_sessions",
     "model_choices",
+    "page_plan",
 ]
