@@ -79,18 +79,34 @@ def timings(values: list[float]) -> dict[str, float]:
 
 
 def measure(func: Callable[[], Any], repeat: int) -> tuple[dict[str, float], Any]:
-    """One first (cold-ish) run, then ``repeat`` timed runs, in milliseconds."""
+    """One first (cold-ish) run, then ``repeat`` timed runs, in milliseconds.
+
+    Also this process's CPU time per run (``cpu_p50``): on SQLite the whole query runs in this
+    process, so it shows the cost without the waiting a busy machine adds to wall time.
+    """
     started = time.perf_counter()
     result = func()
     first = (time.perf_counter() - started) * 1000
-    runs = []
+    runs, cpu = [], []
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         result = func()
         runs.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
     stats = timings(runs)
     stats["first"] = first
+    stats["cpu_p50"] = statistics.median(cpu)
     return stats, result
+
+
+def machine_state() -> dict[str, Any]:
+    """Load average and a fixed CPU-bound Python loop: how busy the (shared) machine was."""
+    started = time.perf_counter()
+    sum(range(3_000_000))
+    loop_ms = (time.perf_counter() - started) * 1000
+    with open("/proc/loadavg") as handle:
+        load = float(handle.read().split()[0])
+    return {"load_1min": load, "cpu_loop_ms": loop_ms, "cpus": os.cpu_count()}
 
 
 def _status_kb(field: str) -> int:
@@ -107,6 +123,11 @@ def rss_mb() -> float:
 
 def peak_rss_mb() -> float:
     return _status_kb("VmHWM") / 1024
+
+
+def rss_parts_mb() -> dict[str, float]:
+    """RssAnon (the process's own memory) and RssFile (mapped files, e.g. SQLite's mmap)."""
+    return {"rss_anon_mb": _status_kb("RssAnon") / 1024, "rss_file_mb": _status_kb("RssFile") / 1024}
 
 
 def reset_peak_rss() -> bool:
@@ -175,7 +196,8 @@ def _aggregate_calls(engine: Any) -> list[tuple[str, Callable[[], Any], Callable
     return found
 
 
-def worker_sql(url: str, repeat: int, export_rows: int | None, show_plans: bool) -> dict[str, Any]:
+def worker_sql(url: str, repeat: int, export_rows: int | None, show_plans: bool,
+               sqlite_mmap_mb: int = 0) -> dict[str, Any]:
     import tracemalloc
 
     rss_start = rss_mb()
@@ -193,7 +215,15 @@ def worker_sql(url: str, repeat: int, export_rows: int | None, show_plans: bool)
 
     rss_imported = rss_mb()
     engine = make_engine(Settings(db_url=url, db_url_source="--db"), read_only=True)
+    if sqlite_mmap_mb and engine.dialect.name == "sqlite":
+        from sqlalchemy import event
+
+        @event.listens_for(engine, "connect")
+        def _mmap(dbapi_connection: Any, _record: Any) -> None:  # what store.make_engine could do
+            dbapi_connection.execute(f"PRAGMA mmap_size = {sqlite_mmap_mb * 2**20}")
+
     out: dict[str, Any] = {"backend": engine.dialect.name, "ops": [], "plans": {},
+                           "sqlite_mmap_mb": sqlite_mmap_mb, "machine_start": machine_state(),
                            "memory": {"rss_start_mb": rss_start, "rss_after_imports_mb": rss_imported}}
 
     with engine.connect() as conn:
@@ -265,8 +295,11 @@ def worker_sql(url: str, repeat: int, export_rows: int | None, show_plans: bool)
     export_out: dict[str, Any] = {}
     rss_before = rss_mb()
     reset_peak_rss()
+    cpu_started = time.process_time()
     rows, size, seconds = export(export_rows)
+    cpu_seconds = time.process_time() - cpu_started
     export_out.update(rows=rows, bytes=size, seconds=seconds, rows_per_s=rows / seconds,
+                      rows_per_cpu_s=rows / max(cpu_seconds, 1e-9),
                       rss_before_mb=rss_before, rss_peak_added_mb=peak_rss_mb() - rss_before)
     tracemalloc.start()
     _, _, traced_seconds = export(export_rows)
@@ -303,7 +336,8 @@ def worker_sql(url: str, repeat: int, export_rows: int | None, show_plans: bool)
                   file=sys.stderr, flush=True)
 
     engine.dispose()
-    out["memory"].update(rss_end_mb=rss_mb(), rss_peak_mb=peak_rss_mb())
+    out["memory"].update(rss_end_mb=rss_mb(), rss_peak_mb=peak_rss_mb(), **rss_parts_mb())
+    out["machine_end"] = machine_state()
     return out
 
 
@@ -324,23 +358,42 @@ def run_worker(args: list[str]) -> dict[str, Any]:
 class PgServer:
     """A PostgreSQL server: the given URL, or scripts/pg-test-server in DB_DIR/pg."""
 
-    def __init__(self, url: str | None, directory: Path) -> None:
+    def __init__(self, url: str | None, directory: Path, shared_buffers: str = "2GB") -> None:
         self.url = url
         self.directory = directory
+        self.shared_buffers = shared_buffers
         self.started = False
 
-    def __enter__(self) -> str:
-        if self.url:
-            return self.url
-        self.directory.mkdir(parents=True, exist_ok=True)
+    def _start(self) -> str:
         proc = subprocess.run(["bash", str(PG_TEST_SERVER), "start", str(self.directory)],
                               stdout=subprocess.PIPE, text=True, timeout=300)
         lines = proc.stdout.strip().splitlines()
         if proc.returncode != 0 or not lines:
             raise SystemExit("could not start PostgreSQL with scripts/pg-test-server (or pass --pg-url)")
         self.started = True
-        self.url = lines[-1]
-        return self.url
+        return lines[-1]
+
+    def __enter__(self) -> str:
+        if self.url:
+            return self.url
+        import sqlalchemy as sa
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        url = self._start()
+        # The test server's 128MB of shared buffers is a laptop setting; a team's server gives
+        # PostgreSQL a share of its memory. Set once in this server's own data directory.
+        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+        with engine.connect() as conn:
+            current = conn.exec_driver_sql("SHOW shared_buffers").scalar_one()
+            if self.shared_buffers and current != self.shared_buffers:
+                conn.exec_driver_sql(f"ALTER SYSTEM SET shared_buffers = '{self.shared_buffers}'")
+        engine.dispose()
+        if self.shared_buffers and current != self.shared_buffers:
+            subprocess.run(["bash", str(PG_TEST_SERVER), "stop", str(self.directory)],
+                           stdout=subprocess.DEVNULL, timeout=300, check=True)
+            url = self._start()
+        self.url = url
+        return url
 
     def __exit__(self, *exc: Any) -> None:
         if self.started:
@@ -360,14 +413,15 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [f"{args.sessions:,} sessions, {args.repeat} runs per operation (p50 / p95 ms; "
              "page = 50 enriched rows + exact total)", ""]
     header = "| operation | " + " | ".join(
-        f"{b} p50 / p95 | {b} count p50 | pandas p50 | ratio" if "pandas" in results[b]
-        else f"{b} p50 / p95 | {b} count p50" for b in backends) + " |"
+        f"{b} p50 / p95 (CPU p50) | {b} count p50 | pandas p50 | ratio" if "pandas" in results[b]
+        else f"{b} p50 / p95 (CPU p50) | {b} count p50" for b in backends) + " |"
     lines += [header, "|" + "---|" * (header.count("|") - 1)]
     for index, (name, _) in enumerate(OPERATIONS):
         cells = [name]
         for backend in backends:
             op = results[backend]["sql"]["ops"][index]
-            cells.append(f"{_fmt_ms(op['page']['p50'])} / {_fmt_ms(op['page']['p95'])}")
+            cells.append(f"{_fmt_ms(op['page']['p50'])} / {_fmt_ms(op['page']['p95'])}"
+                         f" ({_fmt_ms(op['page']['cpu_p50'])})")
             cells.append(_fmt_ms(op["count"]["p50"]))
             if "pandas" in results[backend]:
                 pandas_op = results[backend]["pandas"]["ops"][index]
@@ -404,7 +458,8 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
 
     row("build: load / init-db on the bare database (s)",
         lambda r: f"{r['build'].get('load_s', '-')} / {r['build'].get('init_db_s', '-')}")
-    row("CSV export, streaming (rows/s)", lambda r: f"{r['sql']['export']['rows_per_s']:,.0f}")
+    row("CSV export, streaming: rows/s wall (rows per CPU-second of the exporting process)",
+        lambda r: "{rows_per_s:,.0f} ({rows_per_cpu_s:,.0f})".format(**r["sql"]["export"]))
     row("CSV export added memory: RSS peak / tracemalloc peak (MB)",
         lambda r: f"{r['sql']['export']['rss_peak_added_mb']:.1f} / "
                   f"{r['sql']['export']['tracemalloc_peak_mb']:.1f}")
@@ -412,8 +467,15 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         lambda r: (f"{r['sql']['export_copy']['rows_per_s']:,.0f}, "
                    f"{r['sql']['export_copy']['rss_peak_added_mb']:.1f}")
         if "export_copy" in r["sql"] else "-")
-    row("dashboard process RSS: end / peak (MB)",
-        lambda r: f"{r['sql']['memory']['rss_end_mb']:.0f} / {r['sql']['memory']['rss_peak_mb']:.0f}")
+    row("dashboard process RSS: end / peak (MB), of which own (anon) / mapped files",
+        lambda r: "{rss_end_mb:.0f} / {rss_peak_mb:.0f}, {rss_anon_mb:.0f} / {rss_file_mb:.0f}".format(
+            **r["sql"]["memory"]))
+    def machine(r: dict[str, Any]) -> str:
+        start, end = r["sql"]["machine_start"], r["sql"]["machine_end"]
+        return (f"{start['load_1min']:.1f} / {start['cpu_loop_ms']:.0f}, "
+                f"{end['load_1min']:.1f} / {end['cpu_loop_ms']:.0f}")
+
+    row("machine: 1-min load / CPU loop ms (lower = less contended), at start, at end", machine)
     if any("pandas" in results[b] for b in backends):
         row("pandas: load whole table (s) / process RSS (MB)",
             lambda r: f"{r['pandas']['load_s']:.1f} / {r['pandas']['rss_mb']:.0f}" if "pandas" in r else "-")
@@ -442,13 +504,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drop-after", action="store_true",
                         help="drop the PostgreSQL database and delete the SQLite file at the end")
     parser.add_argument("--plans", action="store_true", help="print each operation's query plan")
+    parser.add_argument("--sqlite-mmap-mb", type=int, default=0,
+                        help="measure SQLite with PRAGMA mmap_size (MB); 0 = as the dashboard opens it")
+    parser.add_argument("--pg-shared-buffers", default="2GB",
+                        help="shared_buffers of a PostgreSQL server this script starts (%(default)s)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--worker", choices=("sql", "pandas"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker == "sql":
-        result = worker_sql(args.url, args.repeat, args.export_rows, args.plans)
+        result = worker_sql(args.url, args.repeat, args.export_rows, args.plans, args.sqlite_mmap_mb)
         print(RESULT_MARK + json.dumps(result), flush=True)
         return 0
     if args.worker == "pandas":
@@ -463,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     results: dict[str, dict[str, Any]] = {}
     built: list[tuple[str, str]] = []
-    pg = PgServer(args.pg_url, args.db_dir / "pg")
+    pg = PgServer(args.pg_url, args.db_dir / "pg", args.pg_shared_buffers)
     try:
         for backend in backends:
             print(f"== {backend}: {args.sessions:,} sessions", file=sys.stderr, flush=True)
@@ -475,7 +541,8 @@ def main(argv: list[str] | None = None) -> int:
                 url, info = datagen.ensure_postgresql(server, args.sessions, args.seed,
                                                       rebuild=args.rebuild, tag=args.tag)
             built.append((backend, url))
-            worker_args = ["--worker", "sql", "--url", url, "--repeat", str(args.repeat)]
+            worker_args = ["--worker", "sql", "--url", url, "--repeat", str(args.repeat),
+                           "--sqlite-mmap-mb", str(args.sqlite_mmap_mb)]
             if args.export_rows:
                 worker_args += ["--export-rows", str(args.export_rows)]
             if args.plans:
