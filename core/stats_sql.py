@@ -58,11 +58,12 @@ def ranked_source(base: Subquery, keys: Sequence[str], metrics: Sequence[str],
     for metric in metrics:
         value = base.c[metric]
         partition = [base.c[k] for k in keys] + [value.is_(None)]
-        # The same window (partition, order and frame) for both: SQLite then sorts once per
-        # metric. row_number() ignores the frame; count() sees the whole partition.
-        whole = {"partition_by": partition, "order_by": value, "rows": (None, None)}
-        extra.append(func.row_number().over(**whole).label(rank_name(metric)))
-        extra.append(func.count(value).over(**whole).label(count_name(metric)))
+        # Two windows, two sorts. Giving count() the ranking's ORDER BY and a whole-partition
+        # frame lets SQLite share one sort, but its framed count is slower than the extra sort
+        # (measured: 1.5 s against 1.25 s for 120,000 rows).
+        extra.append(func.row_number().over(partition_by=partition, order_by=value)
+                     .label(rank_name(metric)))
+        extra.append(func.count(value).over(partition_by=partition).label(count_name(metric)))
     return select(*base.c, *extra).subquery("ranked")
 
 
