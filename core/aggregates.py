@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -108,25 +108,55 @@ def _status_counts(source: Subquery) -> list[ColumnElement[Any]]:
     return [func.count(case((source.c.status == s, 1))).label(s) for s in STATUSES]
 
 
+def _quantile_name(metric: str, q: float) -> str:
+    return f"{metric}_q{round(q * 100)}"
+
+
 def _grouped(connection: Connection, caps: Capabilities, base: Select[Any], keys: list[str],
              metrics: dict[str, tuple[float, ...]],
-             extras: Callable[[Subquery], list[ColumnElement[Any]]]) -> list[RowMapping]:
+             extras: Callable[[Subquery], list[ColumnElement[Any]]]) -> list[dict[str, Any]]:
     """Group ``base`` by ``keys``: ``extras`` aggregates plus exact quantiles of ``metrics``.
 
-    Quantile columns are named ``<metric>_q<percent>`` (``size_q50``).
+    Quantile columns are named ``<metric>_q<percent>`` (``size_q50``). PostgreSQL does it all
+    in one statement. SQLite ranks with window functions, whose sorts carry every column of
+    the rows they sort: one statement for the plain aggregates, then one per metric ranking
+    only that metric's non-NULL values (narrow, fewer rows) is several times faster, though
+    it reads the base rows once more per metric. The few result rows are matched by key.
     """
-    source = ranked_source(base.subquery("base"), keys, list(metrics), caps)
-    columns = [source.c[k] for k in keys] + extras(source)
+    source = base.subquery("base")
+    group = [source.c[k] for k in keys]
+    if caps.dialect != "sqlite":
+        columns = [*group, *extras(source)]
+        for metric, quantiles in metrics.items():
+            columns += [quantile(source, metric, q, caps).label(_quantile_name(metric, q))
+                        for q in quantiles]
+        statement = select(*columns).group_by(*group) if keys else select(*columns)
+        return [dict(r) for r in connection.execute(statement).mappings()]
+    statement = select(*group, *extras(source))
+    rows = {tuple(r[k] for k in keys): dict(r)
+            for r in connection.execute(statement.group_by(*group) if keys else statement).mappings()}
     for metric, quantiles in metrics.items():
-        columns += [quantile(source, metric, q, caps).label(f"{metric}_q{round(q * 100)}")
-                    for q in quantiles]
-    statement = select(*columns)
-    if keys:
-        statement = statement.group_by(*[source.c[k] for k in keys])
-    return list(connection.execute(statement).mappings())
+        values = (select(*group, source.c[metric]).where(source.c[metric].is_not(None))
+                  .subquery(f"{metric}_values"))
+        ranked = ranked_source(values, keys, [metric], caps)
+        ranked_group = [ranked.c[k] for k in keys]
+        statement = select(*ranked_group, *[
+            quantile(ranked, metric, q, caps).label(_quantile_name(metric, q)) for q in quantiles])
+        if keys:
+            statement = statement.group_by(*ranked_group)
+        for r in connection.execute(statement).mappings():
+            key = tuple(r[k] for k in keys)
+            if key in rows:
+                rows[key].update({_quantile_name(metric, q): r[_quantile_name(metric, q)]
+                                  for q in quantiles})
+    for row in rows.values():
+        for metric, quantiles in metrics.items():
+            for q in quantiles:
+                row.setdefault(_quantile_name(metric, q), None)
+    return list(rows.values())
 
 
-def _summary_from(row: RowMapping | None) -> Summary:
+def _summary_from(row: Mapping[str, Any] | None) -> Summary:
     if row is None:
         return Summary(0, 0, 0, 0, 0, 0, None, None, None, 0)
     counts = {s: int(row[s] or 0) for s in STATUSES}
@@ -140,14 +170,13 @@ def _summary_from(row: RowMapping | None) -> Summary:
     )
 
 
-def _summary_base(f: SessionFilter, caps: Capabilities, sessions: Any,
-                  *extra: ColumnElement[Any]) -> Select[Any]:
+def _summary_base(f: SessionFilter, caps: Capabilities, sessions: Any) -> Select[Any]:
     size = derived("size_reduction", caps)
     saved = case((S.c.status == "completed", M.c.original_size_mb * size / 100.0))
     return (
         select(S.c.status, _completed_value("size_reduction", caps).label("size"),
                _completed_value("speed_improvement", caps).label("speed"),
-               saved.label("saved"), *extra)
+               saved.label("saved"))
         .select_from(sessions.outerjoin(M, M.c.model_id == S.c.model_id))
         .where(*filter_clauses(f, caps))
     )
@@ -171,29 +200,23 @@ def summary(connection: Connection, f: SessionFilter) -> Summary:
 
 def summary_change(connection: Connection, f: SessionFilter, *, now: datetime | None = None
                    ) -> SummaryChange:
-    """The summary of ``f`` and of the same-length period just before it, in one scan.
+    """The summary of ``f`` and of the same-length period just before it.
 
     Without a start date there is no "previous period" (``previous`` is None). Without an end
-    date the current period runs to ``now`` (naive UTC; defaults to the current time).
+    date the current period runs to ``now`` (naive UTC; defaults to the current time). Two
+    plain summaries over disjoint ranges: grouping one scan by period cost SQLite an extra
+    sort of every row, slower than the second scan.
     """
     start, end = f.created_range()
+    current = summary(connection, f)
     if start is None:
-        return SummaryChange(summary(connection, f), None, None, None)
+        return SummaryChange(current, None, None, None)
     if end is None:
         end = (now or datetime.now(UTC)).replace(tzinfo=None)
     previous_start = start - (end - start)
-    caps = capabilities(connection)
-    both = replace(f, start_date=previous_start, end_date=None)
-    current_range = filter_clauses(SessionFilter(start_date=start), caps)
-    in_current = case((and_(*current_range), literal_column("1")), else_=literal_column("0"))
-    base = _summary_base(both, caps, _scanned(connection, f), in_current.label("is_current"))
-    if f.end_date is not None:
-        base = base.where(*filter_clauses(SessionFilter(end_date=f.end_date), caps))
-    rows = _grouped(connection, caps, base, ["is_current"], {"size": (0.5,), "speed": (0.5,)},
-                    _summary_extras)
-    by_key = {int(r["is_current"]): r for r in rows}
-    return SummaryChange(current=_summary_from(by_key.get(1)),
-                         previous=_summary_from(by_key.get(0)),
+    # An explicit end instant is inclusive: one microsecond before the current start.
+    before = replace(f, start_date=previous_start, end_date=start - timedelta(microseconds=1))
+    return SummaryChange(current=current, previous=summary(connection, before),
                          previous_start=previous_start, previous_end=start)
 
 
@@ -241,7 +264,7 @@ def _technique_source(caps: Capabilities, sessions: Any) -> tuple[Any, ColumnEle
     return S.join(each, literal_column("true")), each.c.value
 
 
-def _metric_stats(row: RowMapping, metric: str) -> MetricStats:
+def _metric_stats(row: Mapping[str, Any], metric: str) -> MetricStats:
     return MetricStats(mean=_float(row[f"{metric}_mean"]), p25=_float(row[f"{metric}_q25"]),
                        median=_float(row[f"{metric}_q50"]), p75=_float(row[f"{metric}_q75"]))
 
