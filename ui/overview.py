@@ -173,7 +173,7 @@ def render_cards(change: A.SummaryChange) -> None:
     _metric(cards[2], "Median size cut", percent(now.median_size_reduction),
             _points(now.median_size_reduction, before.median_size_reduction) if before else None,
             "Median size reduction over completed sessions that report one.")
-    _metric(cards[3], "Median speedup", percent(now.median_speed_improvement),
+    _metric(cards[3], "Median speed", percent(now.median_speed_improvement),
             _points(now.median_speed_improvement, before.median_speed_improvement)
             if before else None,
             "Median speed improvement over completed sessions that report one.")
