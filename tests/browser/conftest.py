@@ -36,6 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
+
+# A Streamlit rerun on a loaded 2-core CI machine can take several seconds; Playwright's 5 s
+# default made assertions about what a person sees fail on timing, not on content.
+expect.set_options(timeout=20_000)
 
 HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = HERE.parent.parent
