@@ -3,9 +3,14 @@
 Data flows one way: the URL and the sidebar widgets become a view (a SessionFilter plus
 screen-only choices), the core queries the database for it, and the ui renderers draw the
 result. Nothing here queries or decides rules; each line is one part of the page.
+
+The order is chosen for speed on big databases: the table is drawn first; the metric cards
+(shown above it) and the charts are aggregate scans that run in parallel fragments after it.
 """
 
 from __future__ import annotations
+
+import streamlit as st
 
 from ui.auth import require_login
 from ui.charts import render_charts
@@ -14,7 +19,7 @@ from ui.detail import render_detail
 from ui.errors import database_guard, show_problems
 from ui.shell import page_setup
 from ui.sidebar import current_view, render_filters
-from ui.summary import render_data_issue_notice, render_metric_cards, render_page_header
+from ui.summary import render_page_header, render_summary
 from ui.table import render_sessions_table
 
 page_setup("Sessions")
@@ -26,9 +31,9 @@ with database_guard():
     synced = current_view(settings)
     view = synced.view
     show_problems(synced.problems)
-    render_filters(settings, view)
-    render_metric_cards(settings, view.filter)
-    render_data_issue_notice(settings, view.filter)
+    summary_slot = st.container()  # the metric cards sit above the table...
     render_sessions_table(settings, view)
+    render_summary(settings, view.filter, summary_slot)  # ...but are computed after it
+    render_filters(settings, view)  # the sidebar: drawn after the table, shown beside it
     render_charts(settings, view.filter)
     render_detail(settings, view)

@@ -505,3 +505,50 @@ def test_filters_paging_and_export_agree_with_the_core_on_each_backend(
         "--sort", "model_name", "--order", "asc")
     at.button(key="sessions_next").click().run()
     assert url(at)["skip"] == ["30"]
+
+
+# --- charts and cancellation -----------------------------------------------------------------
+
+
+def test_one_chart_at_a_time_follows_the_filters(db: str) -> None:
+    at = open_sessions({"status": "completed"})
+    assert len(at.get("plotly_chart")) == 1
+    scatter = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "sample" in json.dumps(scatter["layout"]["title"]) or "completed sessions" in json.dumps(
+        scatter["layout"]["title"])
+    at.segmented_control(key="sessions_chart").set_value("techniques").run()
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "By technique" in json.dumps(figure["layout"]["title"])
+    assert url(at) == {"status": ["completed"]}  # the chart choice is not part of the view
+
+
+def test_an_abandoned_views_query_is_interrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    """A statement of a run that was told to stop ends within moments, not when it is done."""
+    import threading
+    import time as clock
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from ui import cancel
+
+    class Coordinator:
+        def __init__(self) -> None:
+            self.stop = threading.Event()
+
+        def should_stop(self) -> bool:
+            return self.stop.is_set()
+
+    coordinator = Coordinator()
+    monkeypatch.setattr(cancel, "_coordinator", lambda: coordinator)
+    url = f"sqlite:///{tmp_path / 'slow.db'}"
+    engine = cancel.install(make_engine(Settings(url, "environment"), read_only=False))
+    slow = text("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                "WHERE i < 300000000) SELECT count(*) FROM n")
+    threading.Timer(0.3, coordinator.stop.set).start()
+    started = clock.monotonic()
+    with pytest.raises(OperationalError, match="interrupted"), engine.connect() as connection:
+        connection.execute(slow).scalar_one()
+    assert clock.monotonic() - started < 3
+    engine.dispose()

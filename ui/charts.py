@@ -13,6 +13,7 @@ from core.config import Settings
 from core.filters import SessionFilter
 from ui.data import (
     DatabaseUnavailable,
+    load_page,
     load_pareto_front,
     load_period_stats,
     load_scatter,
@@ -28,21 +29,52 @@ def _plot(figure: object, key: str) -> None:
     st.plotly_chart(figure, key=key, theme="streamlit", config=PLOT_CONFIG, width="stretch")
 
 
-def render_charts(settings: Settings, session_filter: SessionFilter) -> None:
-    """Trade-off scatter, results by technique and sessions over time, in tabs."""
-    st.markdown("#### Charts for all matching sessions")
-    trade_off, by_technique, over_time = st.tabs(
-        ["Size vs speed", "By technique", "Over time"])
+CHARTS = {"scatter": "Size vs speed", "techniques": "By technique", "time": "Over time"}
+K_CHART = "sessions_chart"
+
+
+def _draw(settings: Settings, session_filter: SessionFilter, chart: str) -> None:
+    if chart == "techniques":
+        _plot(technique_figure(load_technique_stats(settings, session_filter)),
+              "sessions_chart_techniques")
+    elif chart == "time":
+        _plot(sessions_over_time_figure(load_period_stats(settings, session_filter)),
+              "sessions_chart_time")
+    else:
+        scatter = load_scatter(settings, session_filter)
+        front = load_pareto_front(settings, session_filter)
+        _plot(scatter_figure(scatter, front), "sessions_chart_scatter")
+
+
+def _charts_fragment(settings: Settings, session_filter: SessionFilter) -> None:
+    head, choice = st.columns([1, 1], vertical_alignment="center")
+    head.markdown("#### Charts for all matching sessions")
+    st.session_state.setdefault(K_CHART, "scatter")
+    with choice:
+        chart = st.segmented_control(
+            "Chart", list(CHARTS), key=K_CHART, format_func=CHARTS.get, required=True,
+            label_visibility="collapsed", width="stretch",
+            help="Only the chart on screen is computed, so the page stays quick on big data.",
+        ) or "scatter"
     try:
-        with trade_off:
-            scatter = load_scatter(settings, session_filter)
-            front = load_pareto_front(settings, session_filter)
-            _plot(scatter_figure(scatter, front), "sessions_chart_scatter")
-        with by_technique:
-            _plot(technique_figure(load_technique_stats(settings, session_filter)),
-                  "sessions_chart_techniques")
-        with over_time:
-            _plot(sessions_over_time_figure(load_period_stats(settings, session_filter)),
-                  "sessions_chart_time")
+        _draw(settings, session_filter, chart)
     except DatabaseUnavailable as error:
-        show_database_error(error, key="sessions_charts_retry")
+        if error.timed_out:
+            st.info("This chart takes too long on this many sessions; narrow the filters "
+                    "(for example a date range) to draw it.", icon=":material/hourglass:")
+        else:
+            show_database_error(error, key="sessions_charts_retry")
+
+
+def render_charts(settings: Settings, session_filter: SessionFilter) -> None:
+    """One chart at a time (trade-off scatter, by technique, over time) for every match.
+
+    A parallel fragment: the charts are aggregate scans and must not hold up the page; a
+    click on the chart choice reruns only this fragment.
+    """
+    try:
+        if not load_page(settings, session_filter).total:
+            return  # the empty state above says it all; empty charts would only add noise
+    except DatabaseUnavailable:
+        return  # the table above already shows the database error
+    st.fragment(_charts_fragment, parallel=True)(settings, session_filter)

@@ -42,6 +42,7 @@ from core.query import (
     model_choices,
 )
 from core.store import DatabaseMissingError, make_engine
+from ui import cancel
 
 T = TypeVar("T")
 
@@ -49,6 +50,7 @@ PAGE_TTL_S = 2  # a page is re-read at least this often (auto-refresh of running
 COUNTS_TTL_S = 30
 CHOICES_TTL_S = 300
 MAX_ENTRIES = 256
+TIMEOUT_REASON = "the query took too long"
 
 
 class DatabaseUnavailable(Exception):
@@ -57,6 +59,7 @@ class DatabaseUnavailable(Exception):
     def __init__(self, settings: Settings, error: BaseException) -> None:
         self.masked_url = settings.masked_db_url
         self.reason = _describe(error)
+        self.timed_out = self.reason.startswith(TIMEOUT_REASON)
         super().__init__(f"{self.masked_url}: {self.reason}")
 
 
@@ -68,8 +71,16 @@ def _describe(error: BaseException) -> str:
     text = str(original if original is not None else error).strip().splitlines()
     first = text[0] if text else ""
     if "interrupted" in first or "statement timeout" in first or "canceling statement" in first:
-        return "the query took too long and was stopped (statement timeout)"
+        return f"{TIMEOUT_REASON} and was stopped (statement timeout)"
     return f"{type(original or error).__name__}: {first}"[:300]
+
+
+def _log(settings: Settings, what: str, error: BaseException) -> None:
+    """Operators see failures in the terminal; a cancelled, abandoned view is not one."""
+    if cancel.should_stop():
+        return
+    print(f"[dashboard] {what} failed on {settings.masked_db_url}: {error!r}",
+          file=sys.stderr, flush=True)
 
 
 def current_settings() -> Settings:
@@ -81,7 +92,7 @@ def current_settings() -> Settings:
 def get_engine(settings: Settings) -> Engine:
     """One pool per database; the demo database is written on the very first start."""
     ensure_demo_database(settings)
-    return make_engine(settings)
+    return cancel.install(make_engine(settings))
 
 
 @contextmanager
@@ -92,8 +103,7 @@ def connect(settings: Settings) -> Iterator[Connection]:
         with engine.connect() as connection:
             yield connection
     except (SQLAlchemyError, DatabaseMissingError, OSError) as error:
-        print(f"[dashboard] database error on {settings.masked_db_url}: {error!r}",
-              file=sys.stderr, flush=True)
+        _log(settings, "query", error)
         raise DatabaseUnavailable(settings, error) from None
 
 
@@ -120,8 +130,7 @@ def _aggregate(settings: Settings, fn: Callable[..., T], session_filter: Session
     try:
         return cached(get_engine(settings), fn, session_filter, **kwargs)
     except (SQLAlchemyError, DatabaseMissingError, OSError) as error:
-        print(f"[dashboard] aggregate {fn.__name__} failed on {settings.masked_db_url}: {error!r}",
-              file=sys.stderr, flush=True)
+        _log(settings, f"aggregate {fn.__name__}", error)
         raise DatabaseUnavailable(settings, error) from None
 
 

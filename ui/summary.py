@@ -3,15 +3,22 @@
 The cards cover every match, not the visible page, so they answer "how is this set doing"
 while the table answers "which sessions". Medians are of completed sessions only: a failed
 run's partial numbers are not a result.
+
+They are drawn by a *parallel* fragment: on a million sessions the medians are full scans
+(seconds), and the table below must never wait for them. The fragment runs on Streamlit's
+worker pool while the page script goes on to the table.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import streamlit as st
 
 from core.config import Settings
 from core.filters import SessionFilter
-from ui.data import load_data_issue_count, load_summary
+from ui.data import DatabaseUnavailable, load_data_issue_count, load_summary
+from ui.errors import show_database_error
 
 
 def _percent(value: float | None, digits: int = 1) -> str:
@@ -35,6 +42,28 @@ def render_metric_cards(settings: Settings, session_filter: SessionFilter) -> No
                     border=True, help="Median over the completed sessions that match.")
     cards[3].metric("Median speed-up", _percent(summary.median_speed_improvement), border=True,
                     help="Median speed improvement over the completed sessions that match.")
+
+
+def _summary_fragment(settings: Settings, session_filter: SessionFilter) -> None:
+    try:
+        render_metric_cards(settings, session_filter)
+        render_data_issue_notice(settings, session_filter)
+    except DatabaseUnavailable as error:
+        if error.timed_out:
+            st.caption("The summary of this many sessions is taking too long; narrow the "
+                       "filters to see it. The table below is unaffected.")
+        else:
+            show_database_error(error, key="sessions_summary_retry")
+
+
+def render_summary(settings: Settings, session_filter: SessionFilter, slot: Any) -> None:
+    """Metric cards and the malformed-data notice, drawn into ``slot`` (above the table).
+
+    Call it after the table: the aggregates then start once the table's own queries are
+    done instead of competing with them, and run beside the rest of the page.
+    """
+    with slot:
+        st.fragment(_summary_fragment, parallel=True)(settings, session_filter)
 
 
 def render_data_issue_notice(settings: Settings, session_filter: SessionFilter) -> None:
