@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
+import operator
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import DateTime, Text, type_coerce
@@ -92,33 +94,134 @@ def iter_filtered_csv(connection: Connection, f: SessionFilter, *, chunk_rows: i
                       batch_size: int = 5000) -> Iterator[str]:
     """Every match of ``f`` (not just one page) as CSV chunks, in the table's order.
 
-    The same text as ``iter_csv(iter_sessions(connection, f))``, produced faster: the table's
-    own query streamed in batches (server-side cursor), rows read as plain tuples, timestamps
-    as stored (no per-value conversion), and cells shaped with no intermediate objects. Memory
-    stays flat whatever the number of rows.
+    The same text as ``iter_csv(iter_sessions(connection, f))``, produced several times faster:
+    the table's own query streamed in batches (server-side cursor), only the CSV's columns,
+    timestamps as stored, and each batch shaped column by column with C-level loops (``map``,
+    dictionary lookups of values already formatted, ``writerows``) instead of per-row objects.
+    Memory stays flat whatever the number of rows.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    pending = 1
-    for record in _fast_records(connection, f, batch_size):
-        writer.writerow(record)
-        pending += 1
-        if pending >= chunk_rows:
+    for rows in _fast_batches(connection, f, batch_size):
+        for start in range(0, len(rows), chunk_rows):
+            writer.writerows(rows[start:start + chunk_rows])
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
-            pending = 0
-    if pending or buffer.tell():
+    if buffer.tell():
         yield buffer.getvalue()
 
 
 _TIMESTAMPS = ("created_at", "updated_at", "completed_at")
 _FORMULA_FIRST = frozenset(" \u3000=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+_CACHE_LIMIT = 100_000
 
 
-def _fast_records(connection: Connection, f: SessionFilter, batch_size: int) -> Iterator[list[str]]:
-    """Rows of :func:`iter_filtered_csv`, each exactly ``csv_record(row_from_mapping(row))``."""
+class _Formatter:
+    """Column-wise versions of what :func:`csv_record` does to each cell, exact to the byte."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[Any, str] = {}     # value -> _format(float(value)); never 0 (-0.0)
+        self.progress: dict[Any, str] = {}    # raw progress -> its cell
+        self.techniques: dict[Any, str] = {}  # techniques JSON text -> its (neutralised) cell
+
+    @staticmethod
+    def text(column: tuple[Any, ...]) -> list[str] | tuple[Any, ...]:
+        """Text cells, neutralised where a spreadsheet would run them."""
+        first = _FORMULA_FIRST
+        if all(type(v) is str and not (v and v[0] in first) for v in column):
+            return column
+        return [neutralise(v if type(v) is str else _format(v)) for v in column]
+
+    def _cached(self, column: Any, cache: dict[Any, str], slow: Any, *, keep_zero: bool) -> list[str]:
+        cells = list(map(cache.get, column))
+        if None in cells:
+            for i, cell in enumerate(cells):
+                if cell is None:
+                    value = column[i]
+                    cells[i] = text_ = slow(value)
+                    if (keep_zero or value) and len(cache) < _CACHE_LIMIT:
+                        cache[value] = text_
+        return cells
+
+    def numbers_of(self, column: Any) -> list[str]:
+        return self._cached(column, self.numbers, _number_cell, keep_zero=False)
+
+    def progress_of(self, column: Any) -> list[str]:
+        # round(float(p or 0.0), 2) never gives -0.0, so 0 may be cached here.
+        return self._cached(column, self.progress, _progress_cell, keep_zero=True)
+
+    def techniques_of(self, column: Any) -> list[str]:
+        return self._cached(column, self.techniques, _technique_cell, keep_zero=True)
+
+
+def _number_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text_ = repr(round(float(value), 4))
+    return neutralise(text_) if text_ == "-inf" else text_  # the one number that starts like a formula
+
+
+def _progress_cell(value: Any) -> str:
+    return repr(round(round(float(value or 0.0), 2), 4))
+
+
+def _technique_cell(value: Any) -> str:
+    return neutralise(TECHNIQUE_SEPARATOR.join(_techniques(value)))
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """A stored timestamp as naive UTC, as the store reads it (None when it does not parse)."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = parse_timestamp(value)
+        if value is None:
+            return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _timestamps(column: tuple[Any, ...]) -> tuple[list[datetime | None], list[str]]:
+    """(naive UTC datetimes, ISO cells) of a column of stored timestamps.
+
+    Fast when every present value is naive (PostgreSQL) or SQLite text exactly as UTCTimestamp
+    writes it ('YYYY-MM-DD HH:MM:SS.ffffff'); anything else goes through the general parser.
+    """
+    present = [v for v in column if v is not None] if None in column else column
+    try:
+        if all(type(v) is str and len(v) == 26 and v[10] == " " and v[19] == "." for v in present):
+            parsed = list(map(datetime.fromisoformat, present))  # raises on a bad date
+        elif all(type(v) is datetime and v.tzinfo is None for v in present):
+            parsed = list(present)
+        else:
+            raise ValueError
+    except ValueError:
+        parsed = [_timestamp(v) for v in present]
+        texts = ["" if d is None else d.isoformat() + "+00:00" for d in parsed]
+    else:
+        texts = list(map(operator.add, map(datetime.isoformat, parsed), repeat("+00:00")))
+    if present is column:
+        return parsed, texts
+    values: list[datetime | None] = []
+    cells: list[str] = []
+    found = iter(zip(parsed, texts, strict=True))
+    for v in column:
+        if v is None:
+            values.append(None)
+            cells.append("")
+        else:
+            d, t = next(found)
+            values.append(d)
+            cells.append(t)
+    return values, cells
+
+
+def _fast_batches(connection: Connection, f: SessionFilter, batch_size: int
+                  ) -> Iterator[list[tuple[str, ...]]]:
+    """Batches of CSV rows, each row exactly ``csv_record(row_from_mapping(row))``."""
     caps = capabilities(connection)
     base = build_select(f, caps)
     by_name = {c.name: c for c in base.selected_columns}
@@ -133,92 +236,26 @@ def _fast_records(connection: Connection, f: SessionFilter, batch_size: int) -> 
         *(type_coerce(S.c[n], raw_type).label(n) for n in _TIMESTAMPS),
         maintain_column_froms=False,
     )
-    techniques_text: dict[Any, str] = {}
-    numbers: dict[Any, str] = {}  # metric values repeat a lot: format each distinct one once
-    fromisoformat = datetime.fromisoformat
-    formula_first = _FORMULA_FIRST
-
-    def timestamp(value: Any) -> tuple[datetime | None, str]:
-        """(naive UTC datetime for durations, ISO text) of a stored timestamp."""
-        if value is None:
-            return None, ""
-        if isinstance(value, str):
-            # SQLite text as UTCTimestamp writes it ('YYYY-MM-DD HH:MM:SS.ffffff', UTC): the
-            # common case, converted without the general parser; anything else takes it.
-            parsed = None
-            if len(value) == 26 and value[10] == " " and value[19] == ".":
-                try:
-                    parsed = fromisoformat(value)
-                except ValueError:
-                    parsed = None
-            if parsed is None:
-                parsed = parse_timestamp(value)
-                if parsed is None:
-                    return None, ""
-            value = parsed
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value, value.isoformat() + "+00:00"
-
-    def number(value: Any) -> str:
-        """``_format(float(value))``, cached per value; '-inf' is the one cell to neutralise."""
-        if value is None:
-            return ""
-        text_ = numbers.get(value)
-        if text_ is None:
-            text_ = repr(round(float(value), 4))
-            if text_ == "-inf":
-                text_ = neutralise(text_)
-            if value and len(numbers) < 100_000:  # not 0: -0.0 == 0.0 but prints '-0.0'
-                numbers[value] = text_
-        return text_
-
+    cells = _Formatter()
     with statement_timeout_suspended(connection):
         # Per statement: Connection.execution_options() would change the connection itself,
         # and every later query on it would open a server-side cursor.
         result = connection.execute(
             statement, execution_options={"stream_results": True, "yield_per": batch_size}
         )
-        for (sid, mid, name, status, progress, tech, size, speed, accuracy, created_at, updated_at,
-             completed_at) in result:
-            tech_cell = techniques_text.get(tech)
-            if tech_cell is None:
-                tech_cell = TECHNIQUE_SEPARATOR.join(_techniques(tech))
-                if tech_cell and tech_cell[0] in formula_first:
-                    tech_cell = neutralise(tech_cell)
-                if len(techniques_text) < 10_000:
-                    techniques_text[tech] = tech_cell
-            if type(created_at) is datetime and created_at.tzinfo is None:  # PostgreSQL
-                created = created_at
-                created_text = created.isoformat() + "+00:00"
-            else:
-                created, created_text = timestamp(created_at)
-            if type(completed_at) is datetime and completed_at.tzinfo is None:
-                completed = completed_at
-                completed_text = completed.isoformat() + "+00:00"
-            else:
-                completed, completed_text = timestamp(completed_at)
-            if type(updated_at) is datetime and updated_at.tzinfo is None:
-                updated_text = updated_at.isoformat() + "+00:00"
-            else:
-                updated_text = timestamp(updated_at)[1]
-            duration = ("" if created is None or completed is None
-                        else number(max(0.0, (completed - created).total_seconds())))
-            record = [
-                sid if type(sid) is str else _format(sid),
-                mid if type(mid) is str else _format(mid),
-                name if type(name) is str else _format(name),
-                status if type(status) is str else _format(status),
-                number(round(float(progress or 0.0), 2)),
-                tech_cell, number(size), number(speed), number(accuracy), duration,
-                created_text, updated_text, completed_text,
-            ]
-            # Text cells may start like a formula; numbers and dates are ours (see number()).
-            for i in (0, 1, 2, 3):
-                cell = record[i]
-                if cell and cell[0] in formula_first:
-                    record[i] = neutralise(cell)
-            yield record
+        for partition in result.partitions():
+            (sid, mid, name, status, progress, tech, size, speed, accuracy, created_at, updated_at,
+             completed_at) = zip(*partition, strict=True)
+            created, created_cells = _timestamps(created_at)
+            completed, completed_cells = _timestamps(completed_at)
+            durations = [None if a is None or c is None else max(0.0, (c - a).total_seconds())
+                         for a, c in zip(created, completed, strict=True)]
+            yield list(zip(
+                cells.text(sid), cells.text(mid), cells.text(name), cells.text(status),
+                cells.progress_of(progress), cells.techniques_of(tech), cells.numbers_of(size),
+                cells.numbers_of(speed), cells.numbers_of(accuracy), cells.numbers_of(durations),
+                created_cells, _timestamps(updated_at)[1], completed_cells, strict=True,
+            ))
 
 
 def export_filename(f: SessionFilter, today: date, extension: str = "csv") -> str:
