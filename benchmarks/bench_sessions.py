@@ -262,7 +262,7 @@ def worker_sql(url: str, repeat: int, export_rows: int | None, show_plans: bool,
     for name, call, clear in _aggregate_calls(engine):
         colds = []
         try:
-            for _ in range(max(2, min(5, repeat // 4))):
+            for _ in range(max(2, min(3, repeat // 4))):
                 clear()
                 started = time.perf_counter()
                 call()
