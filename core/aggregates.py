@@ -65,8 +65,10 @@ from core.stats_sql import (
     bucket_start,
     choose_granularity,
     has_facts_index,
+    has_index,
     quantile,
     ranked_source,
+    walked_quantile,
 )
 from core.store import STATUSES, parse_timestamp
 
@@ -193,9 +195,29 @@ def _summary_extras(source: Subquery) -> list[ColumnElement[Any]]:
 def summary(connection: Connection, f: SessionFilter) -> Summary:
     """Sessions by status, success rate, medians of completed sessions, MB saved, running now."""
     caps = capabilities(connection)
-    rows = _grouped(connection, caps, _summary_base(f, caps, _scanned(connection, f)), [],
-                    {"size": (0.5,), "speed": (0.5,)}, _summary_extras)
-    return _summary_from(rows[0] if rows else None)
+    base = _summary_base(f, caps, _scanned(connection, f))
+    # Walking the (status, metric) index in value order only pays when nothing but the status
+    # filters it: a date range or a technique would be checked row by row against the table
+    # (measured at a million rows: 2.5 s unfiltered, but 9.6 s for 90 days, against 4.7 s).
+    walkable = _status_only(f) and all(
+        has_index(connection, f"ix_sessions_status_{m}") for m in ("size", "speed"))
+    if caps.dialect != "sqlite" or not walkable:
+        rows = _grouped(connection, caps, base, [], {"size": (0.5,), "speed": (0.5,)},
+                        _summary_extras)
+        return _summary_from(rows[0] if rows else None)
+    # SQLite, status filter only: count first, then read each median at its position in the
+    # (status, metric) index instead of sorting every completed session.
+    source = base.subquery("base")
+    row = dict(connection.execute(select(
+        *_summary_extras(source), func.count(source.c.size).label("size_n"),
+        func.count(source.c.speed).label("speed_n"))).mappings().one())
+    for metric, name in (("size", "size_reduction"), ("speed", "speed_improvement")):
+        value = derived(name, caps)
+        where = [*filter_clauses(f, caps), S.c.status == "completed", value.is_not(None)]
+        sessions = IndexedBy(S, f"ix_sessions_status_{metric}")
+        row[f"{metric}_q50"] = walked_quantile(connection, value, sessions, where,
+                                               int(row[f"{metric}_n"]), 0.5)
+    return _summary_from(row)
 
 
 def summary_change(connection: Connection, f: SessionFilter, *, now: datetime | None = None

@@ -193,19 +193,49 @@ def _compile_indexed_by(element: IndexedBy, compiler: SQLCompiler, **kw: Any) ->
     return f"{rendered} INDEXED BY {element.index}"
 
 
-_facts_index: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+_indexes: weakref.WeakKeyDictionary[Engine, frozenset[str]] = weakref.WeakKeyDictionary()
 
 
-def has_facts_index(connection: Connection) -> bool:
-    """Whether init-db created :data:`FACTS_INDEX` (SQLite; looked up once per engine)."""
+def has_index(connection: Connection, name: str) -> bool:
+    """Whether the SQLite database has index ``name`` (the list is read once per engine)."""
     if connection.dialect.name != "sqlite":
         return False
     engine = connection.engine
-    found = _facts_index.get(engine)
+    found = _indexes.get(engine)
     if found is None:
-        found = connection.execute(
-            text("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = :name"),
-            {"name": FACTS_INDEX},
-        ).scalar_one() > 0
-        _facts_index[engine] = found
-    return found
+        rows = connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'"))
+        found = frozenset(row[0] for row in rows)
+        _indexes[engine] = found
+    return name in found
+
+
+def has_facts_index(connection: Connection) -> bool:
+    """Whether init-db created :data:`FACTS_INDEX` (SQLite)."""
+    return has_index(connection, FACTS_INDEX)
+
+
+# -- SQLite: one exact quantile by walking an index in value order -----------------------------
+
+
+def walked_quantile(connection: Connection, value: ColumnElement[Any], sessions: Any,
+                    where: Sequence[ColumnElement[bool]], count: int, q: float) -> float | None:
+    """The exact ``q`` quantile of ``value`` over ``count`` non-NULL rows matching ``where``.
+
+    ``percentile_cont``'s rule again, but the one or two rows it needs are read at their
+    position (``ORDER BY value LIMIT 2 OFFSET k``) from an index already sorted by the value
+    (``sessions`` names it), so nothing is sorted: for a million sessions it costs a walk
+    through half an index instead of sorting 800,000 rows. ``count`` must be the number of
+    rows ``where`` selects (from a previous count).
+    """
+    if count <= 0:
+        return None
+    position = q * (count - 1)
+    low = int(position)
+    fraction = position - low
+    picked = (select(value.label("v")).select_from(sessions).where(*where)
+              .order_by(value).limit(2 if fraction > 0 else 1).offset(low).subquery("picked"))
+    row = connection.execute(select(func.min(picked.c.v), func.max(picked.c.v))).one()
+    if row[0] is None:
+        return None
+    low_value, high_value = float(row[0]), float(row[1])
+    return low_value + (high_value - low_value) * fraction if fraction > 0 else low_value

@@ -294,3 +294,19 @@ def test_data_version_sees_a_delete(engine: Engine) -> None:
                            .where(optimization_sessions.c.session_id == "o01"))
     with engine.connect() as connection:
         assert A.data_version(connection) != before
+
+
+@pytest.mark.parametrize("statuses", [(), ("completed", "failed")])
+def test_summary_medians_without_a_date_range(engine: Engine, statuses: tuple[str, ...]) -> None:
+    """Status-only filters take SQLite's index-walk path; the numbers must not change."""
+    with engine.connect() as connection:
+        s = A.summary(connection, SessionFilter(statuses=statuses))
+    assert s.median_size_reduction == pytest.approx(70.0)  # 30 40 50 60 70 70 80 99 99
+    assert s.median_speed_improvement == pytest.approx(32.5)  # 10 10 20 30 | 35 40 99 99
+    assert s.completed == 9
+
+
+def test_summary_medians_of_nothing_completed(engine: Engine) -> None:
+    with engine.connect() as connection:
+        s = A.summary(connection, SessionFilter(statuses=("failed",)))
+    assert s.failed == 2 and s.median_size_reduction is None and s.median_speed_improvement is None
