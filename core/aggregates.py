@@ -235,6 +235,11 @@ def summary_change(connection: Connection, f: SessionFilter, *, now: datetime | 
         return SummaryChange(current, None, None, None)
     if end is None:
         end = (now or datetime.now(UTC)).replace(tzinfo=None)
+        if not isinstance(f.start_date, datetime):
+            # A start given as a date counts whole days (as the filter does): the current period
+            # runs to the end of today, so "the last 90 days" compares with 90 whole days before,
+            # whatever the time of day.
+            end = datetime.combine(end.date() + timedelta(days=1), datetime.min.time())
     previous_start = start - (end - start)
     # An explicit end instant is inclusive: one microsecond before the current start.
     before = replace(f, start_date=previous_start, end_date=start - timedelta(microseconds=1))
