@@ -540,8 +540,12 @@ def test_an_abandoned_views_query_is_interrupted(tmp_path: Path, monkeypatch: py
         def should_stop(self) -> bool:
             return self.stop.is_set()
 
-    coordinator = Coordinator()
-    monkeypatch.setattr(cancel, "_coordinator", lambda: coordinator)
+    class Context:  # what the watcher reads of Streamlit's script-run context
+        parallel_coordinator = Coordinator()
+        script_requests = None
+
+    coordinator = Context.parallel_coordinator
+    monkeypatch.setattr(cancel, "_context", lambda: Context)
     url = f"sqlite:///{tmp_path / 'slow.db'}"
     engine = cancel.install(make_engine(Settings(url, "environment"), read_only=False))
     slow = text("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
@@ -552,3 +556,28 @@ def test_an_abandoned_views_query_is_interrupted(tmp_path: Path, monkeypatch: py
         connection.execute(slow).scalar_one()
     assert clock.monotonic() - started < 3
     engine.dispose()
+
+
+def test_a_waiting_full_rerun_abandons_the_run_but_a_queued_refresh_does_not() -> None:
+    """Reads Streamlit's real request object, so a change of its shape shows up here."""
+    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData, ScriptRequests
+
+    from ui import cancel
+
+    class Context:
+        parallel_coordinator = None
+
+        def __init__(self, requests: ScriptRequests) -> None:
+            self.script_requests = requests
+
+    idle = ScriptRequests()
+    assert not cancel._abandoned_run(Context(idle))
+    full = ScriptRequests()
+    full.request_rerun(RerunData(query_string="status=failed"))
+    assert cancel._abandoned_run(Context(full))
+    refresh = ScriptRequests()
+    refresh.request_rerun(RerunData(fragment_id_queue=["sessions-table"]))
+    assert not cancel._abandoned_run(Context(refresh))
+    stopped = ScriptRequests()
+    stopped.request_stop()
+    assert cancel._abandoned_run(Context(stopped))

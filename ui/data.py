@@ -77,7 +77,7 @@ def _describe(error: BaseException) -> str:
 
 def _log(settings: Settings, what: str, error: BaseException) -> None:
     """Operators see failures in the terminal; a cancelled, abandoned view is not one."""
-    if cancel.should_stop():
+    if cancel.abandoned():
         return
     print(f"[dashboard] {what} failed on {settings.masked_db_url}: {error!r}",
           file=sys.stderr, flush=True)
@@ -104,6 +104,7 @@ def connect(settings: Settings) -> Iterator[Connection]:
             yield connection
     except (SQLAlchemyError, DatabaseMissingError, OSError) as error:
         _log(settings, "query", error)
+        cancel.leave_if_abandoned()
         raise DatabaseUnavailable(settings, error) from None
 
 
@@ -131,6 +132,7 @@ def _aggregate(settings: Settings, fn: Callable[..., T], session_filter: Session
         return cached(get_engine(settings), fn, session_filter, **kwargs)
     except (SQLAlchemyError, DatabaseMissingError, OSError) as error:
         _log(settings, f"aggregate {fn.__name__}", error)
+        cancel.leave_if_abandoned()
         raise DatabaseUnavailable(settings, error) from None
 
 

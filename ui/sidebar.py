@@ -51,8 +51,7 @@ _FRESH = "_sessions_fresh"  # widget keys written through session state since th
 PAGE_SIZES = (10, 25, 50, 100)
 QUICK_RANGES: dict[str, int | None] = {"7": 7, "30": 30, "90": 90, "all": None}
 QUICK_LABELS = {"7": "7 days", "30": "30 days", "90": "90 days", "all": "All time"}
-ORDER_LABELS = {"desc": ":material/arrow_downward: Descending",
-                "asc": ":material/arrow_upward: Ascending"}
+ORDER_LABELS = {"desc": "↓ Descending", "asc": "↑ Ascending"}
 EARLIEST = date(2000, 1, 1)
 
 

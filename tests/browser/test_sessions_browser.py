@@ -13,7 +13,6 @@ import io
 import os
 import re
 import statistics
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -292,36 +291,60 @@ def test_bad_link_and_empty_result_read_well(dashboard: Any, viewer: Page,
     assert query(viewer) == ""
 
 
+BENCH_SEARCHES = ("resnet", "bert", "vit", "mdl-0001", "mdl-0002", "yolo", "whisper", "mdl-0003",
+                  "gpt2", "unet", "clip", "llama", "mdl-0010", "mdl-0011", "roberta", "distil",
+                  "mobilenet", "efficientnet", "t5-", "mdl-0020")
+# Measured in the page itself: from the Enter key event to the moment the "of N sessions" line
+# (drawn with the table, in the same run) shows the new total. No test-driver overhead.
+_WATCH = """() => {
+    document.addEventListener('keydown', e => {
+        if (e.key === 'Enter') { window.__t0 = performance.now(); }
+    }, true);
+    window.__watch = (text) => {
+        window.__t1 = null;
+        const observer = new MutationObserver(() => {
+            if (document.body.innerText.includes(text)) {
+                window.__t1 = performance.now();
+                observer.disconnect();
+            }
+        });
+        observer.observe(document.body, {subtree: true, childList: true, characterData: true});
+    };
+}"""
+
+
 @pytest.mark.skipif(not os.environ.get(BENCH_DB_ENV), reason=f"set {BENCH_DB_ENV} to a big database")
 def test_filter_change_latency_on_the_benchmark_database(start_dashboard: Any, viewer: Page,
                                                          tmp_path: Path) -> None:
-    """Time from a filter change (a sort order click) to the updated first row, 20 times."""
+    """20 filter changes (a new search each, so no cache helps) on e.g. 1,000,000 sessions."""
     url = os.environ[BENCH_DB_ENV]
+    expected = {}
+    for term in BENCH_SEARCHES:
+        ids, total = core_page(url, SessionFilter(search=term))
+        expected[term] = (ids[0], total)
     credentials = tmp_path / "auth" / "credentials.yaml"
     add_user(credentials, "ada", "ada password", rounds=4)
     server = start_dashboard({"SESSIONS_DB_URL": url, "DASHBOARD_AUTH_FILE": str(credentials),
                               "DASHBOARD_COOKIE_KEY": STRONG_KEY})
+    expect.set_options(timeout=120_000)
     try:
         sign_in(viewer, server.url, "?refresh=off")
-        statuses = ["completed", "failed", "cancelled", "running", "pending"]
-        expected = {}
-        for status in statuses:
-            for order in ("desc", "asc"):
-                ids, _ = core_page(url, SessionFilter(statuses=(status,), order=order))
-                expected[(status, order)] = ids[0]
+        viewer.evaluate(_WATCH)
+        search = viewer.get_by_role("textbox", name="Search")
         timings = []
-        for index in range(20):
-            status = statuses[index % len(statuses)]
-            order = "asc" if index % 2 else "desc"
-            target = f"?status={status}" + ("&order=asc" if order == "asc" else "") + "&refresh=off"
-            started = time.perf_counter()
-            viewer.evaluate("t => { window.history.pushState({}, '', t); }", target)
-            viewer.reload()
-            expect(cell(viewer, 1, 0)).to_have_text(expected[(status, order)], timeout=60_000)
-            timings.append(time.perf_counter() - started)
+        for term in BENCH_SEARCHES:
+            first_id, total = expected[term]
+            search.fill(term)
+            viewer.evaluate("text => window.__watch(text)", f"of {total:,} session")
+            search.press("Enter")
+            expect(viewer.get_by_text(f"of {total:,} session")).to_be_visible()
+            hover_grid(viewer)
+            expect(cell(viewer, 1, 0)).to_have_text(first_id)
+            timings.append(viewer.evaluate("() => (window.__t1 - window.__t0) / 1000"))
         timings.sort()
         p50 = statistics.median(timings)
         p95 = timings[round(0.95 * (len(timings) - 1))]
-        print(f"\nfilter change -> updated table: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
+        print(f"\nfilter change -> updated table over {len(timings)} changes: "
+              f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {timings[-1] * 1000:.0f} ms")
     finally:
         server.stop()
