@@ -368,9 +368,12 @@ def test_no_match_shows_a_friendly_empty_state_with_a_reset(db: str) -> None:
     at = open_sessions({"q": "no-such-session-anywhere", "status": "failed"})
     assert not at.dataframe
     assert "No sessions match these filters" in markdown(at)
+    assert at.metric[0].value == "0"
     at.button(key="sessions_reset_empty").click().run()
     assert url(at) == {}
     assert_shows(at, db, SessionFilter())
+    assert at.metric[0].value == f"{DEMO_SESSIONS + 1:,}"  # the whole page follows, not just the table
+    assert at.multiselect(key=sidebar.K_STATUS).value == []
 
 
 def test_reset_filters_keeps_sort_and_page_size(db: str) -> None:

@@ -186,6 +186,12 @@ def _request_full_rerun() -> None:
     st.session_state[_FULL_RERUN] = True
 
 
+def _reset_everything() -> None:
+    """The empty state's way out: the filters, the cards and the charts all change."""
+    reset_filters()
+    _request_full_rerun()
+
+
 # --- drawing -------------------------------------------------------------------------------------
 
 
@@ -208,7 +214,7 @@ def render_empty_state() -> None:
     with st.container(border=True):
         st.markdown("#### No sessions match these filters")
         st.caption("Loosen a filter in the sidebar, or start again from all sessions.")
-        st.button("Reset filters", key="sessions_reset_empty", on_click=reset_filters,
+        st.button("Reset filters", key="sessions_reset_empty", on_click=_reset_everything,
                   type="primary")
 
 

@@ -289,6 +289,9 @@ def test_bad_link_and_empty_result_read_well(dashboard: Any, viewer: Page,
     hover_grid(viewer)
     expect(cell(viewer, 1, 0)).not_to_have_text("")
     assert query(viewer) == ""
+    # the whole page follows the reset: the cards count every session again, the search is empty
+    expect(viewer.get_by_test_id("stMetricValue").first).to_have_text("402")
+    expect(viewer.get_by_role("textbox", name="Search")).to_have_value("")
 
 
 BENCH_SEARCHES = ("resnet", "bert", "vit", "mdl-0001", "mdl-0002", "yolo", "whisper", "mdl-0003",
