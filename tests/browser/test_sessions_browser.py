@@ -239,6 +239,10 @@ def test_a_running_session_updates_on_screen_while_it_progresses(
     progress = column_index("progress_percentage")
     expect(cell(viewer, 1, 0)).to_have_text(LIVE_ID)
     expect(cell(viewer, progress, 0)).to_have_text("10")
+    main = viewer.get_by_test_id("stMain")
+    main.evaluate("element => element.scrollTo(0, 150)")
+    scrolled = main.evaluate("element => element.scrollTop")
+    assert scrolled > 0
     engine = _writer(dashboard.db_url)
     try:
         for done in (35, 60):
@@ -250,7 +254,8 @@ def test_a_running_session_updates_on_screen_while_it_progresses(
             expect(cell(viewer, progress, 0)).to_have_text(str(done), timeout=TIMEOUT_MS)
     finally:
         engine.dispose()
-    assert query(viewer) == f"?q={LIVE_ID}"  # the view did not move
+    assert query(viewer) == f"?q={LIVE_ID}"  # the view did not move...
+    assert main.evaluate("element => element.scrollTop") == scrolled  # ...nor did the page
     viewer.screenshot(path=screenshot_dir / "sessions-live-progress.png")
 
 
