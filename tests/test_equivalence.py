@@ -528,7 +528,6 @@ TRICKY_NUMBERS = [0.0, -0.0, 1.0, -1.0, 100.0, 12.5, 45.3, -0.5, 0.1, 0.0001, 0.
 def test_export_cells_match_for_tricky_values(empty_db_url: str) -> None:
     """The database-shaped CSV cells (numbers, durations, timestamps) equal Python's, value by value."""
     writer, reader = _engines(empty_db_url)
-    backend = writer.dialect.name
     rng = random.Random(SEED + 9)
     try:
         init_db(writer)
