@@ -28,7 +28,7 @@ from core.config import DB_URL_ENV, Settings
 from core.demo import write_demo
 from core.filters import SessionFilter
 from core.query import fetch_page, list_sessions
-from core.store import make_engine, models, optimization_sessions
+from core.store import Malformed, make_engine, models, optimization_sessions
 from ui import sidebar, table
 from ui.view import ViewState
 
@@ -38,6 +38,9 @@ PAGE = "pages/1_Sessions.py"
 ANCHOR = datetime(2026, 6, 1, tzinfo=UTC)
 DEMO_SESSIONS = 260
 STRONG_KEY = "test-cookie-key-" + "0123456789abcdefghijklmnopqrstuvwxyz"
+EXTRA_ROWS = 2  # the formula session and the malformed one (below)
+MALFORMED_SESSION = "opt-malformed-criteria"
+MALFORMED_TEXT = '{"techniques": ["quantization",'
 FORMULA_SESSION = "=SUM(1,2)-session"
 FORMULA_MODEL = '=HYPERLINK("https://example.com","x")'
 
@@ -55,6 +58,16 @@ def _add_formula_rows(url: str) -> None:
                         "accuracy_delta_percent": -0.5},
             "created_at": ANCHOR - timedelta(days=3), "updated_at": ANCHOR - timedelta(days=3),
             "completed_at": ANCHOR - timedelta(days=3) + timedelta(hours=1),
+        }])
+        # As a buggy writer might leave it: criteria that are not JSON at all. PostgreSQL's
+        # JSONB cannot hold that, so there the same session gets a wrongly typed field.
+        criteria: Any = (Malformed(MALFORMED_TEXT) if url.startswith("sqlite")
+                         else {"techniques": "quantization"})
+        connection.execute(insert(optimization_sessions), [{
+            "session_id": MALFORMED_SESSION, "model_id": "mdl-0001", "status": "failed",
+            "criteria": criteria, "total_steps": 10, "completed_steps": 4, "results": None,
+            "error_message": "worker lost", "created_at": ANCHOR - timedelta(days=5),
+            "updated_at": ANCHOR - timedelta(days=5), "completed_at": ANCHOR - timedelta(days=5),
         }])
     engine.dispose()
 
@@ -148,7 +161,7 @@ def test_first_view_is_the_newest_sessions_with_a_clean_url(db: str) -> None:
     assert len(shown_ids(at)) == 50
     assert [m.label for m in at.metric] == ["Sessions", "Completed", "Median size reduction",
                                            "Median speed-up"]
-    assert at.metric[0].value == f"{DEMO_SESSIONS + 1:,}"
+    assert at.metric[0].value == f"{DEMO_SESSIONS + EXTRA_ROWS:,}"
     assert "Page **1** of **6**" in markdown(at)
     # the demo data has malformed rows: the notice counts them
     assert any("malformed criteria or results" in i.value for i in at.info)
@@ -332,7 +345,7 @@ def _pager(at: AppTest) -> dict[str, bool]:
 
 def test_pagination_moves_within_bounds(db: str) -> None:
     at = open_sessions({"limit": "25"})
-    pages = -(-(DEMO_SESSIONS + 1) // 25)
+    pages = -(-(DEMO_SESSIONS + EXTRA_ROWS) // 25)
     assert _pager(at) == {"first": True, "previous": True, "next": False, "last": False}
     at.button(key="sessions_next").click().run()
     assert url(at) == {"limit": ["25"], "skip": ["25"]}
@@ -356,7 +369,7 @@ def test_pagination_moves_within_bounds(db: str) -> None:
 def test_a_page_past_the_end_shows_the_last_page_with_a_warning(db: str) -> None:
     at = open_sessions({"skip": "5000"})
     assert any("`skip=5000` is past the last" in w for w in warnings(at))
-    last_skip = (DEMO_SESSIONS + 1) // 50 * 50
+    last_skip = (DEMO_SESSIONS + EXTRA_ROWS) // 50 * 50
     assert url(at) == {"skip": [str(last_skip)]}
     assert_shows(at, db, SessionFilter(skip=last_skip))
 
@@ -372,7 +385,7 @@ def test_no_match_shows_a_friendly_empty_state_with_a_reset(db: str) -> None:
     at.button(key="sessions_reset_empty").click().run()
     assert url(at) == {}
     assert_shows(at, db, SessionFilter())
-    assert at.metric[0].value == f"{DEMO_SESSIONS + 1:,}"  # the whole page follows, not just the table
+    assert at.metric[0].value == f"{DEMO_SESSIONS + EXTRA_ROWS:,}"  # the whole page follows
     assert at.multiselect(key=sidebar.K_STATUS).value == []
 
 
@@ -584,3 +597,11 @@ def test_a_waiting_full_rerun_abandons_the_run_but_a_queued_refresh_does_not() -
     stopped = ScriptRequests()
     stopped.request_stop()
     assert cancel._abandoned_run(Context(stopped))
+
+
+def test_malformed_criteria_are_shown_as_stored_not_as_a_failure(db: str) -> None:
+    at = open_sessions({"session": MALFORMED_SESSION})
+    assert not at.exception
+    assert any("not valid JSON; shown as stored" in w for w in warnings(at))
+    assert MALFORMED_TEXT in [c.value for c in at.code]
+    assert any("malformed" in w for w in warnings(at))
