@@ -7,8 +7,10 @@ opened, a page button clicked); otherwise the widgets are, and the URL is rewrit
   one this session last wrote, it is parsed (bad values become :class:`~ui.view.Problem`) and
   copied into the widgets' session state. The view is then read back from the widgets, so it
   already includes the change the user just made, and the canonical URL is written.
-* :func:`render_filters` draws the widgets from that state; it never passes a default, so
-  Streamlit never has two opinions about a widget's value.
+* :func:`render_filters` draws the widgets from that state. Each also declares the view's
+  value as its default, so a widget the browser re-creates without its state (seen after
+  fragment reruns) shows the view rather than a blank; on a run that just wrote the value
+  through session state it declares Streamlit's neutral default instead (:func:`declared`).
 
 Changing any filter, the sort or the page size returns to the first page.
 """
@@ -40,8 +42,6 @@ K_ORDER = "sessions_order"
 K_LIMIT = "sessions_limit"
 K_COLUMNS = "sessions_columns"
 K_REFRESH = "sessions_refresh"
-WIDGET_KEYS = (K_STATUS, K_MODELS, K_TECHNIQUES, K_FROM, K_TO, K_SEARCH, K_SORT, K_ORDER,
-               K_LIMIT, K_COLUMNS, K_REFRESH)
 
 _SEEN = "_sessions_url_seen"  # the query string this session last read or wrote
 _BASE = "_sessions_view"  # the view as of the last run (decides "filters changed")
