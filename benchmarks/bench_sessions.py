@@ -197,7 +197,7 @@ def _aggregate_calls(engine: Any) -> list[tuple[str, Callable[[], Any], Callable
 
 
 def worker_sql(url: str, repeat: int, export_rows: int | None, show_plans: bool,
-               sqlite_mmap_mb: int = 0) -> dict[str, Any]:
+               sqlite_mmap_mb: int = 0, skip_aggregates: bool = False) -> dict[str, Any]:
     import tracemalloc
 
     rss_start = rss_mb()
@@ -259,7 +259,7 @@ def worker_sql(url: str, repeat: int, export_rows: int | None, show_plans: bool,
 
     # Aggregates: cold (cache cleared: data version + computation) and repeated (a cache hit).
     out["aggregates"] = []
-    for name, call, clear in _aggregate_calls(engine):
+    for name, call, clear in ([] if skip_aggregates else _aggregate_calls(engine)):
         colds = []
         try:
             for _ in range(max(2, min(3, repeat // 4))):
@@ -504,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drop-after", action="store_true",
                         help="drop the PostgreSQL database and delete the SQLite file at the end")
     parser.add_argument("--plans", action="store_true", help="print each operation's query plan")
+    parser.add_argument("--skip-aggregates", action="store_true", help="do not measure the aggregates")
     parser.add_argument("--sqlite-mmap-mb", type=int, default=0,
                         help="measure SQLite with PRAGMA mmap_size (MB); 0 = as the dashboard opens it")
     parser.add_argument("--pg-shared-buffers", default="2GB",
@@ -514,7 +515,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.worker == "sql":
-        result = worker_sql(args.url, args.repeat, args.export_rows, args.plans, args.sqlite_mmap_mb)
+        result = worker_sql(args.url, args.repeat, args.export_rows, args.plans, args.sqlite_mmap_mb,
+                            args.skip_aggregates)
         print(RESULT_MARK + json.dumps(result), flush=True)
         return 0
     if args.worker == "pandas":
@@ -547,6 +549,8 @@ def main(argv: list[str] | None = None) -> int:
                 worker_args += ["--export-rows", str(args.export_rows)]
             if args.plans:
                 worker_args.append("--plans")
+            if args.skip_aggregates:
+                worker_args.append("--skip-aggregates")
             results[backend] = {"build": info, "url": url, "sql": run_worker(worker_args)}
             if args.plans:
                 for name, plans in results[backend]["sql"]["plans"].items():

@@ -103,14 +103,25 @@ def iter_filtered_csv(connection: Connection, f: SessionFilter, *, chunk_rows: i
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for rows in _fast_batches(connection, f, batch_size):
+    header = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    for rows, plain in _fast_batches(connection, f, batch_size):
         for start in range(0, len(rows), chunk_rows):
-            writer.writerows(rows[start:start + chunk_rows])
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue()
+            part = rows[start:start + chunk_rows]
+            if plain:
+                # No cell needs quoting (checked per batch): what csv.writer would write.
+                text_ = "\r\n".join(map(",".join, part)) + "\r\n"
+            else:
+                writer.writerows(part)
+                text_ = buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+            if header:
+                text_, header = header + text_, ""
+            yield text_
+    if header:
+        yield header
 
 
 _TIMESTAMPS = ("created_at", "updated_at", "completed_at")
@@ -129,9 +140,9 @@ class _Formatter:
     @staticmethod
     def text(column: tuple[Any, ...]) -> list[str] | tuple[Any, ...]:
         """Text cells, neutralised where a spreadsheet would run them."""
-        first = _FORMULA_FIRST
-        if all(type(v) is str and not (v and v[0] in first) for v in column):
-            return column
+        if set(map(type, column)) <= {str} and not _FORMULA_FIRST.intersection(
+                map(operator.itemgetter(slice(0, 1)), column)):
+            return column  # the usual case, checked with C-level loops
         return [neutralise(v if type(v) is str else _format(v)) for v in column]
 
     def _cached(self, column: Any, cache: dict[Any, str], slow: Any, *, keep_zero: bool) -> list[str]:
@@ -187,17 +198,21 @@ def _timestamp(value: Any) -> datetime | None:
 def _timestamps(column: tuple[Any, ...]) -> tuple[list[datetime | None], list[str]]:
     """(naive UTC datetimes, ISO cells) of a column of stored timestamps.
 
-    Fast when every present value is naive (PostgreSQL) or SQLite text exactly as UTCTimestamp
-    writes it ('YYYY-MM-DD HH:MM:SS.ffffff'); anything else goes through the general parser.
+    Fast (C-level ``map``) when every present value is a naive datetime (PostgreSQL) or text
+    ``datetime.fromisoformat`` reads as naive (SQLite, as UTCTimestamp writes it); a column with
+    anything else (an offset, 'Z', spaces, garbage) goes through the store's general parser.
     """
     present = [v for v in column if v is not None] if None in column else column
     try:
-        if all(type(v) is str and len(v) == 26 and v[10] == " " and v[19] == "." for v in present):
-            parsed = list(map(datetime.fromisoformat, present))  # raises on a bad date
-        elif all(type(v) is datetime and v.tzinfo is None for v in present):
+        kinds = set(map(type, present))
+        if kinds <= {str}:
+            parsed = list(map(datetime.fromisoformat, present))  # raises on anything odd
+        elif kinds <= {datetime}:
             parsed = list(present)
         else:
             raise ValueError
+        if set(map(operator.attrgetter("tzinfo"), parsed)) - {None}:
+            raise ValueError  # an offset: the general path converts it to UTC
     except ValueError:
         parsed = [_timestamp(v) for v in present]
         texts = ["" if d is None else d.isoformat() + "+00:00" for d in parsed]
@@ -219,9 +234,16 @@ def _timestamps(column: tuple[Any, ...]) -> tuple[list[datetime | None], list[st
     return values, cells
 
 
+def _needs_quoting(column: Any) -> bool:
+    """Would csv.writer (QUOTE_MINIMAL) quote any of these cells? One C-level scan a column."""
+    joined = "\x00".join(column)
+    return "," in joined or '"' in joined or "\n" in joined or "\r" in joined
+
+
 def _fast_batches(connection: Connection, f: SessionFilter, batch_size: int
-                  ) -> Iterator[list[tuple[str, ...]]]:
-    """Batches of CSV rows, each row exactly ``csv_record(row_from_mapping(row))``."""
+                  ) -> Iterator[tuple[list[tuple[str, ...]], bool]]:
+    """Batches of CSV rows, each row exactly ``csv_record(row_from_mapping(row))``, and whether
+    no cell of the batch needs quoting (only text cells can: numbers and dates are ours)."""
     caps = capabilities(connection)
     base = build_select(f, caps)
     by_name = {c.name: c for c in base.selected_columns}
@@ -250,12 +272,16 @@ def _fast_batches(connection: Connection, f: SessionFilter, batch_size: int
             completed, completed_cells = _timestamps(completed_at)
             durations = [None if a is None or c is None else max(0.0, (c - a).total_seconds())
                          for a, c in zip(created, completed, strict=True)]
+            texts = (cells.text(sid), cells.text(mid), cells.text(name), cells.text(status),
+                     cells.techniques_of(tech))
+            plain = not any(map(_needs_quoting, texts))
             yield list(zip(
-                cells.text(sid), cells.text(mid), cells.text(name), cells.text(status),
-                cells.progress_of(progress), cells.techniques_of(tech), cells.numbers_of(size),
-                cells.numbers_of(speed), cells.numbers_of(accuracy), cells.numbers_of(durations),
+                *texts[:4], cells.progress_of(progress), texts[4], cells.numbers_of(size),
+                cells.numbers_of(speed), cells.numbers_of(accuracy),
+                # Finite and never negative: repr(round()) directly, no -inf, no cache.
+                ["" if d is None else repr(round(d, 4)) for d in durations],
                 created_cells, _timestamps(updated_at)[1], completed_cells, strict=True,
-            ))
+            )), plain
 
 
 def export_filename(f: SessionFilter, today: date, extension: str = "csv") -> str:
