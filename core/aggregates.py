@@ -23,8 +23,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, cast, column, func, literal_column, or_, select, table
@@ -49,6 +49,9 @@ from core.aggregate_types import (
 from core.filters import SessionFilter
 from core.query import M, S, filter_clauses
 from core.schema import (
+    AGG_COUNTS,
+    AGG_MODELS,
+    AGG_VALUES,
     COUNTS_TABLE,
     TECHNIQUES_TABLE,
     Capabilities,
@@ -64,6 +67,7 @@ from core.stats_sql import (
     bucket_range,
     bucket_start,
     choose_granularity,
+    floor_to_bucket,
     has_facts_index,
     has_index,
     quantile,
@@ -194,6 +198,9 @@ def _summary_extras(source: Subquery) -> list[ColumnElement[Any]]:
 
 def summary(connection: Connection, f: SessionFilter) -> Summary:
     """Sessions by status, success rate, medians of completed sessions, MB saved, running now."""
+    plan = _plan(connection, f)
+    if plan is not None:
+        return _summary_rollup(connection, plan)
     caps = capabilities(connection)
     base = _summary_base(f, caps, _scanned(connection, f))
     # Walking the (status, metric) index in value order only pays when nothing but the status
@@ -262,6 +269,13 @@ def status_counts(connection: Connection, f: SessionFilter) -> tuple[StatusCount
     handful of rows) instead of counting a million index entries.
     """
     caps = capabilities(connection)
+    plan = None if caps.status_counts and _status_only(f) else _plan(connection, f)
+    if plan is not None:
+        c = _AGG_COUNTS.c
+        rows = connection.execute(select(c.status, func.sum(c.sessions))
+                                  .where(*_counts_where(plan)).group_by(c.status))
+        found = {status: int(n) for status, n in rows}
+        return tuple(StatusCount(s, found.get(s, 0)) for s in STATUSES)
     if caps.status_counts and _status_only(f):
         statement = select(_COUNTS.c.status, _COUNTS.c.sessions)
         if f.statuses:
@@ -301,6 +315,9 @@ def technique_stats(connection: Connection, f: SessionFilter) -> tuple[Technique
 
     A session combining two techniques counts for both. Sorted by sessions, most first.
     """
+    plan = _plan(connection, f, techniques=0)
+    if plan is not None:
+        return _techniques_rollup(connection, plan)
     caps = capabilities(connection)
     source, technique = _technique_source(caps, _scanned(connection, f))
     base = (
@@ -370,6 +387,10 @@ def period_stats(connection: Connection, f: SessionFilter, *,
     first = start if start is not None else span[0]
     last = end - timedelta(microseconds=1) if end is not None else span[1]  # inclusive
     granularity = granularity or choose_granularity(first, last)
+    plan = _plan(connection, f)
+    if plan is not None:
+        found = _period_rollup(connection, plan, granularity, first.date(), last.date())
+        return _period_series(granularity, first, last, found)
     base = (
         select(bucket_expression(granularity, caps).label("bucket"), S.c.status,
                _completed_value("size_reduction", caps).label("size"),
@@ -379,15 +400,19 @@ def period_stats(connection: Connection, f: SessionFilter, *,
     )
     rows = _grouped(connection, caps, base, ["bucket"], {"size": (0.5,), "speed": (0.5,)},
                     _status_counts)
-    found = {bucket_start(r["bucket"]): r for r in rows}
+    return _period_series(granularity, first, last, {bucket_start(r["bucket"]): r for r in rows})
+
+
+def _period_series(granularity: Granularity, first: datetime, last: datetime,
+                   found: Mapping[date, Mapping[str, Any]]) -> PeriodSeries:
     periods = []
     for day in bucket_range(first.date(), last.date(), granularity):
         r = found.get(day)
         periods.append(PeriodStats(
             start=day,
             counts=tuple((s, int(r[s]) if r else 0) for s in STATUSES),
-            median_size_reduction=_float(r["size_q50"]) if r else None,
-            median_speed_improvement=_float(r["speed_q50"]) if r else None,
+            median_size_reduction=_float(r.get("size_q50")) if r else None,
+            median_speed_improvement=_float(r.get("speed_q50")) if r else None,
         ))
     return PeriodSeries(granularity, tuple(periods))
 
@@ -494,6 +519,9 @@ def model_ranking(connection: Connection, f: SessionFilter, *, limit: int = 50) 
     Models with matching sessions but none completed come last. Models missing from the
     ``models`` table appear under their id (``model_known`` False).
     """
+    if capabilities(connection).rollups and not (f.search or f.techniques) and (
+            f.created_range() == (None, None)):
+        return _models_rollup(connection, f, limit)
     caps = capabilities(connection)
     size = _completed_value("size_reduction", caps)
     speed = _completed_value("speed_improvement", caps)
@@ -519,6 +547,365 @@ def model_ranking(connection: Connection, f: SessionFilter, *, limit: int = 50) 
         ModelRank(
             model_id=r["model_id"], model_name=r["name"] or r["model_id"],
             model_known=bool(r["known"]), sessions=int(r["sessions"]),
+            completed=int(r["completed"]), best_size_reduction=_float(r["best_size"]),
+            best_speed_improvement=_float(r["best_speed"]),
+            last_optimized=parse_timestamp(r["last"]),
+        )
+        for r in connection.execute(statement).mappings()
+    )
+    return ModelRanking(rows, total)
+
+
+# -- rollups: exact answers from the tables init-db keeps by triggers -----------------------------
+#
+# ``agg_counts`` (per technique, created day and status), ``agg_values`` (how many completed
+# sessions per metric value, technique and created week) and ``agg_models`` (per model and
+# status) answer the filters that only restrict status, whole UTC days of ``created_at`` and
+# (for some aggregates) one technique. Medians and quartiles are read off the value histogram
+# with ``percentile_cont``'s rule; days of a range that do not make a whole week of the
+# histogram (the edges) are counted from the sessions themselves. Any other filter (models,
+# free text, several techniques, a bound inside a day) takes the plain queries.
+
+_AGG_COUNTS = table(AGG_COUNTS, column("technique"), column("day"), column("status"),
+                    *(column(c) for c in ("sessions", "size_sum", "size_n", "speed_sum",
+                                          "speed_n", "both_n", "saved_sum", "saved_n")))
+_AGG_VALUES = table(AGG_VALUES, column("metric"), column("technique"), column("value"),
+                    column("week"), column("n"))
+_AGG_MODELS = table(AGG_MODELS, column("model_id"), column("status"), column("sessions"),
+                    column("best_size"), column("best_speed"), column("last"))
+_METRIC_NAMES = {"size": "size_reduction", "speed": "speed_improvement"}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A filter the rollups answer: statuses, whole days ``[start, end)`` and one scope."""
+
+    scope: str  # '' for every session, else the one technique filtered on
+    start: date | None
+    end: date | None  # exclusive
+    statuses: tuple[str, ...]
+
+    @property
+    def completed(self) -> bool:
+        """Whether completed sessions (the only ones with metrics) are selected at all."""
+        return not self.statuses or "completed" in self.statuses
+
+    @property
+    def bounded(self) -> bool:
+        return self.start is not None or self.end is not None
+
+
+def _whole_day(value: datetime | None) -> date | bool | None:
+    """The date of a midnight bound, None for no bound, False for a bound inside a day."""
+    if value is None:
+        return None
+    if value.time() != datetime.min.time():
+        return False
+    return value.date()
+
+
+def _plan(connection: Connection, f: SessionFilter, *, techniques: int = 1) -> _Plan | None:
+    """How the rollups answer ``f``; None when they cannot (the plain query then does)."""
+    if (f.model_ids or f.search or len(f.techniques) > techniques
+            or not capabilities(connection).rollups):
+        return None
+    start, end = (_whole_day(v) for v in f.created_range())
+    if start is False or end is False:
+        return None
+    assert not isinstance(start, bool) and not isinstance(end, bool)
+    return _Plan(f.techniques[0] if f.techniques else "", start, end, tuple(f.statuses))
+
+
+def _day_clauses(day: ColumnElement[Any], start: date | None, end: date | None
+                 ) -> list[ColumnElement[bool]]:
+    clauses = []
+    if start is not None or end is not None:
+        clauses.append(day != "")
+    if start is not None:
+        clauses.append(day >= start.isoformat())
+    if end is not None:
+        clauses.append(day < end.isoformat())
+    return clauses
+
+
+def _counts_where(plan: _Plan, *, per_technique: bool = False) -> list[ColumnElement[bool]]:
+    c = _AGG_COUNTS.c
+    where = [c.technique != "" if per_technique else c.technique == plan.scope,
+             *_day_clauses(c.day, plan.start, plan.end)]
+    if plan.statuses:
+        where.append(c.status.in_(plan.statuses))
+    return where
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _weeks_and_edges(start: date | None, end: date | None
+                     ) -> tuple[date | None, date | None, list[tuple[date | None, date | None]]]:
+    """Whole histogram weeks ``[first, stop)`` inside ``[start, end)`` and the edge day ranges.
+
+    ``first``/``stop`` None mean unbounded. When no whole week fits, ``first`` is returned
+    after ``stop`` and the whole range is an edge.
+    """
+    first = None if start is None else _monday(start + timedelta(days=6))
+    stop = None if end is None else _monday(end)
+    if first is not None and stop is not None and first >= stop:
+        return first, stop, [(start, end)]
+    edges: list[tuple[date | None, date | None]] = []
+    if start is not None and first is not None and start < first:
+        edges.append((start, first))
+    if end is not None and stop is not None and stop < end:
+        edges.append((stop, end))
+    return first, stop, edges
+
+
+def _day_key(caps: Capabilities) -> ColumnElement[Any]:
+    if caps.dialect == "sqlite":
+        return func.substr(timestamp_key("created_at", caps), 1, 10)
+    return func.to_char(S.c.created_at, literal_column("'YYYY-MM-DD'"))
+
+
+def _day_bound(day: date, caps: Capabilities) -> Any:
+    if caps.dialect == "sqlite":
+        return f"{day.isoformat()} 00:00:00.000"
+    return datetime.combine(day, datetime.min.time())
+
+
+def _edge_values(connection: Connection, caps: Capabilities, plan: _Plan, metric: str,
+                 edges: list[tuple[date | None, date | None]], *, per_technique: bool = False
+                 ) -> list[tuple[Any, str, float, int]]:
+    """(technique or None, day, value, sessions) of completed sessions created in ``edges``."""
+    if not edges:
+        return []
+    value = derived(_METRIC_NAMES[metric], caps)
+    created = timestamp_key("created_at", caps)
+    ranges = []
+    for first, stop in edges:
+        bounds = [created.is_not(None)]
+        if first is not None:
+            bounds.append(created >= _day_bound(first, caps))
+        if stop is not None:
+            bounds.append(created < _day_bound(stop, caps))
+        ranges.append(and_(*bounds))
+    scope = SessionFilter(techniques=(plan.scope,) if plan.scope else ())
+    where = [S.c.status == "completed", value.is_not(None), or_(*ranges),
+             *filter_clauses(scope, caps)]
+    day = _day_key(caps)
+    if per_technique:
+        source, technique = _technique_source(caps, S)
+        statement = (select(technique, day, value, func.count()).select_from(source)
+                     .where(*where).group_by(technique, day, value))
+        return [(r[0], r[1], float(r[2]), int(r[3])) for r in connection.execute(statement)]
+    source = IndexedBy(S, FACTS_INDEX) if has_facts_index(connection) else S
+    statement = (select(day, value, func.count()).select_from(source).where(*where)
+                 .group_by(day, value))
+    return [(None, r[0], float(r[1]), int(r[2])) for r in connection.execute(statement)]
+
+
+def _histograms(connection: Connection, caps: Capabilities, plan: _Plan, metric: str, *,
+                per_technique: bool = False, bucket: Callable[[date], Any] | None = None,
+                span: tuple[date, date] | None = None,
+                week_fits: Callable[[date], bool] | None = None) -> dict[Any, dict[float, int]]:
+    """Completed sessions per value of ``metric``, keyed by technique, by bucket or by None.
+
+    ``bucket`` maps a created day to its period; ``span`` then bounds the days, and
+    ``week_fits`` says whether a histogram week (its Monday) lies in one bucket: the weeks
+    that do not are counted from the sessions, as the edges of the range are.
+    """
+    out: dict[Any, dict[float, int]] = {}
+    if not plan.completed:
+        return out
+
+    def add(name: Any, value: float, n: int) -> None:
+        counts = out.setdefault(name, {})
+        counts[value] = counts.get(value, 0) + n
+
+    start, end = span if span is not None else (plan.start, plan.end)
+    first, stop, edges = _weeks_and_edges(start, end)
+    skipped: set[str] = set()
+    if week_fits is not None and first is not None and stop is not None:
+        week = first
+        while week < stop:
+            if not week_fits(week):
+                skipped.add(week.isoformat())
+                edges.append((week, week + timedelta(days=7)))
+            week += timedelta(days=7)
+    v = _AGG_VALUES.c
+    if first is None or stop is None or first < stop:
+        where = [v.metric == metric,
+                 v.technique != "" if per_technique else v.technique == plan.scope]
+        if start is not None or end is not None:
+            where.append(v.week != "")
+        if first is not None:
+            where.append(v.week >= first.isoformat())
+        if stop is not None:
+            where.append(v.week < stop.isoformat())
+        if skipped:
+            where.append(v.week.not_in(sorted(skipped)))
+        key = v.technique if per_technique else (v.week if bucket is not None else None)
+        group = [key, v.value] if key is not None else [v.value]
+        statement = (select(*group, func.sum(v.n)).where(*where).group_by(*group)
+                     .having(func.sum(v.n) != 0))
+        for row in connection.execute(statement):
+            if key is None:
+                add(None, float(row[0]), int(row[1]))
+                continue
+            name = row[0] if bucket is None else bucket(date.fromisoformat(row[0]))
+            add(name, float(row[1]), int(row[2]))
+    for technique, day, value, n in _edge_values(connection, caps, plan, metric, edges,
+                                                 per_technique=per_technique):
+        if per_technique:
+            add(technique, value, n)
+        else:
+            add(bucket(date.fromisoformat(day)) if bucket is not None else None, value, n)
+    return out
+
+
+def _histogram_quantile(counts: Mapping[float, int], q: float) -> float | None:
+    """``percentile_cont(q)`` of the values ``counts`` holds (value -> how many)."""
+    total = sum(counts.values())
+    if total <= 0:
+        return None
+    position = q * (total - 1)
+    low = int(position)
+    fraction = position - low
+    seen = 0
+    low_value: float | None = None
+    high_value: float | None = None
+    for value in sorted(counts):
+        seen += counts[value]
+        if low_value is None and seen > low:
+            low_value = value
+        if seen > low + 1:
+            high_value = value
+            break
+    assert low_value is not None
+    if fraction > 0:
+        assert high_value is not None
+        return low_value + (high_value - low_value) * fraction
+    return low_value
+
+
+def _summary_rollup(connection: Connection, plan: _Plan) -> Summary:
+    caps = capabilities(connection)
+    c = _AGG_COUNTS.c
+    statement = (select(c.status, func.sum(c.sessions), func.sum(c.saved_sum), func.sum(c.saved_n))
+                 .where(*_counts_where(plan)).group_by(c.status))
+    counts = dict.fromkeys(STATUSES, 0)
+    saved, saved_n = 0.0, 0
+    for status, sessions, saved_sum, n in connection.execute(statement):
+        if status in counts:
+            counts[status] += int(sessions)
+        if n:
+            saved += float(saved_sum)
+            saved_n += int(n)
+    medians = {metric: _histogram_quantile(
+        _histograms(connection, caps, plan, metric).get(None, {}), 0.5) for metric in ("size", "speed")}
+    return Summary(sessions=sum(counts.values()), **counts,
+                   median_size_reduction=medians["size"],
+                   median_speed_improvement=medians["speed"],
+                   mb_saved=saved if saved_n else None, mb_saved_sessions=saved_n)
+
+
+def _period_rollup(connection: Connection, plan: _Plan, granularity: Granularity,
+                   first: date, last: date) -> dict[date, dict[str, Any]]:
+    """Per bucket start: counts by status and median size and speed (buckets with sessions)."""
+    caps = capabilities(connection)
+    end = last + timedelta(days=1)
+    buckets: dict[date, dict[str, Any]] = {}
+
+    def bucket(day: date) -> date:
+        return floor_to_bucket(day, granularity)
+
+    c = _AGG_COUNTS.c
+    where = [c.technique == plan.scope, *_day_clauses(c.day, first, end)]
+    if plan.statuses:
+        where.append(c.status.in_(plan.statuses))
+    statement = (select(c.day, c.status, c.sessions).where(*where)
+                 .where(c.sessions != 0))
+    for day, status, sessions in connection.execute(statement):
+        row = buckets.setdefault(bucket(date.fromisoformat(day)), dict.fromkeys(STATUSES, 0))
+        if status in row:
+            row[status] += int(sessions)
+    fits: dict[str, Callable[[date], bool]] = {
+        "day": lambda week: False,
+        "week": lambda week: True,
+        "month": lambda week: week.month == (week + timedelta(days=6)).month,
+    }
+    for metric in ("size", "speed"):
+        found = _histograms(connection, caps, plan, metric, bucket=bucket, span=(first, end),
+                            week_fits=fits[granularity])
+        for key, counts in found.items():
+            row = buckets.setdefault(key, dict.fromkeys(STATUSES, 0))
+            row[f"{metric}_q50"] = _histogram_quantile(counts, 0.5)
+    return buckets
+
+
+def _techniques_rollup(connection: Connection, plan: _Plan) -> tuple[TechniqueStats, ...]:
+    caps = capabilities(connection)
+    c = _AGG_COUNTS.c
+    statement = (select(c.technique, c.status, func.sum(c.sessions), func.sum(c.size_sum),
+                        func.sum(c.size_n), func.sum(c.speed_sum), func.sum(c.speed_n))
+                 .where(*_counts_where(plan, per_technique=True))
+                 .group_by(c.technique, c.status))
+    rows: dict[str, dict[str, Any]] = {}
+    for technique, status, sessions, size_sum, size_n, speed_sum, speed_n in \
+            connection.execute(statement):
+        row = rows.setdefault(technique, {**dict.fromkeys(STATUSES, 0), "size": [0.0, 0],
+                                          "speed": [0.0, 0]})
+        if status in STATUSES:
+            row[status] += int(sessions)
+        for metric, total, n in (("size", size_sum, size_n), ("speed", speed_sum, speed_n)):
+            if n:
+                row[metric][0] += float(total)
+                row[metric][1] += int(n)
+    quartiles = (0.25, 0.5, 0.75)
+    values = {metric: _histograms(connection, caps, plan, metric, per_technique=True)
+              for metric in ("size", "speed")}
+
+    def stats(technique: str, metric: str) -> MetricStats:
+        total, n = rows[technique][metric]
+        found = values[metric].get(technique, {})
+        p25, p50, p75 = (_histogram_quantile(found, q) for q in quartiles)
+        return MetricStats(mean=total / n if n else None, p25=p25, median=p50, p75=p75)
+
+    out = [
+        TechniqueStats(
+            technique=str(technique), sessions=sum(r[s] for s in STATUSES),
+            completed=r["completed"], failed=r["failed"], cancelled=r["cancelled"],
+            size_reduction=stats(technique, "size"), speed_improvement=stats(technique, "speed"))
+        for technique, r in rows.items() if sum(r[s] for s in STATUSES) > 0
+    ]
+    return tuple(sorted(out, key=lambda t: (-t.sessions, t.technique)))
+
+
+def _models_rollup(connection: Connection, f: SessionFilter, limit: int) -> ModelRanking:
+    a = _AGG_MODELS.c
+    where = []
+    if f.statuses:
+        where.append(a.status.in_(f.statuses))
+    if f.model_ids:
+        where.append(a.model_id.in_(f.model_ids))
+    grouped = (
+        select(a.model_id, func.sum(a.sessions).label("sessions"),
+               func.sum(case((a.status == "completed", a.sessions), else_=0)).label("completed"),
+               func.max(a.best_size).label("best_size"), func.max(a.best_speed).label("best_speed"),
+               func.max(a.last).label("last"))
+        .where(*where).group_by(a.model_id).having(func.sum(a.sessions) > 0)
+        .subquery("per_model")
+    )
+    total = int(connection.execute(select(func.count()).select_from(grouped)).scalar_one())
+    statement = (
+        select(grouped, M.c.name, M.c.model_id.label("known"))
+        .select_from(grouped.outerjoin(M, M.c.model_id == grouped.c.model_id))
+        .order_by(grouped.c.best_size.desc().nulls_last(),
+                  grouped.c.best_speed.desc().nulls_last(), grouped.c.model_id)
+        .limit(limit))
+    rows = tuple(
+        ModelRank(
+            model_id=r["model_id"], model_name=r["name"] or r["model_id"],
+            model_known=r["known"] is not None, sessions=int(r["sessions"]),
             completed=int(r["completed"]), best_size_reduction=_float(r["best_size"]),
             best_speed_improvement=_float(r["best_speed"]),
             last_optimized=parse_timestamp(r["last"]),

@@ -128,6 +128,7 @@ class Capabilities:
     techniques_table: bool
     search_index: bool
     status_counts: bool = False  # COUNTS_TABLE: exact sessions per status, kept by triggers
+    rollups: bool = False  # ROLLUP_TABLES: exact pre-aggregated facts, kept by triggers
 
     def has(self, name: str) -> bool:
         return name in self.generated_columns
@@ -148,6 +149,11 @@ def capabilities(connection: Connection) -> Capabilities:
 
 def forget_capabilities(engine: Engine) -> None:
     _capabilities.pop(engine, None)
+
+
+def override_capabilities(engine: Engine, caps: Capabilities) -> None:
+    """Make ``engine`` behave as if only ``caps`` existed (tests compare paths with this)."""
+    _capabilities[engine] = caps
 
 
 def _inspect_capabilities(connection: Connection) -> Capabilities:
@@ -173,6 +179,7 @@ def _inspect_capabilities(connection: Connection) -> Capabilities:
         techniques_table=TECHNIQUES_TABLE in tables,
         search_index=search,
         status_counts=COUNTS_TABLE in tables and (dialect != "sqlite" or KEYS_TABLE in tables),
+        rollups=all(name in tables for name in ROLLUP_TABLES),
     )
 
 
@@ -366,7 +373,8 @@ def _init_sqlite(connection: Connection) -> None:
     ]
     for statement in statements:
         connection.exec_driver_sql(statement)
-    changed = False
+    changed = AGG_SESSIONS not in tables_before
+    _init_rollups(connection)
     if KEYS_TABLE not in tables_before or COUNTS_TABLE not in tables_before \
             or SEARCH_TABLE not in tables_before:
         _rebuild_sqlite_keys(connection)
@@ -475,6 +483,7 @@ def _init_postgresql(connection: Connection) -> None:
     ]
     for statement in [*statements, *_pg_counts_statements()]:
         connection.exec_driver_sql(statement)
+    _init_rollups(connection)
     # After the triggers exist: creating them locked out writers, so nothing is missed.
     if not trigger_before:  # rows written before the trigger existed
         _backfill(connection)
@@ -505,3 +514,290 @@ def _init_postgresql(connection: Connection) -> None:
             "CREATE INDEX IF NOT EXISTS ix_models_name_trgm ON models USING gin (name gin_trgm_ops)"
         )
     connection.exec_driver_sql(f"ANALYZE {SESSIONS}")
+
+
+# -- rollups: exact pre-aggregated facts for the aggregates, kept by triggers ---------------------
+#
+# ``agg_sessions`` holds, per session, exactly the facts the aggregates read (created day,
+# status, completed-only size and speed, megabytes saved, completion key, techniques). The
+# triggers subtract what it recorded for a session and add the session's new facts, so a
+# REPLACE on SQLite (which deletes without firing delete triggers) is undone from the record,
+# never from a row that is already gone. From it, in the same trigger:
+#
+# * ``agg_counts``: per (technique, created day, status): sessions, sums and counts of size,
+#   speed and megabytes saved. ``technique = ''`` covers every session;
+# * ``agg_values``: per (metric, technique, value, created week): how many completed sessions
+#   have exactly that value, so exact medians and quartiles are read from a histogram;
+# * ``agg_models``: per (model, status): sessions, best size and speed, last completion.
+#
+# Owner: core/aggregates.py (which falls back to the plain queries for filters these cannot
+# answer: model, free text, several techniques, a date bound that is not a whole UTC day).
+AGG_SESSIONS = "agg_sessions"
+AGG_COUNTS = "agg_counts"
+AGG_VALUES = "agg_values"
+AGG_MODELS = "agg_models"
+ROLLUP_TABLES = (AGG_SESSIONS, AGG_COUNTS, AGG_VALUES, AGG_MODELS)
+ROLLUP_METRICS = ("size", "speed")
+
+
+def _rollup_facts(dialect: str, row: str) -> dict[str, str]:
+    """SQL for one session's facts, read from ``row`` (NEW, OLD or a table alias)."""
+    t = f"{row}."
+    metric = _SQLITE_METRIC if dialect == "sqlite" else _PG_METRIC
+    size = metric.replace("{key}", METRICS["size_reduction"]).replace("{t}", t)
+    speed = metric.replace("{key}", METRICS["speed_improvement"]).replace("{t}", t)
+    completed = f"{row}.status = 'completed'"
+    if dialect == "sqlite":
+        day = f"coalesce(substr(strftime('%Y-%m-%d %H:%M:%f', {row}.created_at), 1, 10), '')"
+        last = f"strftime('%Y-%m-%d %H:%M:%f', {row}.completed_at)"
+    else:
+        day = f"to_char({row}.created_at, 'YYYY-MM-DD')"
+        last = f"{row}.completed_at"
+    return {
+        "session_id": f"{row}.session_id",
+        "model_id": f"{row}.model_id",
+        "day": day,
+        "status": f"{row}.status",
+        "size": f"CASE WHEN {completed} THEN {size} END",
+        "speed": f"CASE WHEN {completed} THEN {speed} END",
+        "saved": (f"CASE WHEN {completed} THEN (SELECT m.original_size_mb FROM models m"
+                  f" WHERE m.model_id = {row}.model_id) * ({size}) / 100.0 END"),
+        "last": f"CASE WHEN {completed} THEN {last} END",
+        "techniques": _expressions(dialect)["techniques_json"].replace("{t}", t),
+    }
+
+
+def _week_of(dialect: str, day: str) -> str:
+    if dialect == "sqlite":
+        return f"coalesce(date({day}, 'weekday 0', '-6 days'), '')"
+    return (f"CASE WHEN {day} = '' THEN '' ELSE"
+            f" to_char(date_trunc('week', CAST({day} AS date)), 'YYYY-MM-DD') END")
+
+
+def _scoped(dialect: str, where: str) -> str:
+    """FROM clause: each recorded session once per distinct technique (``scope``)."""
+    if dialect == "sqlite":
+        inner = (f"SELECT DISTINCT f.session_id, j.value AS scope FROM {AGG_SESSIONS} f,"
+                 f" json_each(f.techniques) j WHERE j.type = 'text' AND {where}")
+    else:
+        inner = (f"SELECT DISTINCT f.session_id, e #>> '{{}}' AS scope FROM {AGG_SESSIONS} f,"
+                 " jsonb_array_elements(CASE WHEN f.techniques IS NULL THEN '[]'::jsonb"
+                 " ELSE CAST(f.techniques AS jsonb) END) AS e"
+                 f" WHERE jsonb_typeof(e) = 'string' AND {where}")
+    return f"({inner}) t JOIN {AGG_SESSIONS} f ON f.session_id = t.session_id"
+
+
+def _scopes(dialect: str, where: str) -> list[tuple[str, str, str]]:
+    """(scope, its GROUP BY prefix, FROM ... WHERE ...): every session, then per technique."""
+    return [("''", "", f"{AGG_SESSIONS} f WHERE {where}"),
+            ("t.scope", "t.scope, ", f"{_scoped(dialect, where)} WHERE true")]
+
+
+_COUNT_COLUMNS = ("sessions", "size_sum", "size_n", "speed_sum", "speed_n", "both_n",
+                  "saved_sum", "saved_n")
+
+
+def _add_counts(dialect: str, where: str, sign: int, *, saved_only: bool = False) -> list[str]:
+    """Add ``sign`` x the recorded facts of the sessions ``where`` selects to ``agg_counts``."""
+    def n(condition: str) -> str:
+        return f"sum(CASE WHEN {condition} THEN {sign} ELSE 0 END)"
+
+    def s(value: str) -> str:
+        return f"sum({value})" if sign == 1 else f"-sum({value})"
+
+    if saved_only:
+        values = ["0", "0", "0", "0", "0", "0", f"coalesce({s('f.saved')}, 0)",
+                  n("f.saved IS NOT NULL")]
+    else:
+        values = [n("true"), f"coalesce({s('f.size')}, 0)", n("f.size IS NOT NULL"),
+                  f"coalesce({s('f.speed')}, 0)", n("f.speed IS NOT NULL"),
+                  n("f.size IS NOT NULL AND f.speed IS NOT NULL"),
+                  f"coalesce({s('f.saved')}, 0)", n("f.saved IS NOT NULL")]
+    update = ", ".join(f"{c} = {AGG_COUNTS}.{c} + excluded.{c}" for c in _COUNT_COLUMNS)
+    return [
+        f"INSERT INTO {AGG_COUNTS} (technique, day, status, {', '.join(_COUNT_COLUMNS)})"
+        f" SELECT {scope}, f.day, f.status, {', '.join(values)} FROM {source}"
+        f" GROUP BY {group}f.day, f.status"
+        f" ON CONFLICT (technique, day, status) DO UPDATE SET {update};"
+        for scope, group, source in _scopes(dialect, where)
+    ]
+
+
+def _add_values(dialect: str, where: str, sign: int) -> list[str]:
+    return [
+        f"INSERT INTO {AGG_VALUES} (metric, technique, value, week, n)"
+        f" SELECT '{metric}', {scope}, f.{metric}, {_week_of(dialect, 'f.day')}, {sign} * count(*)"
+        f" FROM {source} AND f.{metric} IS NOT NULL"
+        f" GROUP BY {group}f.{metric}, {_week_of(dialect, 'f.day')}"
+        f" ON CONFLICT (metric, technique, value, week) DO UPDATE SET n = {AGG_VALUES}.n + excluded.n;"
+        for metric in ROLLUP_METRICS
+        for scope, group, source in _scopes(dialect, where)
+    ]
+
+
+def _forget(dialect: str, sid: str) -> list[str]:
+    """Undo what ``agg_sessions`` records for session ``sid``, then drop the record."""
+    where = f"f.session_id = {sid}"
+    best = ", ".join(
+        f"{column} = (SELECT max(g.{source}) FROM {AGG_SESSIONS} g WHERE g.model_id ="
+        f" {AGG_MODELS}.model_id AND g.status = {AGG_MODELS}.status AND g.session_id <> {sid})"
+        for column, source in (("best_size", "size"), ("best_speed", "speed"), ("last", "last")))
+    return [
+        *_add_counts(dialect, where, -1),
+        *_add_values(dialect, where, -1),
+        f"UPDATE {AGG_MODELS} SET sessions = sessions - 1, {best}"
+        f" WHERE model_id = (SELECT model_id FROM {AGG_SESSIONS} WHERE session_id = {sid})"
+        f" AND status = (SELECT status FROM {AGG_SESSIONS} WHERE session_id = {sid});",
+        f"DELETE FROM {AGG_SESSIONS} WHERE session_id = {sid};",
+    ]
+
+
+_AGG_SESSION_COLUMNS = ("session_id", "model_id", "day", "status", "size", "speed", "saved",
+                        "last", "techniques")
+
+
+def _record(dialect: str, row: str) -> list[str]:
+    """Record the facts of ``row`` (NEW) and add them to the rollups."""
+    facts = _rollup_facts(dialect, row)
+    keep = ", ".join(
+        f"{c} = CASE WHEN {AGG_MODELS}.{c} IS NULL OR excluded.{c} > {AGG_MODELS}.{c}"
+        f" THEN excluded.{c} ELSE {AGG_MODELS}.{c} END" for c in ("best_size", "best_speed", "last"))
+    where = f"f.session_id = {row}.session_id"
+    return [
+        f"INSERT INTO {AGG_SESSIONS} ({', '.join(_AGG_SESSION_COLUMNS)})"
+        f" VALUES ({', '.join(facts[c] for c in _AGG_SESSION_COLUMNS)});",
+        *_add_counts(dialect, where, 1),
+        *_add_values(dialect, where, 1),
+        f"INSERT INTO {AGG_MODELS} (model_id, status, sessions, best_size, best_speed, last)"
+        f" SELECT model_id, status, 1, size, speed, last FROM {AGG_SESSIONS} f WHERE {where}"
+        f" ON CONFLICT (model_id, status) DO UPDATE SET sessions = {AGG_MODELS}.sessions + 1, {keep};",
+    ]
+
+
+def _refresh_saved(dialect: str, model: str) -> list[str]:
+    """Megabytes saved of model ``model``'s sessions, after its size changed (or it came/went)."""
+    where = f"f.model_id = {model}"
+    return [
+        *_add_counts(dialect, f"{where} AND f.saved IS NOT NULL", -1, saved_only=True),
+        f"UPDATE {AGG_SESSIONS} SET saved = CASE WHEN status = 'completed' THEN (SELECT"
+        f" m.original_size_mb FROM models m WHERE m.model_id = {AGG_SESSIONS}.model_id) * size"
+        f" / 100.0 END WHERE model_id = {model};",
+        *_add_counts(dialect, f"{where} AND f.saved IS NOT NULL", 1, saved_only=True),
+    ]
+
+
+def _rollup_tables(dialect: str) -> list[str]:
+    real, integer = ("REAL", "INTEGER") if dialect == "sqlite" else ("double precision", "bigint")
+    stamp = "TEXT" if dialect == "sqlite" else "timestamp"
+    rowid = " WITHOUT ROWID" if dialect == "sqlite" else ""
+    counts = ", ".join(f"{c} {real if c.endswith('_sum') else integer} NOT NULL"
+                       for c in _COUNT_COLUMNS)
+    return [
+        f"CREATE TABLE IF NOT EXISTS {AGG_SESSIONS} (session_id TEXT PRIMARY KEY,"
+        f" model_id TEXT NOT NULL, day TEXT NOT NULL, status TEXT NOT NULL, size {real},"
+        f" speed {real}, saved {real}, last {stamp}, techniques TEXT){rowid}",
+        f"CREATE INDEX IF NOT EXISTS ix_agg_sessions_model ON {AGG_SESSIONS} (model_id, status)",
+        f"CREATE TABLE IF NOT EXISTS {AGG_COUNTS} (technique TEXT NOT NULL, day TEXT NOT NULL,"
+        f" status TEXT NOT NULL, {counts}, PRIMARY KEY (technique, day, status)){rowid}",
+        f"CREATE TABLE IF NOT EXISTS {AGG_VALUES} (metric TEXT NOT NULL, technique TEXT NOT NULL,"
+        f" value {real} NOT NULL, week TEXT NOT NULL, n {integer} NOT NULL,"
+        f" PRIMARY KEY (metric, technique, value, week)){rowid}",
+        f"CREATE TABLE IF NOT EXISTS {AGG_MODELS} (model_id TEXT NOT NULL, status TEXT NOT NULL,"
+        f" sessions {integer} NOT NULL, best_size {real}, best_speed {real}, last {stamp},"
+        f" PRIMARY KEY (model_id, status)){rowid}",
+    ]
+
+
+def _fill_rollups(connection: Connection) -> None:
+    """Fill the rollups from the rows as they are (bulk, once, right after the triggers exist)."""
+    dialect = connection.dialect.name
+    for name in ROLLUP_TABLES:
+        connection.exec_driver_sql(f"DELETE FROM {name}")
+    facts = _rollup_facts(dialect, "s")
+    connection.exec_driver_sql(
+        f"INSERT INTO {AGG_SESSIONS} ({', '.join(_AGG_SESSION_COLUMNS)})"
+        f" SELECT {', '.join(facts[c] for c in _AGG_SESSION_COLUMNS)} FROM {SESSIONS} s"
+    )
+    for statement in [*_add_counts(dialect, "true", 1), *_add_values(dialect, "true", 1)]:
+        connection.exec_driver_sql(statement.rstrip(";"))
+    connection.exec_driver_sql(
+        f"INSERT INTO {AGG_MODELS} (model_id, status, sessions, best_size, best_speed, last)"
+        f" SELECT model_id, status, count(*), max(size), max(speed), max(last) FROM {AGG_SESSIONS}"
+        " GROUP BY model_id, status"
+    )
+
+
+_SESSION_COLUMNS_READ = "session_id, model_id, status, created_at, completed_at, results, criteria"
+
+
+def _sqlite_rollup_triggers() -> list[str]:
+    def body(*parts: list[str]) -> str:
+        return " ".join(statement for part in parts for statement in part)
+
+    forget_old, forget_new = _forget("sqlite", "OLD.session_id"), _forget("sqlite", "NEW.session_id")
+    old_model, new_model = _refresh_saved("sqlite", "OLD.model_id"), _refresh_saved("sqlite", "NEW.model_id")
+    names = ("trg_agg_insert", "trg_agg_update", "trg_agg_delete", "trg_agg_models_insert",
+             "trg_agg_models_update", "trg_agg_models_delete")
+    return [
+        *(f"DROP TRIGGER IF EXISTS {name}" for name in names),
+        # REPLACE deleted the conflicting row silently: forget what was recorded for its id.
+        f"CREATE TRIGGER trg_agg_insert AFTER INSERT ON {SESSIONS} BEGIN"
+        f" {body(_forget('sqlite', 'NEW.session_id'), _record('sqlite', 'NEW'))} END",
+        f"CREATE TRIGGER trg_agg_update AFTER UPDATE OF {_SESSION_COLUMNS_READ} ON {SESSIONS}"
+        f" BEGIN {body(forget_old, forget_new, _record('sqlite', 'NEW'))} END",
+        f"CREATE TRIGGER trg_agg_delete AFTER DELETE ON {SESSIONS} BEGIN"
+        f" {body(_forget('sqlite', 'OLD.session_id'))} END",
+        f"CREATE TRIGGER trg_agg_models_insert AFTER INSERT ON models BEGIN"
+        f" {body(_refresh_saved('sqlite', 'NEW.model_id'))} END",
+        f"CREATE TRIGGER trg_agg_models_update AFTER UPDATE OF model_id, original_size_mb ON models"
+        f" BEGIN {body(old_model, new_model)} END",
+        f"CREATE TRIGGER trg_agg_models_delete AFTER DELETE ON models BEGIN"
+        f" {body(_refresh_saved('sqlite', 'OLD.model_id'))} END",
+    ]
+
+
+def _pg_rollup_triggers() -> list[str]:
+    def block(statements: list[str]) -> str:
+        return " ".join(statements)
+
+    clear = " ".join(f"DELETE FROM {name};" for name in ROLLUP_TABLES)
+    return [
+        "CREATE OR REPLACE FUNCTION agg_sessions_sync() RETURNS trigger AS $$ BEGIN"
+        f" IF TG_OP IN ('UPDATE', 'DELETE') THEN {block(_forget('postgresql', 'OLD.session_id'))}"
+        " END IF;"
+        f" IF TG_OP IN ('INSERT', 'UPDATE') THEN {block(_record('postgresql', 'NEW'))} END IF;"
+        " RETURN NULL; END $$ LANGUAGE plpgsql",
+        "CREATE OR REPLACE FUNCTION agg_models_sync() RETURNS trigger AS $$ BEGIN"
+        f" IF TG_OP IN ('UPDATE', 'DELETE') THEN {block(_refresh_saved('postgresql', 'OLD.model_id'))}"
+        " END IF;"
+        f" IF TG_OP IN ('INSERT', 'UPDATE') THEN {block(_refresh_saved('postgresql', 'NEW.model_id'))}"
+        " END IF; RETURN NULL; END $$ LANGUAGE plpgsql",
+        f"CREATE OR REPLACE FUNCTION agg_sessions_truncate() RETURNS trigger AS $$ BEGIN {clear}"
+        " RETURN NULL; END $$ LANGUAGE plpgsql",
+        *(f"DROP TRIGGER IF EXISTS {name} ON {table}" for name, table in (
+            ("trg_agg_sessions", SESSIONS), ("trg_agg_sessions_truncate", SESSIONS),
+            ("trg_agg_models", "models"))),
+        f"CREATE TRIGGER trg_agg_sessions AFTER INSERT OR UPDATE OF {_SESSION_COLUMNS_READ}"
+        f" OR DELETE ON {SESSIONS} FOR EACH ROW EXECUTE FUNCTION agg_sessions_sync()",
+        f"CREATE TRIGGER trg_agg_sessions_truncate AFTER TRUNCATE ON {SESSIONS}"
+        " FOR EACH STATEMENT EXECUTE FUNCTION agg_sessions_truncate()",
+        "CREATE TRIGGER trg_agg_models AFTER INSERT OR UPDATE OF model_id, original_size_mb"
+        " OR DELETE ON models FOR EACH ROW EXECUTE FUNCTION agg_models_sync()",
+    ]
+
+
+def _init_rollups(connection: Connection) -> None:
+    """Rollup tables and their triggers; filled from the existing rows the first time."""
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        existed = AGG_SESSIONS in _sqlite_objects(connection, "table")
+    else:
+        existed = connection.exec_driver_sql(
+            f"SELECT to_regclass('{AGG_SESSIONS}') IS NOT NULL").scalar_one()
+    for statement in _rollup_tables(dialect):
+        connection.exec_driver_sql(statement)
+    triggers = _sqlite_rollup_triggers() if dialect == "sqlite" else _pg_rollup_triggers()
+    for statement in triggers:
+        connection.exec_driver_sql(statement)
+    if not existed:  # after the triggers: on PostgreSQL creating them locked out writers
+        _fill_rollups(connection)

@@ -1,0 +1,88 @@
+"""Time the aggregates alone, cold (no cache), on an existing database: a quick check while iterating.
+
+    .venv/bin/python benchmarks/time_aggregates.py --db sqlite:////tmp/benchdb/bench_1000000_s1_g1.db
+    .venv/bin/python benchmarks/time_aggregates.py --db postgresql+psycopg://... --filter 90d
+
+Each aggregate runs ``--repeat`` times on a fresh connection, without :mod:`core.cache`; the
+Overview line is the page's calls (summary with its previous period, series, scatter, Pareto
+front, techniques, models) one after another. Prints p50 / max milliseconds and the 1-minute load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine
+
+from core import aggregates as A
+from core.filters import SessionFilter
+
+CALLS: list[tuple[str, Any, dict[str, Any]]] = [
+    ("summary", A.summary, {}),
+    ("summary_change", A.summary_change, {}),
+    ("status_counts", A.status_counts, {}),
+    ("technique_stats", A.technique_stats, {}),
+    ("period_stats", A.period_stats, {}),
+    ("scatter", A.scatter, {}),
+    ("pareto_front", A.pareto_front, {}),
+    ("model_ranking", A.model_ranking, {"limit": 50}),
+]
+OVERVIEW = ("summary_change", "period_stats", "scatter", "pareto_front", "technique_stats",
+            "model_ranking")
+
+
+def make_filter(spec: str, today: date) -> SessionFilter:
+    if spec == "all":
+        return SessionFilter()
+    if spec.endswith("d"):
+        days = int(spec[:-1])
+        return SessionFilter(start_date=today - timedelta(days=days - 1))
+    if spec == "completed":
+        return SessionFilter(statuses=("completed",))
+    if spec.startswith("technique="):
+        return SessionFilter(techniques=(spec.split("=", 1)[1],))
+    raise SystemExit(f"unknown filter {spec!r}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--filter", default="all",
+                        help="all, completed, Nd (last N days to --today), technique=NAME")
+    parser.add_argument("--today", default="2025-12-31")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", nargs="*", default=None)
+    args = parser.parse_args()
+    f = make_filter(args.filter, date.fromisoformat(args.today))
+    engine = create_engine(args.db)
+    with engine.connect() as connection:  # capabilities and index list, read once per engine
+        A.capabilities(connection)
+        A.has_facts_index(connection)
+    times: dict[str, list[float]] = {}
+    for name, fn, kwargs in CALLS:
+        if args.only and name not in args.only:
+            continue
+        for _ in range(args.repeat):
+            with engine.connect() as connection:
+                started = time.perf_counter()
+                fn(connection, f, **kwargs)
+                times.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+        print(f"{name:16s} p50 {statistics.median(times[name]):8.1f} ms  max {max(times[name]):8.1f} ms"
+              f"  (load {os.getloadavg()[0]:.2f})", flush=True)
+    if all(name in times for name in OVERVIEW):
+        total = sum(statistics.median(times[name]) for name in OVERVIEW)
+        print(f"{'overview (sum)':16s} p50 {total:8.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
