@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import insert
+from starlette.applications import Starlette
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
@@ -29,7 +30,9 @@ from core.demo import write_demo
 from core.filters import SessionFilter
 from core.query import fetch_page, list_sessions
 from core.store import Malformed, make_engine, models, optimization_sessions
+from tests.asgi_client import get as asgi_get
 from ui import sidebar, table
+from ui.download_route import dispose_engines, export_routes
 from ui.view import ViewState
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -455,6 +458,16 @@ def deferred_downloads(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Ca
     yield captured
 
 
+def page_csv(at: AppTest) -> tuple[str, bytes]:
+    """Follow the page's "Download CSV" link through the real route: (file name, body)."""
+    (button,) = [b for b in at.get("link_button") if b.proto.label == "Download CSV"]
+    reply = asgi_get(Starlette(routes=export_routes()), button.proto.url)
+    dispose_engines()
+    assert reply.status == 200, reply.text
+    disposition = reply.headers["content-disposition"]
+    return disposition.split('filename="', 1)[1].rstrip('"'), reply.body
+
+
 def _cli_csv(db_url: str, *args: str) -> bytes:
     result = subprocess.run(
         [sys.executable, "-m", "core", "sessions", "--db", db_url, "--format", "csv", *args],
@@ -463,21 +476,16 @@ def _cli_csv(db_url: str, *args: str) -> bytes:
     return result.stdout
 
 
-def test_csv_export_equals_the_cli_for_the_same_filters(
-    db: str, deferred_downloads: dict[str, Callable[[], Any]]
-) -> None:
-    open_sessions({"status": ["completed", "failed"], "technique": "pruning",
+def test_csv_export_equals_the_cli_for_the_same_filters(db: str) -> None:
+    at = open_sessions({"status": ["completed", "failed"], "technique": "pruning",
                         "sort": "size_reduction_percent", "order": "asc", "skip": "50",
                         "limit": "25"})
-    csv_names = [n for n in deferred_downloads if n.endswith(".csv")]
-    assert len(csv_names) == 1
-    name = csv_names[0]
+    name, body = page_csv(at)
     assert "status-completed+failed" in name and "technique-pruning" in name
-    page_csv = deferred_downloads[name]()
     cli_csv = _cli_csv(db, "--status", "completed", "--status", "failed", "--technique",
                        "pruning", "--sort", "size_reduction_percent", "--order", "asc")
-    assert page_csv == cli_csv
-    rows = list(csv.DictReader(io.StringIO(page_csv.decode())))
+    assert body == cli_csv
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
     assert len(rows) > 25  # every match, not just the page on screen
     formula = [r for r in rows if r["model_id"] == "mdl-formula"]
     assert formula and formula[0]["session_id"] == "'" + FORMULA_SESSION
@@ -504,7 +512,6 @@ def test_json_export_is_the_current_page_in_the_endpoint_shape(
 
 def test_filters_paging_and_export_agree_with_the_core_on_each_backend(
     empty_db_url: str, login_env: Path, monkeypatch: pytest.MonkeyPatch,
-    deferred_downloads: dict[str, Callable[[], Any]],
 ) -> None:
     build_database(empty_db_url)
     monkeypatch.setenv(DB_URL_ENV, empty_db_url)
@@ -515,8 +522,7 @@ def test_filters_paging_and_export_agree_with_the_core_on_each_backend(
     assert_shows(at, empty_db_url, SessionFilter(statuses=("completed", "cancelled"),
                                                  search="mdl-000", sort="model_name",
                                                  order="asc", skip=20, limit=10))
-    name = next(n for n in deferred_downloads if n.endswith(".csv"))
-    assert deferred_downloads[name]() == _cli_csv(
+    assert page_csv(at)[1] == _cli_csv(
         empty_db_url, "--status", "completed", "--status", "cancelled", "--search", "mdl-000",
         "--sort", "model_name", "--order", "asc")
     at.button(key="sessions_next").click().run()

@@ -1,52 +1,66 @@
-"""Download buttons: every match as CSV, the current page as the endpoint's JSON.
+"""Download controls: every match as CSV (a streamed link), the current page as the endpoint's JSON.
 
 The CSV covers all matches (not only the page on screen), in the table's sort order, with the
 formula-neutralised cells of :mod:`core.export`; it is byte-for-byte what
 ``python -m core sessions --format csv`` prints for the same filters.
 
-Memory: Streamlit 1.67 has no streaming download. ``st.download_button`` with a callable
-defers the work to the click (nothing is built while people just browse), but whatever the
-callable returns is turned into one ``bytes`` object held in the media file store until the
-session drops the reference. So the rows are streamed from the database in batches and written
-chunk by chunk to a temporary file; the only full copy in memory is that final ``bytes`` (about
-130 bytes a row, ~130 MB at a million rows). Building it in memory first (chunks joined into a
-``str`` then encoded) would hold two to three copies at the peak.
+Memory: ``st.download_button`` would turn the file into one ``bytes`` object held by
+Streamlit (about 130 MB at a million rows). So "Download CSV" is a link to the dashboard's own
+route (``ui/download_route.py``, mounted by ``server.py``), which streams the rows from the
+database in batches. That route runs outside this Streamlit session, so the link carries a
+token signed for the signed-in user and exactly this filter, valid for
+:data:`~core.download_link.LINK_LIFETIME_S` (:mod:`core.download_link`). The button sits in a
+small fragment that re-signs the link every :data:`LINK_REFRESH_S`, so a page left open for
+an hour still offers a link that works.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.engine import Engine
+import streamlit as st
 
+from core.auth_settings import AuthConfigError, load_auth_settings, validate_cookie_key
 from core.config import Settings
-from core.export import export_filename, iter_filtered_csv
+from core.download_link import TOKEN_PARAM, canonical_query, derive_key, make_token
+from core.export import export_filename
 from core.filters import SessionFilter
 from core.query import Page
-from ui.data import get_engine
+from ui.download_route import EXPORT_PATH
 from ui.view import ViewState
 
-CSV_MIME = "text/csv"
 JSON_MIME = "application/json"
+LINK_REFRESH_S = 5 * 60  # well inside the link's lifetime
 
 
-def write_csv(engine: Engine, session_filter: SessionFilter) -> bytes:
-    """Every match as CSV bytes, streamed through a temporary file (one copy in memory)."""
-    with tempfile.TemporaryFile() as spool:
-        with engine.connect() as connection:
-            for chunk in iter_filtered_csv(connection, session_filter):
-                spool.write(chunk.encode("utf-8"))
-        spool.seek(0)
-        return spool.read()
+def csv_link(username: str, session_filter: SessionFilter, cookie_key: str,
+             base_path: str = "", *, now: float | None = None) -> str:
+    """The route's URL for every match of ``session_filter``, signed for ``username``."""
+    query = canonical_query(session_filter)
+    token = make_token(derive_key(cookie_key), username, query, now=now)
+    prefix = "/" + base_path.strip("/") if base_path.strip("/") else ""
+    return f"{prefix}{EXPORT_PATH}?{query + '&' if query else ''}{TOKEN_PARAM}={token}"
 
 
-def csv_generator(engine: Engine, session_filter: SessionFilter) -> Callable[[], bytes]:
-    """The callable handed to ``st.download_button``: runs on click, on its own thread."""
-    return lambda: write_csv(engine, session_filter)
+def _csv_button(session_filter: SessionFilter, total: int) -> None:
+    """"Download CSV": a link signed now for the signed-in user (re-signed periodically)."""
+    username = st.session_state.get("username")
+    url = ""
+    if isinstance(username, str) and username:
+        try:
+            key = validate_cookie_key(load_auth_settings())
+        except AuthConfigError:
+            key = ""  # the login gate reports it; no link without a valid key
+        if key:
+            url = csv_link(username, session_filter, key,
+                           str(st.get_option("server.baseUrlPath") or ""))
+    st.link_button(
+        "Download CSV", url or EXPORT_PATH, disabled=not url, icon=":material/download:",
+        key="sessions_download_csv",
+        help=f"All {total:,} matching sessions in the table's order, not just this page.",
+    )
 
 
 def page_json(page: Page) -> str:
@@ -63,15 +77,9 @@ def render_downloads(settings: Settings, view: ViewState, page: Page, csv_slot: 
                      json_slot: Any) -> None:
     """"Download CSV" (all matches) and "Download JSON" (this page) in the given columns."""
     today = datetime.now(UTC).date()
-    engine = get_engine(settings)
     f = view.filter
-    csv_slot.download_button(
-        "Download CSV", data=csv_generator(engine, f.without_paging()),
-        file_name=export_filename(f, today), mime=CSV_MIME, key="sessions_download_csv",
-        on_click="ignore", icon=":material/download:",
-        help=f"All {page.total:,} matching sessions in the table's order, "
-             "not just this page.",
-    )
+    with csv_slot:
+        st.fragment(_csv_button, run_every=LINK_REFRESH_S)(f.without_paging(), page.total)
     json_slot.download_button(
         "Download JSON", data=lambda: page_json(page), file_name=json_filename(f, today),
         mime=JSON_MIME, key="sessions_download_json", on_click="ignore", icon=":material/download:",

@@ -4,10 +4,12 @@
 * Chromium is Debian's ``/usr/bin/chromium`` (never ``playwright install``); viewport 1440x900,
   downloads accepted.
 * ``start_dashboard(env, script=None) -> DashboardServer`` (session-scoped factory): starts
-  ``python -m streamlit run app.py`` (or ``script``) from the project root on a free 127.0.0.1 port
+  ``python -m streamlit run server.py`` (or ``script``) from the project root on a free 127.0.0.1 port
   with ``env`` added to the environment (SESSIONS_DB_URL, DASHBOARD_AUTH_FILE, ...), waits for
   ``/_stcore/health``; ``.url`` is the base URL. Stop it yourself with ``.stop()`` (e.g. at the
   end of a module-scoped fixture); anything still running is stopped at the end of the session.
+  ``server.py`` is what ``bash scripts/run`` starts: ``st.App`` serving ``app.py`` and
+  ``pages/`` plus the CSV download route, so the tests meet the dashboard as users do.
 
       @pytest.fixture(scope="module")
       def dashboard(start_dashboard, tmp_path_factory):
@@ -157,8 +159,8 @@ def _healthy(url: str) -> bool:
 def launch_dashboard(
     env: dict[str, str] | None = None, script: str | os.PathLike | None = None
 ) -> DashboardServer:
-    """Start streamlit on ``script`` (default: the project's app.py) and wait until healthy."""
-    target = str(script) if script is not None else "app.py"
+    """Start streamlit on ``script`` (default: the project's server.py) and wait until healthy."""
+    target = str(script) if script is not None else "server.py"
     full_env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
@@ -190,7 +192,8 @@ def launch_dashboard(
         last_error = server.output()
         exited = process.poll()
         server.stop()
-        if exited is None or "already in use" not in last_error:
+        if exited is None or not ("already in use" in last_error
+                                  or "is not available" in last_error):
             break
     raise RuntimeError(
         f"streamlit run {target} did not answer /_stcore/health within {STARTUP_TIMEOUT:.0f} s "

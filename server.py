@@ -1,0 +1,20 @@
+"""The dashboard's entry point: ``streamlit run server.py`` (what ``bash scripts/run`` does).
+
+``st.App`` serves the Streamlit app (``app.py`` and the ``pages/`` folder beside it, exactly as
+``streamlit run app.py`` would: classic multipage mode, ``.streamlit/config.toml``, the login
+gate at the top of every page) plus one plain HTTP route of our own: the Sessions page's
+"Download CSV", streamed from the database (``ui/download_route.py``). Streamlit's
+``st.download_button`` would hold the whole file in memory; this route never does.
+
+``streamlit run`` finds the module-level ``app`` below and serves it with uvicorn; its usual
+flags (``--server.port``, ``--server.address``, ...) apply as always.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit import config as _config
+
+from ui.download_route import export_routes
+
+app = st.App("app.py", routes=export_routes(_config.get_option("server.baseUrlPath") or ""))
