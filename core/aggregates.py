@@ -27,7 +27,20 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, cast, column, func, literal_column, or_, select, table
+from sqlalchemy import (
+    Float,
+    Integer,
+    and_,
+    case,
+    cast,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.sql.elements import ColumnElement
@@ -53,6 +66,8 @@ from core.schema import (
     AGG_MODELS,
     AGG_VALUES,
     COUNTS_TABLE,
+    FRONT_INDEX,
+    POINTS_INDEX,
     TECHNIQUES_TABLE,
     Capabilities,
     capabilities,
@@ -463,8 +478,12 @@ def scatter(connection: Connection, f: SessionFilter, *, limit: int = SCATTER_LI
     caps = capabilities(connection)
     where = _completed_clauses(f, caps)
     scanned = _scanned(connection, f)
-    total = int(connection.execute(select(func.count()).select_from(scanned).where(*where))
-                .scalar_one())
+    plan = _plan(connection, f)
+    if plan is not None:
+        total = _points_total(connection, plan)
+    else:
+        total = int(connection.execute(select(func.count()).select_from(scanned).where(*where))
+                    .scalar_one())
     joined = S.outerjoin(M, M.c.model_id == S.c.model_id)
     if total <= limit:
         statement = (select(*_point_columns(caps)).select_from(joined).where(*where)
@@ -472,6 +491,11 @@ def scatter(connection: Connection, f: SessionFilter, *, limit: int = SCATTER_LI
         return Scatter(tuple(_point(r) for r in connection.execute(statement).mappings()),
                        total, False)
     step = math.ceil(total / limit)
+    if plan is not None and caps.points_indexes:
+        # Number them along the partial index of completed sessions with both metrics (ids in
+        # order, created key beside them): no other row is read.
+        scanned = IndexedBy(S, POINTS_INDEX) if caps.dialect == "sqlite" else S
+        where = [*filter_clauses(f, caps), *_points_predicate(caps)]
     numbered = (select(S.c.session_id,
                        func.row_number().over(order_by=S.c.session_id).label("rn"))
                 .select_from(scanned).where(*where).subquery("numbered"))
@@ -479,6 +503,23 @@ def scatter(connection: Connection, f: SessionFilter, *, limit: int = SCATTER_LI
     statement = (select(*_point_columns(caps)).select_from(joined)
                  .where(S.c.session_id.in_(picked)).order_by(S.c.session_id))
     return Scatter(tuple(_point(r) for r in connection.execute(statement).mappings()), total, True)
+
+
+def _points_predicate(caps: Capabilities) -> list[ColumnElement[bool]]:
+    """The partial indexes' own WHERE, spelled as they are (SQLite matches them term by term)."""
+    return [S.c.status == literal_column("'completed'"),
+            derived("size_reduction", caps).is_not(None),
+            derived("speed_improvement", caps).is_not(None)]
+
+
+def _points_total(connection: Connection, plan: _Plan) -> int:
+    """Completed sessions with both metrics, from the rollups."""
+    if not plan.completed:
+        return 0
+    c = _AGG_COUNTS.c
+    where = [*_counts_where(plan), c.status == "completed"]
+    found = connection.execute(select(func.sum(c.both_n)).where(*where)).scalar_one()
+    return int(found or 0)
 
 
 def pareto_front(connection: Connection, f: SessionFilter) -> tuple[SessionPoint, ...]:
@@ -491,6 +532,9 @@ def pareto_front(connection: Connection, f: SessionFilter) -> tuple[SessionPoint
     """
     caps = capabilities(connection)
     size, speed = derived("size_reduction", caps), derived("speed_improvement", caps)
+    plan = _plan(connection, f, techniques=0)
+    if plan is not None and not plan.bounded and caps.points_indexes:
+        return _front_walked(connection, f, caps, plan)
     done = (select(size.label("size"), speed.label("speed")).select_from(_scanned(connection, f))
             .where(*_completed_clauses(f, caps)).subquery("done"))
     best = (select(done.c.size, func.max(done.c.speed).label("top"))
@@ -505,6 +549,40 @@ def pareto_front(connection: Connection, f: SessionFilter) -> tuple[SessionPoint
         .select_from(S.outerjoin(M, M.c.model_id == S.c.model_id)
                      .join(front, and_(size == front.c.size, speed == front.c.top)))
         .where(*_completed_clauses(f, caps))
+        .order_by(size, S.c.session_id)
+    )
+    return tuple(_point(r) for r in connection.execute(statement).mappings())
+
+
+def _front_walked(connection: Connection, f: SessionFilter, caps: Capabilities, plan: _Plan
+                  ) -> tuple[SessionPoint, ...]:
+    """The Pareto front from the best speed at each distinct size, one index seek per size.
+
+    The distinct sizes of completed sessions come from the value histogram; each one's best
+    speed is the last entry for that size in the (size, speed) partial index. Walking sizes
+    from the largest down keeps those whose best speed beats every larger size's.
+    """
+    if not plan.completed:
+        return ()
+    size, speed = derived("size_reduction", caps), derived("speed_improvement", caps)
+    v = _AGG_VALUES.c
+    sizes = (select(v.value.label("size")).where(v.metric == "size", v.technique == "")
+             .group_by(v.value).having(func.sum(v.n) > 0).subquery("sizes"))
+    indexed = IndexedBy(S, FRONT_INDEX) if caps.dialect == "sqlite" else S
+    top = (select(func.max(speed)).select_from(indexed)
+           .where(*_points_predicate(caps), size == sizes.c.size).scalar_subquery())
+    front: list[tuple[float, float]] = []
+    for found_size, best in sorted(connection.execute(select(sizes.c.size, top)).all(),
+                                   key=lambda r: r[0], reverse=True):
+        if best is not None and (not front or best > front[-1][1]):
+            front.append((found_size, best))
+    if not front:
+        return ()
+    statement = (
+        select(*_point_columns(caps))
+        .select_from(S.outerjoin(M, M.c.model_id == S.c.model_id))
+        .where(*_completed_clauses(f, caps),
+               or_(*(and_(size == a, speed == b) for a, b in front)))
         .order_by(size, S.c.session_id)
     )
     return tuple(_point(r) for r in connection.execute(statement).mappings())
@@ -672,66 +750,53 @@ def _day_bound(day: date, caps: Capabilities) -> Any:
     return datetime.combine(day, datetime.min.time())
 
 
-def _edge_values(connection: Connection, caps: Capabilities, plan: _Plan, metric: str,
-                 edges: list[tuple[date | None, date | None]], *, per_technique: bool = False
-                 ) -> list[tuple[Any, str, float, int]]:
-    """(technique or None, day, value, sessions) of completed sessions created in ``edges``."""
-    if not edges:
-        return []
-    value = derived(_METRIC_NAMES[metric], caps)
-    created = timestamp_key("created_at", caps)
-    ranges = []
-    for first, stop in edges:
-        bounds = [created.is_not(None)]
-        if first is not None:
-            bounds.append(created >= _day_bound(first, caps))
-        if stop is not None:
-            bounds.append(created < _day_bound(stop, caps))
-        ranges.append(and_(*bounds))
-    scope = SessionFilter(techniques=(plan.scope,) if plan.scope else ())
-    where = [S.c.status == "completed", value.is_not(None), or_(*ranges),
-             *filter_clauses(scope, caps)]
-    day = _day_key(caps)
-    if per_technique:
-        source, technique = _technique_source(caps, S)
-        statement = (select(technique, day, value, func.count()).select_from(source)
-                     .where(*where).group_by(technique, day, value))
-        return [(r[0], r[1], float(r[2]), int(r[3])) for r in connection.execute(statement)]
-    source = IndexedBy(S, FACTS_INDEX) if has_facts_index(connection) else S
-    statement = (select(day, value, func.count()).select_from(source).where(*where)
-                 .group_by(day, value))
-    return [(None, r[0], float(r[1]), int(r[2])) for r in connection.execute(statement)]
+def _edge_key(caps: Capabilities, granularity: Granularity) -> ColumnElement[Any]:
+    """The bucket (``YYYY-MM-DD`` text) a session's created day falls in."""
+    if caps.dialect == "sqlite":
+        key = timestamp_key("created_at", caps)
+        if granularity == "day":
+            return func.substr(key, 1, 10)
+        if granularity == "week":
+            return func.date(key, literal_column("'weekday 0'"), literal_column("'-6 days'"))
+        return func.substr(key, 1, 7).concat(literal_column("'-01'"))
+    return func.to_char(func.date_trunc(literal_column(f"'{granularity}'"), S.c.created_at),
+                        literal_column("'YYYY-MM-DD'"))
 
 
-def _histograms(connection: Connection, caps: Capabilities, plan: _Plan, metric: str, *,
-                per_technique: bool = False, bucket: Callable[[date], Any] | None = None,
-                span: tuple[date, date] | None = None,
-                week_fits: Callable[[date], bool] | None = None) -> dict[Any, dict[float, int]]:
-    """Completed sessions per value of ``metric``, keyed by technique, by bucket or by None.
+def _quantiles(connection: Connection, caps: Capabilities, plan: _Plan, metric: str,
+               qs: tuple[float, ...], *, per_technique: bool = False,
+               granularity: Granularity | None = None, span: tuple[date, date] | None = None
+               ) -> dict[Any, dict[float, float | None]]:
+    """Exact ``percentile_cont`` quantiles of ``metric`` over completed sessions, per key.
 
-    ``bucket`` maps a created day to its period; ``span`` then bounds the days, and
-    ``week_fits`` says whether a histogram week (its Monday) lies in one bucket: the weeks
-    that do not are counted from the sessions, as the edges of the range are.
+    The key is None (one group), the technique (``per_technique``) or the start of the
+    ``granularity`` bucket (``span`` then bounds the days). Whole histogram weeks inside the
+    range (and inside one bucket) are read from ``agg_values``; the other days (the edges, and
+    weeks straddling two months) from the sessions. The value counts are merged and walked
+    in SQL, and only the rows at the quantiles' positions come back.
     """
-    out: dict[Any, dict[float, int]] = {}
     if not plan.completed:
-        return out
-
-    def add(name: Any, value: float, n: int) -> None:
-        counts = out.setdefault(name, {})
-        counts[value] = counts.get(value, 0) + n
-
+        return {}
     start, end = span if span is not None else (plan.start, plan.end)
     first, stop, edges = _weeks_and_edges(start, end)
-    skipped: set[str] = set()
-    if week_fits is not None and first is not None and stop is not None:
+    v = _AGG_VALUES.c
+    skipped: list[str] = []
+    if granularity in ("day", "month") and first is not None and stop is not None:
         week = first
         while week < stop:
-            if not week_fits(week):
-                skipped.add(week.isoformat())
+            if granularity == "day" or week.month != (week + timedelta(days=6)).month:
+                skipped.append(week.isoformat())
                 edges.append((week, week + timedelta(days=7)))
             week += timedelta(days=7)
-    v = _AGG_VALUES.c
+    if per_technique:
+        hist_key: ColumnElement[Any] = v.technique
+    elif granularity == "month":
+        hist_key = func.substr(v.week, 1, 7).concat(literal_column("'-01'"))
+    elif granularity is not None:
+        hist_key = v.week
+    else:
+        hist_key = literal_column("''")
+    parts = []
     if first is None or stop is None or first < stop:
         where = [v.metric == metric,
                  v.technique != "" if per_technique else v.technique == plan.scope]
@@ -742,48 +807,71 @@ def _histograms(connection: Connection, caps: Capabilities, plan: _Plan, metric:
         if stop is not None:
             where.append(v.week < stop.isoformat())
         if skipped:
-            where.append(v.week.not_in(sorted(skipped)))
-        key = v.technique if per_technique else (v.week if bucket is not None else None)
-        group = [key, v.value] if key is not None else [v.value]
-        statement = (select(*group, func.sum(v.n)).where(*where).group_by(*group)
-                     .having(func.sum(v.n) != 0))
-        for row in connection.execute(statement):
-            if key is None:
-                add(None, float(row[0]), int(row[1]))
-                continue
-            name = row[0] if bucket is None else bucket(date.fromisoformat(row[0]))
-            add(name, float(row[1]), int(row[2]))
-    for technique, day, value, n in _edge_values(connection, caps, plan, metric, edges,
-                                                 per_technique=per_technique):
+            where.append(v.week.not_in(skipped))
+        parts.append(select(hist_key.label("k"), v.value.label("value"), v.n.label("n"))
+                     .where(*where))
+    value = derived(_METRIC_NAMES[metric], caps)
+    created = timestamp_key("created_at", caps)
+    scope = SessionFilter(techniques=(plan.scope,) if plan.scope else ())
+    for low, high in edges:  # one range a statement: an OR of ranges would scan the index
+        where = [S.c.status == "completed", value.is_not(None), created.is_not(None),
+                 *filter_clauses(scope, caps)]
+        if low is not None:
+            where.append(created >= _day_bound(low, caps))
+        if high is not None:
+            where.append(created < _day_bound(high, caps))
         if per_technique:
-            add(technique, value, n)
+            source, key = _technique_source(caps, S)
         else:
-            add(bucket(date.fromisoformat(day)) if bucket is not None else None, value, n)
+            source = IndexedBy(S, FACTS_INDEX) if has_facts_index(connection) else S
+            key = _edge_key(caps, granularity) if granularity else literal_column("''")
+        # PostgreSQL refuses a constant in GROUP BY.
+        group = [key, value] if per_technique or granularity else [value]
+        parts.append(select(key.label("k"), value.label("value"), func.count().label("n"))
+                     .select_from(source).where(*where).group_by(*group))
+    if not parts:
+        return {}
+    merged = union_all(*parts).subquery("parts") if len(parts) > 1 else parts[0].subquery("parts")
+    counted = (select(merged.c.k, merged.c.value, func.sum(merged.c.n).label("n"))
+               .group_by(merged.c.k, merged.c.value).having(func.sum(merged.c.n) != 0)
+               .subquery("counted"))
+    walked = select(
+        counted.c.k, counted.c.value, counted.c.n,
+        func.sum(counted.c.n).over(partition_by=counted.c.k, order_by=counted.c.value,
+                                   rows=(None, 0)).label("cum"),
+        func.sum(counted.c.n).over(partition_by=counted.c.k).label("total"),
+    ).subquery("walked")
+    picks = []
+    for q in qs:
+        position = literal_column(repr(float(q)), Float) * (walked.c.total - 1)
+        low_index = (cast(position, Integer) if caps.dialect == "sqlite" else func.floor(position))
+        picks.append(and_(walked.c.cum - walked.c.n <= low_index + 1, walked.c.cum > low_index))
+    statement = (select(walked.c.k, walked.c.value, walked.c.n, walked.c.cum, walked.c.total)
+                 .where(or_(*picks)))
+    found: dict[Any, list[tuple[float, int, int, int]]] = {}
+    for k, found_value, n, cum, total in connection.execute(statement):
+        found.setdefault(k, []).append((float(found_value), int(cum) - int(n), int(cum), int(total)))
+    out: dict[Any, dict[float, float | None]] = {}
+    for k, rows in found.items():
+        key_out = k if per_technique else (
+            date.fromisoformat(str(k)[:10]) if granularity is not None else None)
+        out[key_out] = {q: _pick(rows, q) for q in qs}
     return out
 
 
-def _histogram_quantile(counts: Mapping[float, int], q: float) -> float | None:
-    """``percentile_cont(q)`` of the values ``counts`` holds (value -> how many)."""
-    total = sum(counts.values())
-    if total <= 0:
-        return None
+def _pick(rows: list[tuple[float, int, int, int]], q: float) -> float | None:
+    """``percentile_cont(q)`` from (value, values before it, through it, all) around its spot."""
+    total = rows[0][3]
     position = q * (total - 1)
     low = int(position)
     fraction = position - low
-    seen = 0
-    low_value: float | None = None
-    high_value: float | None = None
-    for value in sorted(counts):
-        seen += counts[value]
-        if low_value is None and seen > low:
-            low_value = value
-        if seen > low + 1:
-            high_value = value
-            break
-    assert low_value is not None
+
+    def at(index: int) -> float:
+        return next(value for value, before, through, _ in rows if before <= index < through)
+
+    low_value = at(low)
     if fraction > 0:
-        assert high_value is not None
-        return low_value + (high_value - low_value) * fraction
+        return low_value + (at(low + 1) - low_value) * fraction
     return low_value
 
 
@@ -800,8 +888,8 @@ def _summary_rollup(connection: Connection, plan: _Plan) -> Summary:
         if n:
             saved += float(saved_sum)
             saved_n += int(n)
-    medians = {metric: _histogram_quantile(
-        _histograms(connection, caps, plan, metric).get(None, {}), 0.5) for metric in ("size", "speed")}
+    medians = {metric: _quantiles(connection, caps, plan, metric, (0.5,)).get(None, {}).get(0.5)
+               for metric in ("size", "speed")}
     return Summary(sessions=sum(counts.values()), **counts,
                    median_size_reduction=medians["size"],
                    median_speed_improvement=medians["speed"],
@@ -828,17 +916,12 @@ def _period_rollup(connection: Connection, plan: _Plan, granularity: Granularity
         row = buckets.setdefault(bucket(date.fromisoformat(day)), dict.fromkeys(STATUSES, 0))
         if status in row:
             row[status] += int(sessions)
-    fits: dict[str, Callable[[date], bool]] = {
-        "day": lambda week: False,
-        "week": lambda week: True,
-        "month": lambda week: week.month == (week + timedelta(days=6)).month,
-    }
     for metric in ("size", "speed"):
-        found = _histograms(connection, caps, plan, metric, bucket=bucket, span=(first, end),
-                            week_fits=fits[granularity])
-        for key, counts in found.items():
+        found = _quantiles(connection, caps, plan, metric, (0.5,), granularity=granularity,
+                           span=(first, end))
+        for key, values in found.items():
             row = buckets.setdefault(key, dict.fromkeys(STATUSES, 0))
-            row[f"{metric}_q50"] = _histogram_quantile(counts, 0.5)
+            row[f"{metric}_q50"] = values[0.5]
     return buckets
 
 
@@ -861,13 +944,13 @@ def _techniques_rollup(connection: Connection, plan: _Plan) -> tuple[TechniqueSt
                 row[metric][0] += float(total)
                 row[metric][1] += int(n)
     quartiles = (0.25, 0.5, 0.75)
-    values = {metric: _histograms(connection, caps, plan, metric, per_technique=True)
+    values = {metric: _quantiles(connection, caps, plan, metric, quartiles, per_technique=True)
               for metric in ("size", "speed")}
 
     def stats(technique: str, metric: str) -> MetricStats:
         total, n = rows[technique][metric]
         found = values[metric].get(technique, {})
-        p25, p50, p75 = (_histogram_quantile(found, q) for q in quartiles)
+        p25, p50, p75 = (found.get(q) for q in quartiles)
         return MetricStats(mean=total / n if n else None, p25=p25, median=p50, p75=p75)
 
     out = [

@@ -39,6 +39,11 @@ KEYS_TABLE = "session_keys"
 # concurrent platform writers do not queue on one counter row; readers sum the slots.
 COUNTS_TABLE = "session_counts"
 COUNT_SLOTS = 16
+# Partial indexes over the completed sessions with both metrics (see _create_indexes).
+POINTS_INDEX = "ix_sessions_points"
+FRONT_INDEX = "ix_sessions_front"
+POINTS_WHERE = ("status = 'completed' AND size_reduction IS NOT NULL"
+                " AND speed_improvement IS NOT NULL")
 METRICS = {
     "size_reduction": "size_reduction_percent",
     "speed_improvement": "speed_improvement_percent",
@@ -129,6 +134,7 @@ class Capabilities:
     search_index: bool
     status_counts: bool = False  # COUNTS_TABLE: exact sessions per status, kept by triggers
     rollups: bool = False  # ROLLUP_TABLES: exact pre-aggregated facts, kept by triggers
+    points_indexes: bool = False  # POINTS_INDEX and FRONT_INDEX (partial, completed with metrics)
 
     def has(self, name: str) -> bool:
         return name in self.generated_columns
@@ -170,6 +176,7 @@ def _inspect_capabilities(connection: Connection) -> Capabilities:
     wanted = set(_expressions(dialect))
     if dialect == "sqlite":
         search = SEARCH_TABLE in tables
+        indexes = _sqlite_objects(connection, "index")
     else:
         indexes = {ix["name"] for ix in inspector.get_indexes(SESSIONS)} if SESSIONS in tables else set()
         search = "ix_sessions_session_id_trgm" in indexes
@@ -180,6 +187,7 @@ def _inspect_capabilities(connection: Connection) -> Capabilities:
         search_index=search,
         status_counts=COUNTS_TABLE in tables and (dialect != "sqlite" or KEYS_TABLE in tables),
         rollups=all(name in tables for name in ROLLUP_TABLES),
+        points_indexes=POINTS_INDEX in indexes and FRONT_INDEX in indexes,
     )
 
 
@@ -295,6 +303,14 @@ def _create_indexes(connection: Connection) -> None:
         " WHERE data_issue = 1"
     )
     connection.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_models_name ON models (name)")
+    # Completed sessions with both metrics (the trade-off plane), for the aggregates: numbering
+    # them by id for the scatter's even sample, and the best speed at each size for the Pareto
+    # front, without reading the other rows. Owner: core/aggregates.py.
+    created = "created_key" if dialect == "sqlite" else "created_at"
+    for name, columns in ((POINTS_INDEX, f"session_id, {created}"),
+                          (FRONT_INDEX, "size_reduction, speed_improvement")):
+        connection.exec_driver_sql(
+            f"CREATE INDEX IF NOT EXISTS {name} ON {SESSIONS} ({columns}) WHERE {POINTS_WHERE}")
 
 
 def _sqlite_objects(connection: Connection, kind: str) -> set[str]:

@@ -106,6 +106,9 @@ CALLS: list[tuple[str, Any, dict[str, Any]]] = [
     ("period_stats week", A.period_stats, {"granularity": "week"}),
     ("period_stats month", A.period_stats, {"granularity": "month"}),
     ("model_ranking", A.model_ranking, {"limit": 7}),
+    ("scatter", A.scatter, {}),
+    ("scatter sampled", A.scatter, {"limit": 25}),
+    ("pareto_front", A.pareto_front, {}),
 ]
 
 
