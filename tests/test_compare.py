@@ -74,3 +74,11 @@ def test_direction_and_non_numeric_values() -> None:
     assert not lower_is_better("size_reduction_percent")
     assert not lower_is_better("top1_accuracy")
     assert best_values((), ("x",)) == ()
+
+
+def test_a_link_keeps_commas_inside_an_id() -> None:
+    from ui.compare import compare_link, url_compare_ids
+
+    ids, problems = url_compare_ids(["=SUM(1,2)-session", "b", "=SUM(1,2)-session"])
+    assert ids == ("=SUM(1,2)-session", "b") and not problems
+    assert compare_link(ids) == "Compare?compare=%3DSUM%281%2C2%29-session&compare=b"

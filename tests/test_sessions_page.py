@@ -24,6 +24,7 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 import ui.auth
+import ui.compare
 from core.auth_settings import AUTH_FILE_ENV, COOKIE_EXPIRY_ENV, COOKIE_KEY_ENV
 from core.config import DB_URL_ENV, Settings
 from core.demo import write_demo
@@ -611,3 +612,94 @@ def test_malformed_criteria_are_shown_as_stored_not_as_a_failure(db: str) -> Non
     assert any("not valid JSON; shown as stored" in w for w in warnings(at))
     assert MALFORMED_TEXT in [c.value for c in at.code]
     assert any("malformed" in w for w in warnings(at))
+
+
+# --- ticking rows: one opens its detail, 2 to 5 compare -----------------------------------------
+
+
+def tick(at: AppTest, *rows: int) -> AppTest:
+    """Tick these rows of the grid (the selection state the browser would send)."""
+    at.session_state[at.dataframe[0].key] = {"selection": {"rows": list(rows), "columns": []}}
+    return at.run()
+
+
+def compare_button(at: AppTest) -> Any:
+    links = [p for p in at.get("page_link") if p.proto.page == "Compare" and p.proto.label
+             != "Compare"]
+    assert len(links) == 1, [p.proto.label for p in at.get("page_link")]
+    return links[0].proto
+
+
+def query_of(ids: list[str]) -> str:
+    return ui.compare.compare_link(ids).split("?", 1)[1]
+
+
+def test_ticking_two_rows_offers_a_link_to_compare_them_and_no_detail(db: str) -> None:
+    at = open_sessions({"status": "completed"})
+    assert compare_button(at).disabled  # nothing ticked: the bar explains, the link waits
+    assert "tick 2 to 5 to compare" in markdown(at)
+    ids = shown_ids(at)
+    tick(at, 0, 3)
+    assert not at.exception
+    link = compare_button(at)
+    assert (link.label, link.disabled) == ("Compare 2 sessions", False)
+    assert link.query_string == query_of([ids[0], ids[3]])
+    assert "**2 sessions ticked.**" in markdown(at)
+    assert "session" not in url(at)  # the detail stays closed
+    assert url(at) == {"status": ["completed"]}
+    tick(at, 0, 1, 3, 4, 5)
+    assert compare_button(at).label == "Compare 5 sessions" and not compare_button(at).disabled
+
+
+def test_more_than_five_ticked_rows_say_how_many_to_untick(db: str) -> None:
+    at = open_sessions()
+    tick(at, 0, 1, 2, 3, 4, 5, 6)
+    link = compare_button(at)
+    assert (link.label, link.disabled) == ("Compare 7 sessions", True)
+    assert "Pick at most 5 sessions to compare" in markdown(at)
+    at.button(key="sessions_clear_selection").click().run()
+    assert compare_button(at).disabled and "sessions ticked" not in markdown(at)
+
+
+def test_one_ticked_row_opens_its_detail_and_unticking_to_one_does_not(db: str) -> None:
+    at = open_sessions()
+    ids = shown_ids(at)
+    tick(at, 2)
+    assert url(at) == {"session": [ids[2]]}  # the detail dialog, as a link
+    at.button(key="sessions_detail_close").click().run()
+    assert "session" not in url(at)
+    assert "**1 session ticked.** Tick up to 4 more" in markdown(at)  # the tick stays...
+    tick(at, 2, 4)
+    assert compare_button(at).label == "Compare 2 sessions"
+    tick(at, 4)  # ...and unticking back to one opens nothing
+    assert "session" not in url(at)
+    assert "**1 session ticked.**" in markdown(at)
+
+
+def test_ticks_follow_their_sessions_and_clear_on_another_page_or_filter(db: str) -> None:
+    at = open_sessions({"limit": "10"})
+    ids = shown_ids(at)
+    tick(at, 1, 2)
+    assert compare_button(at).query_string == query_of(ids[1:3])
+    at.run()  # a rerun (e.g. the auto-refresh) keeps them
+    assert compare_button(at).query_string == query_of(ids[1:3])
+    at.button(key="sessions_next").click().run()
+    assert compare_button(at).disabled and "sessions ticked" not in markdown(at)
+    tick(at, 0, 1)
+    _set(sidebar.K_STATUS, ["failed"])(at)
+    at.run()
+    assert compare_button(at).disabled and "sessions ticked" not in markdown(at)
+
+
+def test_ticked_ids_are_kept_by_session_when_rows_move() -> None:
+    shown = ["a", "b", "c", "d"]
+    assert table.ticked_ids([1, 3], shown, shown) == ("b", "d")
+    # a new session on top pushed every row down; "d" left the page
+    assert table.ticked_ids([3, 1], shown, ["new", "a", "b", "c"]) == ("b",)
+    assert table.ticked_ids([9], shown, shown) == ()
+    assert table.detail_to_open((), ("b",)) == "b"
+    assert table.detail_to_open(("b", "c"), ("b",)) is None
+    assert table.detail_to_open(("b",), ("b",)) is None
+    assert table.detail_to_open((), ("b", "c")) is None
+    assert [table.compare_bar(n).enabled for n in range(8)] == [False, False, True, True, True,
+                                                                True, False, False]

@@ -94,8 +94,19 @@ def _highlight(value: object) -> str:
     return BEST_STYLE if isinstance(value, str) and value.endswith(BEST_MARK) else ""
 
 
+_COMMA = "\ue000"  # a private-use character: stands in for commas inside an id
+
+
+def url_compare_ids(values: Sequence[str]) -> tuple[tuple[str, ...], list[str]]:
+    """The ids of a ``?compare=`` link: each repeated value is one whole id, commas included
+    (session ids are free text). Only the typed list in the picker is split on commas."""
+    ids, problems = parse_compare_ids([v.replace(",", _COMMA) for v in values])
+    return (tuple(i.replace(_COMMA, ",") for i in ids),
+            [p.replace(_COMMA, ",") for p in problems])
+
+
 def _read_ids() -> tuple[tuple[str, ...], list[str]]:
-    return parse_compare_ids(st.query_params.get_all(PARAM))
+    return url_compare_ids(st.query_params.get_all(PARAM))
 
 
 def _apply_input() -> None:
@@ -148,7 +159,7 @@ def render_compare(settings: Settings) -> None:
     frame = comparison_frame(comparison)
     st.dataframe(frame.style.map(_highlight), width="stretch",
                  height=min(35 * (len(frame) + 1) + 3, 900), key="compare_table",
-                 column_config={"_index": st.column_config.TextColumn("", width=190)})
+                 column_config={"_index": st.column_config.TextColumn("", width=260)})
     st.plotly_chart(comparison_figure(comparison.sessions), width="stretch", theme="streamlit",
                     key="compare_chart",
                     config={"displaylogo": False, "toImageButtonOptions": {

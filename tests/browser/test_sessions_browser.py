@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -28,6 +29,7 @@ from core.filters import SessionFilter
 from core.query import fetch_page, iter_sessions
 from core.store import make_engine, models, optimization_sessions
 from core.users import add_user
+from ui.compare import compare_link
 from ui.table import WIDTHS, visible_columns
 from ui.view import ViewState
 
@@ -278,6 +280,50 @@ def test_detail_opens_from_a_row_and_closes_back_to_the_table(
     expect(dialog).to_have_count(0)
     assert "session=" not in query(viewer)
     assert "status=failed" in query(viewer)
+
+
+def tick_row(page: Page, row: int) -> None:
+    """Tick a row's box (the grid's first column)."""
+    box = page.get_by_test_id("stDataFrame").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + ROW_MARKER_PX / 2, box["y"] + HEADER_PX * (row + 1.5))
+
+
+def test_tick_two_rows_and_compare_them_side_by_side(dashboard: Any, viewer: Page,
+                                                     screenshot_dir: Path) -> None:
+    sign_in(viewer, dashboard.url, "?status=completed")
+    ids, _ = core_page(dashboard.db_url, SessionFilter(statuses=("completed",)))
+    expect(viewer.get_by_text("tick 2 to 5 to compare them side by side")).to_be_visible()
+    # one tick opens that session's detail, as before; closing it keeps the tick
+    tick_row(viewer, 0)
+    wait_for_query(viewer, urlencode({"session": ids[0]}))
+    viewer.locator(".st-key-sessions_detail_close button").click()
+    expect(viewer.get_by_role("dialog")).to_have_count(0)
+    expect(viewer.get_by_text("1 session ticked.")).to_be_visible()
+    # a second tick: no dialog, a primary "Compare 2 sessions" link instead
+    tick_row(viewer, 2)
+    expect(viewer.get_by_text("2 sessions ticked.")).to_be_visible()
+    compare = viewer.get_by_role("link", name="Compare 2 sessions")
+    expect(compare).to_be_visible()
+    assert "session=" not in query(viewer)
+    expect(viewer.get_by_role("dialog")).to_have_count(0)
+    viewer.mouse.move(5, 5)
+    viewer.screenshot(path=screenshot_dir / "sessions-two-ticked.png")
+    compare.click()
+    viewer.wait_for_url(re.compile(r"/Compare\?"), timeout=TIMEOUT_MS)
+    assert query(viewer) == "?" + compare_link([ids[0], ids[2]]).split("?", 1)[1]
+    expect(viewer.get_by_role("heading", name="Compare sessions")).to_be_visible()
+    expect(viewer.get_by_text("2 sessions side by side")).to_be_visible()
+    table = viewer.get_by_test_id("stDataFrame")
+    hover_grid(viewer)  # the grid builds its accessible headers under a pointer
+    expect(cell(viewer, 1, 0)).not_to_have_text("")
+    headers = table.locator("th[role=columnheader]")
+    for index, session_id in enumerate((ids[0], ids[2]), start=1):  # one column per session
+        expect(headers.nth(index)).to_have_text(session_id)
+    expect(viewer.get_by_test_id("stPlotlyChart")).to_be_visible()  # size and speed bars
+    viewer.mouse.move(5, 5)
+    viewer.wait_for_timeout(500)  # let the chart finish drawing before the picture
+    viewer.screenshot(path=screenshot_dir / "compare-from-sessions.png")
 
 
 def test_bad_link_and_empty_result_read_well(dashboard: Any, viewer: Page,
