@@ -78,7 +78,7 @@ def render_downloads(settings: Settings, view: ViewState, page: Page, csv_slot: 
     """"Download CSV" (all matches) and "Download JSON" (this page) in the given columns."""
     today = datetime.now(UTC).date()
     f = view.filter
-    with csv_slot:
+    with csv_slot.container(width="content"):  # the fragment's box would stretch otherwise
         st.fragment(_csv_button, run_every=LINK_REFRESH_S)(f.without_paging(), page.total)
     json_slot.download_button(
         "Download JSON", data=lambda: page_json(page), file_name=json_filename(f, today),
