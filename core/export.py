@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import operator
 import re
 from collections.abc import Iterable, Iterator
@@ -17,9 +18,10 @@ from typing import Any
 
 from sqlalchemy import DateTime, Text, type_coerce
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import CompileError
 
 from core.filters import SessionFilter
-from core.query import S, SessionRow, _techniques, build_select
+from core.query import S, SessionRow, _techniques, build_select, row_from_mapping
 from core.schema import capabilities
 from core.store import parse_timestamp, statement_timeout_suspended
 
@@ -94,12 +96,17 @@ def iter_filtered_csv(connection: Connection, f: SessionFilter, *, chunk_rows: i
                       batch_size: int = 5000) -> Iterator[str]:
     """Every match of ``f`` (not just one page) as CSV chunks, in the table's order.
 
-    The same text as ``iter_csv(iter_sessions(connection, f))``, produced several times faster:
-    the table's own query streamed in batches (server-side cursor), only the CSV's columns,
-    timestamps as stored, and each batch shaped column by column with C-level loops (``map``,
-    dictionary lookups of values already formatted, ``writerows``) instead of per-row objects.
+    The same text as ``iter_csv(iter_sessions(connection, f))``, produced several times faster.
+    On PostgreSQL (psycopg 3, server 14+) the lines are made by the server and streamed with
+    ``COPY ... TO STDOUT`` (see :func:`iter_copy_csv`). Elsewhere the table's own query is
+    streamed in batches (server-side cursor), only the CSV's columns, timestamps as stored, and
+    each batch shaped column by column with C-level loops (``map``, dictionary lookups of values
+    already formatted, ``writerows``) instead of per-row objects.
     Memory stays flat whatever the number of rows.
     """
+    if copy_csv_supported(connection, f):
+        yield from iter_copy_csv(connection, f, chunk_rows=chunk_rows)
+        return
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -282,6 +289,235 @@ def _fast_batches(connection: Connection, f: SessionFilter, batch_size: int
                 ["" if d is None else repr(round(d, 4)) for d in durations],
                 created_cells, _timestamps(updated_at)[1], completed_cells, strict=True,
             )), plain
+
+
+# -- PostgreSQL: lines made by the server, streamed with COPY --------------------------------------
+#
+# Each row's CSV line is built in SQL when every cell is in a form whose text is provably what
+# csv_record + csv.writer give; otherwise the server sends the row's raw values as a JSON array
+# (``[...]``, never the start of a line made here: a session id starting with "[" goes that way
+# too) and the Python formatter above writes it. What the SQL accepts:
+#
+# * text cells (ids, model name, status): not starting with a character neutralise() prefixes,
+#   no character csv.writer quotes for (, " CR LF) and none that COPY's text format escapes
+#   (backslash, control characters), so the line arrives byte for byte;
+# * numbers: repr(round(x, k)) (k = 4; progress: round(x, 2) first) written from the integer
+#   n = round(|x| * 10**k), accepted only when 0 < |x| < 1e8 (progress: 0 <= x) and |x| * 10**k
+#   is more than 0.001 away from a .5 tie. Then round(x, k) is the double nearest n / 10**k (the
+#   float product is off by at most 1.2e-4 of a unit there, so the side of the tie is certain),
+#   and repr() of that double is n / 10**k in fixed notation with trailing zeros dropped and at
+#   least one decimal: any shorter decimal that rounds to the same double would lie within one
+#   ulp (< 1.5e-8) of it, yet every decimal with at most k places is 10**-k away. Zero keeps its
+#   sign in Python (-0.0) but not in a test in SQL, so a zero metric goes to Python;
+# * durations: exact microseconds M (EXTRACT returns numeric); M <= 0 gives 0.0, else M below
+#   5e14 and not ending in 50 (a decimal tie left to the binary value) gives n = (M + 50) / 100;
+# * timestamps: years 1-9999, written as datetime.isoformat() + "+00:00";
+# * techniques: a JSON array of strings without escapes, joined with "; " (no comma, not a
+#   formula).
+_PG_FORMULA_FIRST = ", ".join(f"'{c}'" for c in " =+-@\u3000\uff1d\uff0b\uff0d\uff20")
+_PG_PLAIN = r"""'[\x01-\x1f,"\\]'"""  # what makes a text cell unsafe here (a regex bracket)
+_PG_TIMESTAMP_OK = ("({t} IS NULL OR ({t} >= TIMESTAMP '0001-01-01 00:00:00'"
+                    " AND {t} <= TIMESTAMP '9999-12-31 23:59:59.999999'))")
+_PG_MAX_TIE_DISTANCE = "0.001"
+
+
+def _pg_text_ok(x: str) -> str:
+    return f"({x} IS NOT NULL AND left({x}, 1) NOT IN ({_PG_FORMULA_FIRST}) AND {x} !~ {_PG_PLAIN})"
+
+
+def _pg_decimal(sign: str, n: str, places: int) -> str:
+    """``sign || n / 10**places || '.' || the fraction without trailing zeros (at least 0)``."""
+    scale = 10 ** places
+    return (f"{sign} || ({n} / {scale})::text || '.' || coalesce(nullif(rtrim(lpad(({n} % {scale})::text,"
+            f" {places}, '0'), '0'), ''), '0')")
+
+
+def _pg_line_sql(inner: str) -> str:
+    """The COPY query: a CSV line (no terminator) or a JSON array of the raw values, a row."""
+    names = ("sid", "mid", "name", "st", "pr", "tj", "sz", "sp", "ac", "ca", "ua", "coa")
+    ts_ok = {t: _PG_TIMESTAMP_OK.format(t=t) for t in ("ca", "ua", "coa")}
+    techniques_shape = r"""'^\["[^"\\\x01-\x1f]*"(, "[^"\\\x01-\x1f]*")*\]$'"""
+    helpers = {
+        # Only below 1e8 (the accepted range): a bigint cannot hold every float.
+        "n_pr": ("CASE WHEN abs(coalesce(pr, 0)) < 100000000"
+                 " THEN trunc(abs(coalesce(pr, 0)) * 100 + 0.5)::bigint END"),
+        "tie_pr": "abs(abs(coalesce(pr, 0)) * 100 - trunc(abs(coalesce(pr, 0)) * 100) - 0.5)",
+        **{f"n_{x}": f"CASE WHEN abs({x}) < 100000000 THEN trunc(abs({x}) * 10000 + 0.5)::bigint END"
+           for x in ("sz", "sp", "ac")},
+        **{f"tie_{x}": f"abs(abs({x}) * 10000 - trunc(abs({x}) * 10000) - 0.5)" for x in ("sz", "sp", "ac")},
+        "ts_ok": " AND ".join(ts_ok.values()),
+        "mu": (f"CASE WHEN ca IS NOT NULL AND coa IS NOT NULL AND {ts_ok['ca']} AND {ts_ok['coa']}"
+               " THEN (EXTRACT(EPOCH FROM (coa - ca)) * 1000000)::bigint END"),
+        "tech": (f"CASE WHEN tj IS NULL OR tj = '[]' THEN '' WHEN tj ~ {techniques_shape}"
+                 " THEN replace(substr(tj, 3, length(tj) - 4), '\", \"', '; ') END"),
+    }
+    middle = (f"SELECT {', '.join(names)}, " + ", ".join(f"{v} AS {k}" for k, v in helpers.items())
+              + f" FROM ({inner} OFFSET 0) AS r OFFSET 0")
+
+    def number_ok(x: str) -> str:
+        return (f"({x} IS NULL OR ({x} <> 0 AND abs({x}) < 100000000"
+                f" AND tie_{x} > {_PG_MAX_TIE_DISTANCE}))")
+
+    def number_cell(x: str) -> str:
+        sign = f"CASE WHEN {x} < 0 THEN '-' ELSE '' END"
+        return f"CASE WHEN {x} IS NULL THEN '' ELSE {_pg_decimal(sign, f'n_{x}', 4)} END"
+
+    def timestamp_cell(t: str) -> str:
+        return (f"CASE WHEN {t} IS NULL THEN '' ELSE to_char({t}, 'YYYY-MM-DD\"T\"HH24:MI:SS') ||"
+                f" CASE WHEN to_char({t}, 'US') = '000000' THEN '' ELSE '.' || to_char({t}, 'US') END"
+                " || '+00:00' END")
+
+    ok = " AND ".join([
+        *(_pg_text_ok(x) for x in ("sid", "mid", "name", "st")),
+        "left(sid, 1) <> '['",
+        f"abs(coalesce(pr, 0)) < 100000000 AND tie_pr > {_PG_MAX_TIE_DISTANCE}",
+        f"tech IS NOT NULL AND left(tech, 1) NOT IN ({_PG_FORMULA_FIRST}) AND strpos(tech, ',') = 0",
+        *(number_ok(x) for x in ("sz", "sp", "ac")),
+        "ts_ok",
+        "(mu IS NULL OR mu <= 0 OR (mu < 500000000000000 AND mu % 100 <> 50))",
+    ])
+    duration = ("CASE WHEN mu IS NULL THEN '' WHEN mu <= 0 THEN '0.0' ELSE "
+                + _pg_decimal("''", "((mu + 50) / 100)", 4) + " END")
+    cells = ["sid", "mid", "name", "st",
+             _pg_decimal("CASE WHEN pr < 0 THEN '-' ELSE '' END", "n_pr", 2), "tech",
+             *(number_cell(x) for x in ("sz", "sp", "ac")), duration,
+             *(timestamp_cell(t) for t in ("ca", "ua", "coa"))]
+    line = " || ',' || ".join(f"({c})" for c in cells)
+    raw = f"json_build_array({', '.join(names)})::text"
+    return f"COPY (SELECT CASE WHEN {ok} THEN {line} ELSE {raw} END FROM ({middle}) AS h) TO STDOUT"
+
+
+_COPY_SUPPORT_KEY = "core.export.copy_supported"
+
+
+def copy_csv_supported(connection: Connection, f: SessionFilter) -> bool:
+    """Whether :func:`iter_copy_csv` can export ``f`` here: PostgreSQL 14+ (exact ``EXTRACT``)
+    through psycopg 3, with standard-conforming string literals (the filter is rendered into
+    the COPY statement)."""
+    if connection.dialect.name != "postgresql" or connection.dialect.driver != "psycopg":
+        return False
+    version = connection.dialect.server_version_info or (0,)
+    if version < (14,):
+        return False
+    info = connection.connection.info
+    if _COPY_SUPPORT_KEY not in info:
+        conforming = connection.exec_driver_sql("SHOW standard_conforming_strings").scalar_one()
+        info[_COPY_SUPPORT_KEY] = conforming == "on"
+    if not info[_COPY_SUPPORT_KEY]:
+        return False
+    return _copy_statement(connection, f) is not None
+
+
+def _copy_statement(connection: Connection, f: SessionFilter) -> str | None:
+    """The COPY statement for ``f``: the table's own query (same FROM, WHERE and ORDER BY) with
+    the filter's values rendered as SQL literals by SQLAlchemy (quotes doubled, backslashes kept
+    as written under standard_conforming_strings), wrapped in the line-making query."""
+    caps = capabilities(connection)
+    base = build_select(f, caps)
+    by_name = {c.name: c for c in base.selected_columns}
+    names = ("session_id", "model_id", "model_name", "status", "progress_percentage",
+             "techniques_json", "size_reduction_percent", "speed_improvement_percent",
+             "accuracy_delta_percent")
+    aliases = ("sid", "mid", "name", "st", "pr", "tj", "sz", "sp", "ac", "ca", "ua", "coa")
+    inner = base.with_only_columns(
+        *(by_name[n] for n in names),
+        *(S.c[n] for n in _TIMESTAMPS),
+        maintain_column_froms=False,
+    )
+    inner = inner.with_only_columns(
+        *(c.label(a) for c, a in zip(inner.selected_columns, aliases, strict=True)),
+        maintain_column_froms=False,
+    )
+    try:
+        sql = str(inner.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    except CompileError:
+        return None
+    if connection.dialect.paramstyle in ("format", "pyformat"):
+        # The compiler wrote every "%" as "%%" for a driver that reads placeholders; COPY goes
+        # to psycopg without parameters, so the text is sent as is.
+        undoubled = sql.replace("%%", "%")
+        if undoubled.replace("%", "%%") != sql:
+            return None
+        sql = undoubled
+    return _pg_line_sql(sql)
+
+
+def iter_copy_csv(connection: Connection, f: SessionFilter, *, chunk_rows: int = 2000
+                  ) -> Iterator[str]:
+    """:func:`iter_filtered_csv` on PostgreSQL through ``COPY (SELECT ...) TO STDOUT``.
+
+    The server writes each CSV line (see the notes above :func:`_pg_line_sql`); rows it leaves
+    to Python arrive as a JSON array of their raw values and go through :func:`csv_record`.
+    Rows are read one COPY block at a time and handed on every ``chunk_rows`` rows, so memory
+    stays flat. The statement timeout is lifted for the export, as for the streamed query.
+    """
+    statement = _copy_statement(connection, f)
+    if statement is None:
+        raise ValueError("this filter cannot be exported with COPY")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    header = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    driver = connection.connection.driver_connection
+    encoding = driver.info.encoding
+    parts: list[str] = [header]
+    lines: list[Any] = []
+    pending = 1
+    with statement_timeout_suspended(connection), driver.cursor() as cursor, \
+            cursor.copy(statement) as copy:
+        for data in copy:
+            if data[0] == 0x5B:  # "[": raw values for the Python formatter
+                if lines:
+                    parts.append(b"".join(lines).decode(encoding).replace("\n", "\r\n"))
+                    lines = []
+                writer.writerow(csv_record(_row_from_json(bytes(data).decode(encoding))))
+                parts.append(buffer.getvalue())
+                buffer.seek(0)
+                buffer.truncate()
+            else:
+                lines.append(data)  # the line and "\n": nothing in it that COPY escapes
+            pending += 1
+            if pending >= chunk_rows:
+                if lines:
+                    parts.append(b"".join(lines).decode(encoding).replace("\n", "\r\n"))
+                    lines = []
+                yield "".join(parts)
+                parts = []
+                pending = 0
+    if lines:
+        parts.append(b"".join(lines).decode(encoding).replace("\n", "\r\n"))
+    if parts:
+        yield "".join(parts)
+
+
+def _row_from_json(text_: str) -> SessionRow:
+    """The row the reference query gives, from the server's JSON array of raw values.
+
+    COPY's text format doubles backslashes (the JSON has no raw control characters to escape).
+    Floats are written by the same float8 output as a query's (NaN and infinities as strings);
+    timestamps in ISO form, naive UTC like psycopg's.
+    """
+    values = json.loads(text_.rstrip("\n").replace("\\\\", "\\"))
+    (sid, mid, name, status, progress, techniques, size, speed, accuracy,
+     created, updated, completed) = values
+    return row_from_mapping({
+        "session_id": sid, "model_id": mid, "model_name": name, "status": status,
+        "progress_percentage": _json_float(progress), "techniques_json": techniques,
+        "size_reduction_percent": _json_float(size), "speed_improvement_percent": _json_float(speed),
+        "accuracy_delta_percent": _json_float(accuracy),
+        "created_at": _json_timestamp(created), "updated_at": _json_timestamp(updated),
+        "completed_at": _json_timestamp(completed), "model_known": True, "data_issue": 0,
+    })
+
+
+def _json_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _json_timestamp(value: str | None) -> datetime | None:
+    return None if value is None else parse_timestamp(datetime.fromisoformat(value))
 
 
 def export_filename(f: SessionFilter, today: date, extension: str = "csv") -> str:

@@ -564,3 +564,232 @@ def test_export_cells_match_for_tricky_values(empty_db_url: str) -> None:
     finally:
         reader.dispose()
         writer.dispose()
+
+
+# -- the CSV export's fast paths, on random cells ------------------------------------------------
+#
+# On PostgreSQL the export's lines are made by the server (COPY) when every cell is in a form it
+# can write exactly, and by the Python formatter otherwise; on SQLite the batches are shaped
+# column by column. Both must give the reference text: random values around every boundary the
+# server's test draws (ties at the 4th / 2nd decimal, zero and negative zero, 1e8, 1e16, huge
+# and tiny numbers, durations ending in 50 microseconds, years, text a spreadsheet would run,
+# text csv.writer quotes or COPY escapes, technique arrays with escapes and non-strings).
+
+TEXT_PIECES = ["s", "opt", "=cmd", "+1", "-x", "@y", " lead", "\u3000x", "\uff1dx", "[x", "a,b", 'q"t',
+               "back\\slash", "tab\tx", "new\nline", "cr\rx", "\x01ctl", "ünï", "-12.5", "100%", "_",
+               "x'y", ";", "\\", ""]
+TECHNIQUE_PIECES = ["pruning", "quantization", "a,b", 'q"t', "back\\slash", "tab\tx", "", "=SUM(1)", "ünï",
+                    "x; y", " sp", "[", "100%", "-1"]
+
+
+def random_number(rng: random.Random, kind: int | None = None) -> Any:
+    kind = rng.randrange(10) if kind is None else kind
+    if kind == 0:
+        return rng.choice(TRICKY_NUMBERS)
+    if kind == 1:  # a decimal tie at the 4th place (its binary value decides)
+        return (rng.randrange(-10**6, 10**6) * 2 + 1) / 20000
+    if kind == 2:  # a tie at the 2nd place, written with more digits
+        return (rng.randrange(-10**4, 10**4) * 2 + 1) / 200
+    if kind == 3:
+        return round(rng.uniform(-1000, 1000), rng.randrange(0, 8))
+    if kind == 4:
+        return rng.uniform(-1, 1) * 10.0 ** rng.randrange(-9, 20)
+    if kind == 5:  # around the accepted bound and the tie margin
+        return rng.choice([1e8, -1e8, 99999999.99994, 99999999.99996, 1e8 - 1e-6, 0.00005, -0.00005,
+                           0.000049999, 0.0000500001, 1e-5, 0.0, -0.0, 40.0, 1e16, 0.03125, 0.1 + 0.2])
+    if kind == 6:
+        return rng.randrange(-10**6, 10**6) / 10 ** rng.randrange(0, 7)
+    if kind == 7:
+        return rng.choice([rng.randrange(-10**6, 10**6), 2**62, -(2**70), 10**20])
+    if kind == 8:
+        return rng.choice(["n/a", True, None, [1], {"a": 1}])
+    return rng.randrange(0, 10**7) / 10**4 + rng.choice([0, 1e-9, -1e-9, 5e-5])
+
+
+def random_text(rng: random.Random, index: int) -> str:
+    return "".join(rng.sample(TEXT_PIECES, rng.randrange(1, 3))) + f"-{index}"
+
+
+def random_session(rng: random.Random, backend: str, index: int, model_ids: list[str]) -> dict[str, Any]:
+    if rng.random() < 0.5:  # a row in the usual form (most of a real table): every cell plain
+        row = random_session(rng, backend, index, model_ids[:1])
+        kinds = [3, 6, 9, 9]
+        row.update(session_id=f"opt-{index:05d}", status=rng.choice(STATUSES),
+                   criteria={"techniques": rng.sample(TECHNIQUES, rng.randrange(0, 3))},
+                   results={key: random_number(rng, rng.choice(kinds)) for key in (
+                       "size_reduction_percent", "speed_improvement_percent", "accuracy_delta_percent")
+                       if rng.random() < 0.9})
+        return row
+    days = rng.choice([rng.randrange(-738_000, -700_000), rng.randrange(-400, 900)])  # years 4..2026
+    created = BASE + timedelta(days=days, seconds=rng.randrange(86400),
+                               microseconds=rng.choice([0, 50, 150, 250, 999_950, rng.randrange(10**6)]))
+    completed = None
+    if rng.random() < 0.85:
+        completed = created + timedelta(
+            seconds=rng.choice([-7, 0, 0, 1, 59, 3600, 86399, 10**7, 10**8, 6 * 10**8, rng.randrange(10**6)]),
+            microseconds=rng.choice([0, 50, -50, 100, 149, 150, 151, 999_950, rng.randrange(10**6)]))
+    techniques: Any = rng.sample(TECHNIQUE_PIECES, rng.randrange(0, 4))
+    roll = rng.random()
+    if roll < 0.1:
+        techniques = [*techniques, rng.choice([7, None, 1.5, {"x": 1}])]
+    elif roll < 0.15:
+        techniques = rng.choice(["pruning", 7, None])
+    criteria: Any = {"techniques": techniques}
+    if rng.random() < 0.05:
+        criteria = Malformed('{"techniques": [') if backend == "sqlite" else ["not", "an object"]
+    return {
+        "session_id": random_text(rng, index) if rng.random() < 0.3 else f"opt-{index:05d}",
+        "model_id": rng.choice(model_ids),
+        "status": rng.choice([*STATUSES, *STATUSES, "=odd", "odd,status"]),
+        "criteria": criteria if rng.random() < 0.95 else None,
+        "total_steps": rng.choice([None, 0, 3, 7, 8, 16, 32, 64, 400, 10**6]),
+        "completed_steps": rng.choice([None, -1, 0, 1, 2, 5, 7, 33, 10**6, 2 * 10**6]),
+        "results": {key: random_number(rng) for key in ("size_reduction_percent", "speed_improvement_percent",
+                                                        "accuracy_delta_percent") if rng.random() < 0.9},
+        "error_message": None,
+        "created_at": created,
+        "updated_at": created + timedelta(microseconds=rng.choice([0, 1, 10**6])),
+        "completed_at": completed,
+    }
+
+
+def _load_random_cells(writer: Engine, backend: str, rng: random.Random, count: int) -> None:
+    names = ["plain", "=HYPERLINK(\"x\")", "a,b", 'q"t', "back\\slash", "tab\tx", " lead", "[x", "ünï", "-5",
+             "-x", "new\nline", ""]
+    model_rows = [{"model_id": f"m-{i:02d}", "name": name} for i, name in enumerate(names)]
+    model_ids = [m["model_id"] for m in model_rows] + ["m-gone", "=m", "m,x"]
+    rows = [random_session(rng, backend, i, model_ids) for i in range(count)]
+    for row in rows:
+        if backend == "postgresql":  # jsonb holds no NaN-like text and no lone backslash issues
+            row["results"] = json.loads(json.dumps(row["results"]))
+    with writer.begin() as conn:
+        conn.execute(insert(models), model_rows)
+        conn.execute(insert(optimization_sessions), rows)
+        if backend == "sqlite":  # other writers' timestamps and an impossible date
+            conn.execute(text("UPDATE optimization_sessions SET created_at ="
+                              " replace(created_at, ' ', 'T') || 'Z' WHERE session_id LIKE '%3'"))
+            conn.execute(text("UPDATE optimization_sessions SET completed_at = '2024-02-30 10:00:00.000000'"
+                              " WHERE session_id LIKE '%17'"))
+            conn.execute(text("UPDATE optimization_sessions SET updated_at = substr(updated_at, 1, 19)"
+                              " WHERE session_id LIKE '%5'"))
+            conn.execute(text("UPDATE optimization_sessions SET results ="
+                              " '{\"size_reduction_percent\": -0.0}' WHERE session_id LIKE '%9'"))
+
+
+SEARCHES = ["'", "\\", "%", "_", "''", "\\'", "a'b\\c%_", "'; DROP TABLE models; --", "%%", "ünï", "=",
+            "q\"t", "back\\slash", "100%"]
+
+
+def _copy_row_kinds(conn: Connection, f: SessionFilter) -> tuple[int, int]:
+    """(lines the server wrote, rows it left to Python) for ``f``'s COPY statement."""
+    from core.export import _copy_statement
+
+    statement = _copy_statement(conn, f)
+    assert statement is not None
+    lines = fallbacks = 0
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(statement) as copy:
+        for data in copy:
+            if data[0] == ord("["):
+                fallbacks += 1
+            else:
+                lines += 1
+    return lines, fallbacks
+
+
+def test_export_random_cells_equal_the_reference(empty_db_url: str) -> None:
+    """Both export paths give the reference text, on cells drawn around every boundary."""
+    from core.export import copy_csv_supported
+
+    writer, reader = _engines(empty_db_url)
+    backend = writer.dialect.name
+    rng = random.Random(SEED + 11)
+    try:
+        init_db(writer)
+        _load_random_cells(writer, backend, rng, 1500)
+        filters = [SessionFilter(), SessionFilter(sort="size_reduction_percent", order="asc"),
+                   SessionFilter(sort="accuracy_delta_percent"),
+                   SessionFilter(sort="model_name", order="asc"),
+                   SessionFilter(sort="techniques"), SessionFilter(statuses=("completed", "failed"),
+                                                                   sort="completed_at", order="asc"),
+                   *(SessionFilter(search=s) for s in SEARCHES),
+                   SessionFilter(techniques=("a,b", 'q"t', "back\\slash", "x'y"))]
+        filters += [SessionFilter(sort=rng.choice(SORT_KEYS), order=rng.choice(("asc", "desc")),
+                                  search=rng.choice(["", "", *SEARCHES]),
+                                  statuses=tuple(rng.sample(STATUSES, rng.randrange(0, 3))))
+                    for _ in range(10)]
+        with reader.connect() as conn:
+            if backend == "postgresql":
+                assert copy_csv_supported(conn, SessionFilter())
+                lines, fallbacks = _copy_row_kinds(conn, SessionFilter())
+                # Both ways are exercised: lines made by the server and rows left to Python.
+                assert lines > 300 and fallbacks > 300, (lines, fallbacks)
+            for f in filters:
+                expected = "".join(iter_csv(iter_sessions(conn, f)))
+                for chunk_rows in (1, 7, 2000):
+                    fast = "".join(iter_filtered_csv(conn, f, chunk_rows=chunk_rows, batch_size=97))
+                    if fast != expected:
+                        pairs = zip(fast.split("\r\n"), expected.split("\r\n"), strict=False)
+                        first = next(((a, b) for a, b in pairs if a != b), None)
+                        raise AssertionError(f"{f} chunk_rows={chunk_rows}: {first!r}")
+    finally:
+        reader.dispose()
+        writer.dispose()
+
+
+def test_copy_export_cells_for_boundary_values(empty_db_url: str) -> None:
+    """Value by value: numbers on both sides of every limit, each in its own row."""
+    writer, reader = _engines(empty_db_url)
+    backend = writer.dialect.name
+    edges = [0.0, -0.0, 1e-5, -1e-5, 0.00005, 0.00015, 0.00025, 0.03125, 0.03135, 2.675, 1.00005, 40.0,
+             99999999.9999, 99999999.99995, 1e8, 100000000.0001, 1e11, 1e15, 1e16, 1.5e300, 5e-324,
+             -1234.56785, 12.34565, 12.34575, 0.1 + 0.2, 1 / 3, 2**53, -(2**53) - 2]
+    try:
+        init_db(writer)
+        rows = []
+        for index, number in enumerate(edges):
+            for sign in (1, -1):
+                created = BASE + timedelta(microseconds=index * 37)
+                rows.append({
+                    "session_id": f"e-{index:03d}-{sign}", "model_id": "m", "status": "running",
+                    "criteria": {"techniques": []}, "total_steps": 32, "completed_steps": index % 33,
+                    "results": {"size_reduction_percent": sign * number,
+                                "speed_improvement_percent": number / 3,
+                                "accuracy_delta_percent": sign * number * 10000},
+                    "error_message": None, "created_at": created, "updated_at": created,
+                    "completed_at": created + timedelta(microseconds=int(abs(number) * 10**6) % 10**12
+                                                        if abs(number) < 1e9 else 50),
+                })
+        with writer.begin() as conn:
+            conn.execute(insert(optimization_sessions), rows)
+        with reader.connect() as conn:
+            f = SessionFilter(sort="session_id", order="asc")
+            fast = "".join(iter_filtered_csv(conn, f)).split("\r\n")
+            plain = "".join(iter_csv(iter_sessions(conn, f))).split("\r\n")
+            assert len(fast) == len(plain) == len(rows) + 2
+            for a, b in zip(fast, plain, strict=True):
+                assert a == b
+            assert backend != "postgresql" or sum(_copy_row_kinds(conn, f)) == len(rows)
+    finally:
+        reader.dispose()
+        writer.dispose()
+
+
+def test_copy_export_abandoned_midway_leaves_a_usable_connection(empty_db_url: str) -> None:
+    """A download cancelled after a few chunks stops the COPY; the connection is reusable."""
+    writer, reader = _engines(empty_db_url)
+    try:
+        init_db(writer)
+        load(writer, writer.dialect.name, random.Random(SEED + 12), 600)
+        with reader.connect() as conn:
+            chunks = iter_filtered_csv(conn, SessionFilter(), chunk_rows=50)
+            assert next(chunks).startswith("session_id,")
+            next(chunks)
+            chunks.close()
+            conn.rollback()
+            assert count_sessions(conn, SessionFilter()) == 600
+            whole = "".join(iter_filtered_csv(conn, SessionFilter()))
+            assert whole == "".join(iter_csv(iter_sessions(conn, SessionFilter())))
+    finally:
+        reader.dispose()
+        writer.dispose()
