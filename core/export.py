@@ -314,15 +314,14 @@ def _fast_batches(connection: Connection, f: SessionFilter, batch_size: int
 # * timestamps: years 1-9999, written as datetime.isoformat() + "+00:00";
 # * techniques: a JSON array of strings without escapes, joined with "; " (no comma, not a
 #   formula).
-_PG_FORMULA_FIRST = ", ".join(f"'{c}'" for c in " =+-@\u3000\uff1d\uff0b\uff0d\uff20")
-_PG_PLAIN = r"""'[\x01-\x1f,"\\]'"""  # what makes a text cell unsafe here (a regex bracket)
+# One regex over the text cells joined with \x01 (each cell then starts right after one): a
+# first character neutralise() prefixes, a character csv.writer quotes for (, " CR LF) or COPY's
+# text format escapes (backslash, control characters), or a session id starting with "[". A \x01
+# inside a value can only add false alarms (the row then goes to Python); COPY sends it as is.
+_PG_UNSAFE_TEXT = (r"""'^\x01\[|[\x02-\x1f,"\\]|\x01[ =+@\u3000\uff1d\uff0b\uff0d\uff20-]'""")
 _PG_TIMESTAMP_OK = ("({t} IS NULL OR ({t} >= TIMESTAMP '0001-01-01 00:00:00'"
                     " AND {t} <= TIMESTAMP '9999-12-31 23:59:59.999999'))")
 _PG_MAX_TIE_DISTANCE = "0.001"
-
-
-def _pg_text_ok(x: str) -> str:
-    return f"({x} IS NOT NULL AND left({x}, 1) NOT IN ({_PG_FORMULA_FIRST}) AND {x} !~ {_PG_PLAIN})"
 
 
 def _pg_decimal(sign: str, n: str, places: int) -> str:
@@ -336,7 +335,6 @@ def _pg_line_sql(inner: str) -> str:
     """The COPY query: a CSV line (no terminator) or a JSON array of the raw values, a row."""
     names = ("sid", "mid", "name", "st", "pr", "tj", "sz", "sp", "ac", "ca", "ua", "coa")
     ts_ok = {t: _PG_TIMESTAMP_OK.format(t=t) for t in ("ca", "ua", "coa")}
-    techniques_shape = r"""'^\["[^"\\\x01-\x1f]*"(, "[^"\\\x01-\x1f]*")*\]$'"""
     helpers = {
         # Only below 1e8 (the accepted range): a bigint cannot hold every float.
         "n_pr": ("CASE WHEN abs(coalesce(pr, 0)) < 100000000"
@@ -348,7 +346,10 @@ def _pg_line_sql(inner: str) -> str:
         "ts_ok": " AND ".join(ts_ok.values()),
         "mu": (f"CASE WHEN ca IS NOT NULL AND coa IS NOT NULL AND {ts_ok['ca']} AND {ts_ok['coa']}"
                " THEN (EXTRACT(EPOCH FROM (coa - ca)) * 1000000)::bigint END"),
-        "tech": (f"CASE WHEN tj IS NULL OR tj = '[]' THEN '' WHEN tj ~ {techniques_shape}"
+        # A jsonb array of strings without escapes: '["a", "b"]' -> 'a; b'. Anything else (an
+        # escape, a number, null, an object) leaves a quote or fails the shape: Python's turn.
+        "tech": ("CASE WHEN tj IS NULL OR tj = '[]' THEN '' WHEN left(tj, 2) = '[\"' AND right(tj, 2) = '\"]'"
+                 " AND length(tj) >= 4 AND strpos(tj, '\\') = 0"
                  " THEN replace(substr(tj, 3, length(tj) - 4), '\", \"', '; ') END"),
     }
     middle = (f"SELECT {', '.join(names)}, " + ", ".join(f"{v} AS {k}" for k, v in helpers.items())
@@ -363,15 +364,14 @@ def _pg_line_sql(inner: str) -> str:
         return f"CASE WHEN {x} IS NULL THEN '' ELSE {_pg_decimal(sign, f'n_{x}', 4)} END"
 
     def timestamp_cell(t: str) -> str:
-        return (f"CASE WHEN {t} IS NULL THEN '' ELSE to_char({t}, 'YYYY-MM-DD\"T\"HH24:MI:SS') ||"
-                f" CASE WHEN to_char({t}, 'US') = '000000' THEN '' ELSE '.' || to_char({t}, 'US') END"
-                " || '+00:00' END")
+        # datetime.isoformat() leaves out a zero fraction.
+        return (f"CASE WHEN {t} IS NULL THEN '' ELSE replace(to_char({t}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+                " || '+00:00', '.000000+00:00', '+00:00') END")
 
+    joined = " || chr(1) || ".join(("''", "sid", "mid", "name", "st", "tech"))
     ok = " AND ".join([
-        *(_pg_text_ok(x) for x in ("sid", "mid", "name", "st")),
-        "left(sid, 1) <> '['",
+        f"({joined}) !~ {_PG_UNSAFE_TEXT}",
         f"abs(coalesce(pr, 0)) < 100000000 AND tie_pr > {_PG_MAX_TIE_DISTANCE}",
-        f"tech IS NOT NULL AND left(tech, 1) NOT IN ({_PG_FORMULA_FIRST}) AND strpos(tech, ',') = 0",
         *(number_ok(x) for x in ("sz", "sp", "ac")),
         "ts_ok",
         "(mu IS NULL OR mu <= 0 OR (mu < 500000000000000 AND mu % 100 <> 50))",
@@ -402,7 +402,13 @@ def copy_csv_supported(connection: Connection, f: SessionFilter) -> bool:
     info = connection.connection.info
     if _COPY_SUPPORT_KEY not in info:
         conforming = connection.exec_driver_sql("SHOW standard_conforming_strings").scalar_one()
-        info[_COPY_SUPPORT_KEY] = conforming == "on"
+        # The SQL writes timestamps as stored: they must be timestamps without a time zone, as
+        # core.store declares them (a timestamptz column would be shifted to the session's zone).
+        types = set(connection.exec_driver_sql(
+            "SELECT atttypid::regtype::text FROM pg_attribute WHERE attrelid = to_regclass("
+            "'optimization_sessions') AND attname IN ('created_at', 'updated_at', 'completed_at')"
+            " AND NOT attisdropped").scalars())
+        info[_COPY_SUPPORT_KEY] = conforming == "on" and types == {"timestamp without time zone"}
     if not info[_COPY_SUPPORT_KEY]:
         return False
     return _copy_statement(connection, f) is not None
