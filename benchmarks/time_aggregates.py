@@ -5,7 +5,8 @@
 
 Each aggregate runs ``--repeat`` times on a fresh connection, without :mod:`core.cache`; the
 Overview line is the page's calls (summary with its previous period, series, scatter, Pareto
-front, techniques, models) one after another. Prints p50 / max milliseconds and the 1-minute load.
+front, techniques, models) one after another. Prints p50 / max milliseconds and the 1-minute load, and
+the CPU time of this process (SQLite's work included; PostgreSQL's is the server's).
 """
 
 from __future__ import annotations
@@ -68,15 +69,18 @@ def main() -> int:
         A.capabilities(connection)
         A.has_facts_index(connection)
     times: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
     for name, fn, kwargs in CALLS:
         if args.only and name not in args.only:
             continue
         for _ in range(args.repeat):
             with engine.connect() as connection:
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 fn(connection, f, **kwargs)
                 times.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+                cpu.setdefault(name, []).append((time.process_time() - cpu_started) * 1000)
         print(f"{name:16s} p50 {statistics.median(times[name]):8.1f} ms  max {max(times[name]):8.1f} ms"
+              f"  this process's CPU p50 {statistics.median(cpu[name]):8.1f} ms"
               f"  (load {os.getloadavg()[0]:.2f})", flush=True)
     if all(name in times for name in OVERVIEW):
         total = sum(statistics.median(times[name]) for name in OVERVIEW)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -39,6 +40,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    tuple_,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -768,6 +770,17 @@ def _day_bound(day: date, caps: Capabilities) -> Any:
     return datetime.combine(day, datetime.min.time())
 
 
+def _values_by(order: str, caps: Capabilities) -> Any:
+    """``agg_values`` read in (metric, technique, value) or (metric, technique, week) order.
+
+    SQLite's planner sees the two as equally good and may pick the one that makes it sort.
+    """
+    if caps.dialect != "sqlite":
+        return _AGG_VALUES
+    index = f"sqlite_autoindex_{AGG_VALUES}_1" if order == "value" else "ix_agg_values_week"
+    return IndexedBy(_AGG_VALUES, index)  # type: ignore[arg-type]
+
+
 def _edge_key(caps: Capabilities, granularity: Granularity) -> ColumnElement[Any]:
     """The bucket (``YYYY-MM-DD`` text) a session's created day falls in."""
     if caps.dialect == "sqlite":
@@ -826,35 +839,31 @@ def _quantiles(connection: Connection, caps: Capabilities, plan: _Plan, metric: 
             where.append(v.week < stop.isoformat())
         if skipped:
             where.append(v.week.not_in(skipped))
-        parts.append(select(hist_key.label("k"), v.value.label("value"), v.n.label("n"))
-                     .where(*where))
-    value = derived(_METRIC_NAMES[metric], caps)
-    created = timestamp_key("created_at", caps)
-    scope = SessionFilter(techniques=(plan.scope,) if plan.scope else ())
-    for low, high in edges:  # one range a statement: an OR of ranges would scan the index
-        where = [S.c.status == "completed", value.is_not(None), created.is_not(None),
-                 *filter_clauses(scope, caps)]
-        if low is not None:
-            where.append(created >= _day_bound(low, caps))
-        if high is not None:
-            where.append(created < _day_bound(high, caps))
-        if per_technique:
-            source, key = _technique_source(caps, S)
+        if granularity is not None:
+            edge_parts = _edge_parts(connection, caps, plan, metric, edges, per_technique,
+                                     granularity)
+            return _binned_quantiles(connection, caps, where, edge_parts, qs, granularity)
+        hist = select(hist_key.label("k"), v.value.label("value"))
+        if granularity is None:
+            # Grouped in the table's order (metric, technique, value, week): nothing sorted.
+            group = [v.technique, v.value] if per_technique else [v.value]
+            hist = (hist.add_columns(func.sum(v.n).label("n")).select_from(_values_by("value", caps))
+                    .where(*where).group_by(*group).having(func.sum(v.n) != 0))
         else:
-            source = IndexedBy(S, FACTS_INDEX) if has_facts_index(connection) else S
-            key = _edge_key(caps, granularity) if granularity else literal_column("''")
-        # PostgreSQL refuses a constant in GROUP BY.
-        group = [key, value] if per_technique or granularity else [value]
-        parts.append(select(key.label("k"), value.label("value"), func.count().label("n"))
-                     .select_from(source).where(*where).group_by(*group))
+            hist = hist.add_columns(v.n.label("n")).where(*where)
+        parts.append(hist)
+    parts += _edge_parts(connection, caps, plan, metric, edges, per_technique, granularity)
     if not parts:
         return {}
-    if granularity is not None:
-        return _bucket_quantiles(connection, parts, qs)
-    merged = union_all(*parts).subquery("parts") if len(parts) > 1 else parts[0].subquery("parts")
-    counted = (select(merged.c.k, merged.c.value, func.sum(merged.c.n).label("n"))
-               .group_by(merged.c.k, merged.c.value).having(func.sum(merged.c.n) != 0)
-               .subquery("counted"))
+    if granularity is not None:  # no whole week in the range: every value from the sessions
+        return _binned_quantiles(connection, caps, None, parts, qs, granularity)
+    if len(parts) == 1:
+        counted = parts[0].subquery("counted")
+    else:
+        merged = union_all(*parts).subquery("parts")
+        counted = (select(merged.c.k, merged.c.value, func.sum(merged.c.n).label("n"))
+                   .group_by(merged.c.k, merged.c.value).having(func.sum(merged.c.n) != 0)
+                   .subquery("counted"))
     walked = select(
         counted.c.k, counted.c.value, counted.c.n,
         func.sum(counted.c.n).over(partition_by=counted.c.k, order_by=counted.c.value,
@@ -879,47 +888,133 @@ def _quantiles(connection: Connection, caps: Capabilities, plan: _Plan, metric: 
     return out
 
 
-def _bucket_quantiles(connection: Connection, parts: list[Select[Any]], qs: tuple[float, ...]
+def _edge_parts(connection: Connection, caps: Capabilities, plan: _Plan, metric: str,
+                edges: list[tuple[date | None, date | None]], per_technique: bool,
+                granularity: Granularity | None) -> list[Select[Any]]:
+    """(key, value, sessions) of the completed sessions created on the ``edges`` days."""
+    value = derived(_METRIC_NAMES[metric], caps)
+    created = timestamp_key("created_at", caps)
+    scope = SessionFilter(techniques=(plan.scope,) if plan.scope else ())
+    parts = []
+    for low, high in edges:  # one range a statement: an OR of ranges would scan the index
+        where = [S.c.status == "completed", value.is_not(None), created.is_not(None),
+                 *filter_clauses(scope, caps)]
+        if low is not None:
+            where.append(created >= _day_bound(low, caps))
+        if high is not None:
+            where.append(created < _day_bound(high, caps))
+        if per_technique:
+            source, key = _technique_source(caps, S)
+        else:
+            source = IndexedBy(S, FACTS_INDEX) if has_facts_index(connection) else S
+            key = _edge_key(caps, granularity) if granularity else literal_column("''")
+        # PostgreSQL refuses a constant in GROUP BY.
+        group = [key, value] if per_technique or granularity else [value]
+        parts.append(select(key.label("k"), value.label("value"), func.count().label("n"))
+                     .select_from(source).where(*where).group_by(*group))
+    return parts
+
+
+def _bin_expression(caps: Capabilities, value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A monotone integer bin of a value: truncation on SQLite (no floor there), floor else."""
+    return cast(value, Integer) if caps.dialect == "sqlite" else func.floor(value)
+
+
+def _bin_of(caps: Capabilities, value: float) -> int:
+    return int(value) if caps.dialect == "sqlite" else math.floor(value)
+
+
+def _binned_quantiles(connection: Connection, caps: Capabilities,
+                      hist_where: list[ColumnElement[bool]] | None, edge_parts: list[Select[Any]],
+                      qs: tuple[float, ...], granularity: Granularity
                       ) -> dict[Any, dict[float, float | None]]:
-    """Quantiles per bucket, the value counts merged and walked here.
+    """Quantiles per bucket: counts per value bin first, then only the values of the bins
+    holding the quantiles' positions.
 
-    Per week there are about as many distinct values as completed sessions in it, so the
-    counts themselves are the bulk; SQLite's window functions over them cost several times
-    what reading them (in the table's order, nothing sorted) and walking them in Python does.
+    A week has about as many distinct values as completed sessions: reading every (week,
+    value) count of two years is the bulk of the work. Binned in SQL they are a few per week;
+    the exact values are then read for one or two bins a bucket.
     """
-    buckets: dict[Any, dict[float, int]] = {}
-    for part in parts:
-        for k, value, n in connection.execute(part):
-            counts = buckets.get(k)
-            if counts is None:
-                counts = buckets[k] = {}
-            counts[value] = counts.get(value, 0) + n
+    v = _AGG_VALUES.c
+    bins: dict[date, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    weeks: dict[date, set[str]] = defaultdict(set)
+    edge_values: dict[date, dict[float, int]] = defaultdict(lambda: defaultdict(int))
+    if hist_where is not None:
+        b = _bin_expression(caps, v.value)
+        statement = (select(v.week, b, func.sum(v.n)).select_from(_values_by("week", caps))
+                     .where(*hist_where).group_by(v.week, b))
+        for week, found_bin, n in connection.execute(statement).fetchall():
+            bucket = floor_to_bucket(date.fromisoformat(week), granularity)
+            bins[bucket][int(found_bin)] += int(n)
+            weeks[bucket].add(week)
+    for part in edge_parts:
+        for k, found_value, n in connection.execute(part).fetchall():
+            bucket = date.fromisoformat(str(k)[:10])
+            found_value = float(found_value)
+            edge_values[bucket][found_value] += int(n)
+            bins[bucket][_bin_of(caps, found_value)] += int(n)
+    # Which bin holds each needed position, and how many values come before that bin.
+    targets: dict[tuple[date, int], int] = {}
+    needs: dict[date, list[tuple[float, int, float]]] = {}
+    for bucket, counts in bins.items():
+        total = sum(counts.values())
+        if total <= 0:
+            continue
+        positions = set()
+        needs[bucket] = []
+        for q in qs:
+            position = q * (total - 1)
+            low = int(position)
+            needs[bucket].append((q, low, position - low))
+            positions.add(low)
+            if position - low > 0:
+                positions.add(low + 1)
+        seen = 0
+        for found_bin in sorted(counts):
+            if any(seen <= p < seen + counts[found_bin] for p in positions):
+                targets[(bucket, found_bin)] = seen
+            seen += counts[found_bin]
+    values: dict[tuple[date, int], dict[float, int]] = defaultdict(lambda: defaultdict(int))
+    wanted = sorted((week, found_bin) for bucket, found_bin in targets
+                    for week in weeks.get(bucket, ()))
+    if hist_where is not None and wanted:
+        # One membership test a row (an OR of a term per bin would test every term).
+        statement = (select(v.week, v.value, v.n).select_from(_values_by("week", caps))
+                     .where(*hist_where,
+                            tuple_(v.week, _bin_expression(caps, v.value)).in_(wanted)))
+        for week, found_value, n in connection.execute(statement).fetchall():
+            bucket = floor_to_bucket(date.fromisoformat(week), granularity)
+            key = (bucket, _bin_of(caps, float(found_value)))
+            if key in targets:
+                values[key][float(found_value)] += int(n)
+    for (bucket, found_bin) in targets:
+        for found_value, n in edge_values.get(bucket, {}).items():
+            if _bin_of(caps, found_value) == found_bin:
+                values[(bucket, found_bin)][found_value] += n
+
+    per_bucket: dict[date, list[tuple[int, int]]] = defaultdict(list)
+    for (bucket, found_bin), before in targets.items():
+        per_bucket[bucket].append((found_bin, before))
+
+    def at(bucket: date, position: int) -> float:
+        for found_bin, before in per_bucket[bucket]:
+            inside = position - before
+            if 0 <= inside < bins[bucket][found_bin]:
+                for found_value, n in sorted(values[(bucket, found_bin)].items()):
+                    if inside < n:
+                        return found_value
+                    inside -= n
+        raise AssertionError("a quantile position outside its bucket")
+
     out: dict[Any, dict[float, float | None]] = {}
-    for k, counts in buckets.items():
-        values = [(float(v), int(n)) for v, n in sorted(counts.items()) if n]
-        if values:
-            out[date.fromisoformat(str(k)[:10])] = {q: _walk(values, q) for q in qs}
+    for bucket, wanted_positions in needs.items():
+        found: dict[float, float | None] = {}
+        for q, low, fraction in wanted_positions:
+            low_value = at(bucket, low)
+            found[q] = (low_value + (at(bucket, low + 1) - low_value) * fraction
+                        if fraction > 0 else low_value)
+        out[bucket] = found
     return out
-
-
-def _walk(values: list[tuple[float, int]], q: float) -> float | None:
-    """``percentile_cont(q)`` of sorted (value, how many) pairs."""
-    total = sum(n for _, n in values)
-    position = q * (total - 1)
-    low = int(position)
-    fraction = position - low
-    seen = 0
-    low_value: float | None = None
-    for value, n in values:
-        seen += n
-        if low_value is None and seen > low:
-            low_value = value
-            if fraction <= 0:
-                return low_value
-        if seen > low + 1:
-            assert low_value is not None
-            return low_value + (value - low_value) * fraction
-    return low_value
 
 
 def _pick(rows: list[tuple[float, int, int, int]], q: float) -> float | None:

@@ -718,6 +718,9 @@ def _rollup_tables(dialect: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {AGG_VALUES} (metric TEXT NOT NULL, technique TEXT NOT NULL,"
         f" value {real} NOT NULL, week TEXT NOT NULL, n {integer} NOT NULL,"
         f" PRIMARY KEY (metric, technique, value, week)){rowid}",
+        # Per week in value order: the period medians bin each week's values, then read a bin.
+        f"CREATE INDEX IF NOT EXISTS ix_agg_values_week ON {AGG_VALUES}"
+        " (metric, technique, week, value, n)",
         f"CREATE TABLE IF NOT EXISTS {AGG_MODELS} (model_id TEXT NOT NULL, status TEXT NOT NULL,"
         f" sessions {integer} NOT NULL, best_size {real}, best_speed {real}, last {stamp},"
         f" PRIMARY KEY (model_id, status)){rowid}",
