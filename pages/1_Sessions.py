@@ -5,7 +5,8 @@ screen-only choices), the core queries the database for it, and the ui renderers
 result. Nothing here queries or decides rules; each line is one part of the page.
 
 The order is chosen for speed on big databases: the table is drawn first; the metric cards
-(shown above it) and the charts are aggregate scans that run in parallel fragments after it.
+(shown above it) and the charts are aggregate scans that run in parallel fragments after it,
+started before the sidebar's status counts, so the charts need not wait for the counts.
 """
 
 from __future__ import annotations
@@ -34,6 +35,6 @@ with database_guard():
     summary_slot = st.container()  # the metric cards sit above the table...
     render_sessions_table(settings, view)
     render_summary(settings, view.filter, summary_slot)  # ...but are computed after it
+    render_charts(settings, view.filter)  # beside the cards, on the worker pool
     render_filters(settings, view)  # the sidebar: drawn after the table, shown beside it
-    render_charts(settings, view.filter)
     render_detail(settings, view)

@@ -11,6 +11,7 @@ import streamlit as st
 
 from core.config import Settings
 from core.filters import SessionFilter
+from ui import cancel
 from ui.data import (
     DatabaseUnavailable,
     load_page,
@@ -43,6 +44,10 @@ def _draw(settings: Settings, session_filter: SessionFilter, chart: str) -> None
     else:
         scatter = load_scatter(settings, session_filter)
         front = load_pareto_front(settings, session_filter)
+        if cancel.abandoned():
+            # A newer view replaced this run: building thousands of points in Python would
+            # only hold up its start (Streamlit waits for this worker before the next run).
+            return
         _plot(scatter_figure(scatter, front), "sessions_chart_scatter")
 
 
