@@ -80,3 +80,27 @@ def test_file_name_carries_the_date_and_the_main_filters() -> None:
     assert name == ("sessions_2026-11-25_status-failed_model-mdl-0001_2024-01-01_to_2024-01-31"
                     "_q-bert-..-x.csv")
     assert export_filename(SessionFilter(), date(2026, 11, 25)) == "sessions_2026-11-25.csv"
+
+
+def test_raw_values_from_copy_become_the_reference_row() -> None:
+    """A row the server leaves to Python: COPY doubled its backslashes; NaN and infinities come
+    as strings, timestamps as naive ISO text (UTC)."""
+    import json
+
+    from core.export import _row_from_json
+
+    values = ["a\\b", "m", "=name", "failed", 12.5, json.dumps(["x\\y", 7]), "NaN", "-Infinity", 1e300,
+              "2024-01-02T00:00:39.106766", "2024-01-02T00:00:40", None]
+    row = _row_from_json(json.dumps(values).replace("\\", "\\\\") + "\n")  # as COPY sends it
+    assert row.session_id == "a\\b"
+    assert row.techniques == ("x\\y",)
+    assert row.progress_percentage == 12.5
+    assert row.size_reduction_percent != row.size_reduction_percent  # NaN
+    assert row.speed_improvement_percent == float("-inf")
+    assert row.accuracy_delta_percent == 1e300
+    assert row.created_at == datetime(2024, 1, 2, 0, 0, 39, 106766, tzinfo=UTC)
+    assert row.updated_at == datetime(2024, 1, 2, 0, 0, 40, tzinfo=UTC)
+    assert row.completed_at is None
+    cells = "".join(iter_csv([row])).split("\r\n")[1]
+    assert cells == ("a\\b,m,'=name,failed,12.5,x\\y,nan,'-inf,1e+300,,2024-01-02T00:00:39.106766+00:00,"
+                     "2024-01-02T00:00:40+00:00,")
