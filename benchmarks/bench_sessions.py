@@ -193,7 +193,25 @@ def _aggregate_calls(engine: Any) -> list[tuple[str, Callable[[], Any], Callable
         kwargs = {"granularity": "week"} if name == "period_stats" else {}
         found.append((name, lambda func=func, kwargs=kwargs: cache.call(engine, func, f, **kwargs),
                       cache.clear))
+    if hasattr(aggregates, "summary_change"):
+        found.append(("overview page", lambda: _overview_page(engine, cache, f), cache.clear))
     return found
+
+
+def _overview_page(engine: Any, cache: Any, f: Any) -> None:
+    """Every aggregate the Overview page asks for, side by side as ui.overview runs them
+    (three at a time through the cache): issue 5's "the whole page's queries together"."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import core.aggregates as aggregates
+
+    calls: list[tuple[Any, dict[str, Any]]] = [
+        (aggregates.summary_change, {}), (aggregates.period_stats, {}), (aggregates.scatter, {}),
+        (aggregates.pareto_front, {}), (aggregates.technique_stats, {}),
+        (aggregates.model_ranking, {"limit": 50})]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        for future in [pool.submit(cache.call, engine, fn, f, **kwargs) for fn, kwargs in calls]:
+            future.result()
 
 
 def worker_sql(url: str, repeat: int, export_rows: int | None, show_plans: bool,

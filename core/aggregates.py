@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import (
     Float,
     Integer,
+    Text,
     and_,
     case,
     cast,
@@ -43,6 +44,7 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
+from sqlalchemy import values as values_list
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.sql.elements import ColumnElement
@@ -979,9 +981,18 @@ def _binned_quantiles(connection: Connection, caps: Capabilities,
                     for week in weeks.get(bucket, ()))
     if hist_where is not None and wanted:
         # One membership test a row (an OR of a term per bin would test every term).
-        statement = (select(v.week, v.value, v.n).select_from(_values_by("week", caps))
-                     .where(*hist_where,
-                            tuple_(v.week, _bin_expression(caps, v.value)).in_(wanted)))
+        if caps.dialect == "sqlite":
+            statement = (select(v.week, v.value, v.n).select_from(_values_by("week", caps))
+                         .where(*hist_where,
+                                tuple_(v.week, _bin_expression(caps, v.value)).in_(wanted)))
+        else:  # a row IN list is an OR there too: join a VALUES list instead (hashed)
+            bins_wanted = values_list(column("week", Text), column("bin", Float),
+                                 name="bins_wanted").data(wanted)
+            statement = (select(v.week, v.value, v.n)
+                         .select_from(_AGG_VALUES.join(bins_wanted, and_(
+                             v.week == bins_wanted.c.week,
+                             _bin_expression(caps, v.value) == bins_wanted.c.bin)))
+                         .where(*hist_where))
         for week, found_value, n in connection.execute(statement).fetchall():
             bucket = floor_to_bucket(date.fromisoformat(week), granularity)
             key = (bucket, _bin_of(caps, float(found_value)))
