@@ -173,8 +173,12 @@ def current_view(settings: Settings) -> SyncedView:
     state = st.session_state
     params = read_url()
     if params != state.get(_SEEN) or _BASE not in state:
-        models = [model_id for model_id, _ in load_model_choices(settings)]
-        view, problems = parse_view(params, model_ids=models, techniques=load_techniques(settings))
+        # The lists are read only to check ids the link names: the model list is a scan of
+        # every session (a third of a second at a million), and this runs before the table.
+        models = ([model_id for model_id, _ in load_model_choices(settings)]
+                  if params.get("model_id") else None)
+        techniques = load_techniques(settings) if params.get("technique") else None
+        view, problems = parse_view(params, model_ids=models, techniques=techniques)
         _seed(view)
         state[_BASE] = view
         state[_PROBLEMS] = (tuple(problems), view.to_params())

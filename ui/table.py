@@ -450,11 +450,11 @@ def _sessions_fragment(settings: Settings) -> None:
 
 
 def render_sessions_table(settings: Settings, view: ViewState) -> None:
-    """The table section; auto-refreshing while running or pending sessions are on screen."""
-    try:
-        page = load_page(settings, view.filter)
-    except DatabaseUnavailable as error:
-        show_database_error(error)
-        return
+    """The table section; auto-refreshing while running or pending sessions are on screen.
+
+    A database failure here propagates: the page's ``database_guard`` shows it once, with its
+    Retry button, and skips the rest of the page (cards, charts, filters), which would fail too.
+    """
+    page = load_page(settings, view.filter)
     live = view.auto_refresh and _has_live_rows(page)
     st.fragment(_sessions_fragment, run_every=REFRESH_SECONDS if live else None)(settings)
