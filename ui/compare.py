@@ -138,7 +138,7 @@ def render_compare(settings: Settings) -> None:
     for problem in problems:
         st.warning(f"Ignored {problem}.", icon="⚠️")
     if len(ids) < MIN_COMPARE:
-        st.info(f"Choose {MIN_COMPARE} to {MAX_COMPARE} sessions to compare: select them in the "
+        st.info(f"Choose {MIN_COMPARE} to {MAX_COMPARE} sessions to compare: tick them in the "
                 "table on the Sessions page, or enter their ids here.", icon="ℹ️")
         _render_picker(ids)
         return
