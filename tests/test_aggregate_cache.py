@@ -87,3 +87,31 @@ def test_entries_expire_and_are_bounded(engine: Engine) -> None:
     for status in ("failed", "completed", "running"):
         cache.call(engine, counting, SessionFilter(statuses=(status,)))
     assert len(cache) == 2
+
+
+def test_rollup_answers_follow_plain_sql_writes(engine: Engine) -> None:
+    """Answers read from the rollups (init-db's triggers) change with the platform's writes."""
+    from sqlalchemy import text
+
+    clock = Clock()
+    cache = AggregateCache(clock=clock, ttl=60, version_ttl=2)
+    with engine.connect() as connection:
+        assert A._plan(connection, SessionFilter()) is not None  # the rollups answer this
+    first = cache.call(engine, A.summary, SessionFilter())
+    assert (first.median_size_reduction, first.completed) == (50.0, 1)
+    cast = "CAST(:r AS jsonb)" if engine.dialect.name == "postgresql" else ":r"
+    with engine.begin() as connection:
+        connection.execute(text(f"UPDATE optimization_sessions SET results = {cast},"
+                                " updated_at = :t WHERE session_id = 'a'"),
+                           {"r": '{"size_reduction_percent": 70, "speed_improvement_percent": 5}',
+                            "t": datetime(2025, 6, 2)})
+    clock.now += 3
+    changed = cache.call(engine, A.summary, SessionFilter())
+    assert (changed.median_size_reduction, changed.median_speed_improvement) == (70.0, 5.0)
+    techniques = cache.call(engine, A.technique_stats, SessionFilter())
+    assert techniques[0].size_reduction.median == 70.0
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM optimization_sessions WHERE session_id = 'a'"))
+    clock.now += 3
+    gone = cache.call(engine, A.summary, SessionFilter())
+    assert (gone.sessions, gone.completed, gone.median_size_reduction) == (1, 0, None)
