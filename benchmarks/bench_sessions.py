@@ -168,7 +168,7 @@ def explain(connection: Any, statement: Any) -> list[str]:
 
 
 AGGREGATES = ("summary", "status_counts", "technique_stats", "period_stats", "scatter", "pareto_front",
-              "model_ranking")
+              "model_ranking", "overview page")  # the last: the Overview's calls together
 
 
 def _aggregate_calls(engine: Any) -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
