@@ -16,6 +16,7 @@ import os
 import statistics
 import sys
 import time
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from sqlalchemy import create_engine
 
 from core import aggregates as A
 from core.filters import SessionFilter
+from core.schema import override_capabilities
 
 CALLS: list[tuple[str, Any, dict[str, Any]]] = [
     ("summary", A.summary, {}),
@@ -62,12 +64,16 @@ def main() -> int:
     parser.add_argument("--today", default="2025-12-31")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--plain", action="store_true",
+                        help="as without the rollups and partial indexes (the plain queries), for A/B")
     args = parser.parse_args()
     f = make_filter(args.filter, date.fromisoformat(args.today))
     engine = create_engine(args.db)
     with engine.connect() as connection:  # capabilities and index list, read once per engine
-        A.capabilities(connection)
+        caps = A.capabilities(connection)
         A.has_facts_index(connection)
+    if args.plain:
+        override_capabilities(engine, replace(caps, rollups=False, points_indexes=False))
     times: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
     for name, fn, kwargs in CALLS:
