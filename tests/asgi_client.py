@@ -11,6 +11,7 @@ scope says ASGI spec 2.3, as uvicorn's does: Starlette then learns of a vanished
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +76,20 @@ def get(app: Any, url: str, *, headers: dict[str, str] | None = None,
         if on_done is not None:  # still inside the event loop, before it cleans anything up
             reply.after = on_done()
 
-    anyio.run(main)
+    # On a thread of its own: the main thread may already run an event loop (Playwright's
+    # sync API does, once a browser test has started), and a thread runs only one.
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            anyio.run(main)
+        except BaseException as error:
+            failure.append(error)
+
+    worker = threading.Thread(target=run, name="asgi-client")
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
     reply.body = b"".join(chunks)
     return reply
