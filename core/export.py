@@ -360,8 +360,14 @@ def _pg_line_sql(inner: str) -> str:
                 f" AND tie_{x} > {_PG_MAX_TIE_DISTANCE}))")
 
     def number_cell(x: str) -> str:
+        # On the grid (x is the double nearest n / 10**4, as most stored metrics are), float8's
+        # own output is that decimal (shortest digits, or %.15g with extra_float_digits = 0;
+        # fixed notation from 1e-4 to 1e15) and only lacks Python's ".0" on whole numbers.
         sign = f"CASE WHEN {x} < 0 THEN '-' ELSE '' END"
-        return f"CASE WHEN {x} IS NULL THEN '' ELSE {_pg_decimal(sign, f'n_{x}', 4)} END"
+        own = f"{x}::text"
+        return (f"CASE WHEN {x} IS NULL THEN '' WHEN n_{x}::float8 / 10000 = abs({x}) THEN"
+                f" CASE WHEN strpos({own}, '.') = 0 THEN {own} || '.0' ELSE {own} END"
+                f" ELSE {_pg_decimal(sign, f'n_{x}', 4)} END")
 
     def timestamp_cell(t: str) -> str:
         # datetime.isoformat() leaves out a zero fraction.
@@ -408,7 +414,9 @@ def copy_csv_supported(connection: Connection, f: SessionFilter) -> bool:
             "SELECT atttypid::regtype::text FROM pg_attribute WHERE attrelid = to_regclass("
             "'optimization_sessions') AND attname IN ('created_at', 'updated_at', 'completed_at')"
             " AND NOT attisdropped").scalars())
-        info[_COPY_SUPPORT_KEY] = conforming == "on" and types == {"timestamp without time zone"}
+        digits = int(connection.exec_driver_sql("SHOW extra_float_digits").scalar_one())
+        info[_COPY_SUPPORT_KEY] = (conforming == "on" and types == {"timestamp without time zone"}
+                                   and digits >= 0)
     if not info[_COPY_SUPPORT_KEY]:
         return False
     return _copy_statement(connection, f) is not None
