@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.filters import SessionFilter  # noqa: E402
-from core.users import add_user  # noqa: E402
+from core.users import add_user, load_credentials, password_fingerprint  # noqa: E402
 from ui.export import csv_link  # noqa: E402
 
 KEY = "bench-download-cookie-key-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -59,6 +59,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         credentials = Path(folder) / "credentials.yaml"
         add_user(credentials, "bench", "bench password", role="engineer", name="Bench", rounds=4)
+        credential = password_fingerprint(load_credentials(credentials)["bench"])
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
@@ -93,7 +94,7 @@ def main() -> int:
 
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
-            url = base + csv_link("bench", f, KEY)
+            url = base + csv_link("bench", credential, f, KEY)
             curl = ["curl", "-sS", "-f", "-o", "-", "-w", "%{stderr}%{time_starttransfer}"]
             if args.gzip:
                 curl.append("--compressed")
@@ -112,7 +113,7 @@ def main() -> int:
             done.set()
             sampler.join()
             rows = lines - 1
-            query = csv_link("bench", f, KEY).split("?", 1)[1].split("token=")[0].rstrip("&")
+            query = csv_link("bench", credential, f, KEY).split("?", 1)[1].split("token=")[0].rstrip("&")
             print(f"filter: {query or '-'}{' (gzip on the wire)' if args.gzip else ''}")
             print(f"rows {rows:,}, {size / 1e6:.1f} MB, {seconds:.1f} s, "
                   f"{rows / seconds:,.0f} rows/s, first byte {float(first_byte or 0):.2f} s")

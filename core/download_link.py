@@ -2,8 +2,10 @@
 
 The CSV export is served by its own HTTP route (``ui/download_route.py``), outside the
 Streamlit session that knows who is signed in. The signed-in page therefore hands out a link
-whose ``token`` is an HMAC-SHA256 over (user name, the canonical filter query string, expiry),
-and the route accepts it only if the signature, the expiry and the filter all check out.
+whose ``token`` is an HMAC-SHA256 over (user name, the user's password fingerprint, the
+canonical filter query string, expiry), and the route accepts it only if the signature, the
+expiry and the filter all check out against the user's *current* fingerprint: a password
+change (or a removed user) voids every link made before it.
 
 The signing key is derived from the dashboard's cookie key (``core.auth_settings``), so every
 replica configured with the same cookie key accepts every replica's links, and rotating the
@@ -21,6 +23,7 @@ import binascii
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -36,13 +39,15 @@ EXPIRED_MESSAGE = (
     "This download link has expired; go back to the Sessions page and click Download CSV again."
 )
 INVALID_MESSAGE = (
-    "This download link is not valid (it was changed, or it was made for other filters); go "
-    "back to the Sessions page and click Download CSV again."
+    "This download link is not valid (it was changed, made for other filters, or its user's "
+    "password or access changed since); go back to the Sessions page and click Download CSV "
+    "again."
 )
 MISSING_MESSAGE = (
     "This download needs a link from the dashboard: sign in, open the Sessions page and click "
     "Download CSV."
 )
+
 
 
 class LinkError(Exception):
@@ -80,29 +85,34 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _mac(key: bytes, username: str, query: str, expires: int) -> bytes:
-    # Length-prefixed fields: no two (user, query, expiry) triples share a message.
-    fields = (VERSION, username, query, str(expires))
+def _mac(key: bytes, username: str, credential: str, query: str, expires: int) -> bytes:
+    # Length-prefixed fields: no two (user, credential, query, expiry) share a message.
+    fields = (VERSION, username, credential, query, str(expires))
     message = b"".join(
         len(part).to_bytes(4, "big") + part for part in (f.encode("utf-8") for f in fields)
     )
     return hmac.new(key, message, hashlib.sha256).digest()
 
 
-def make_token(key: bytes, username: str, query: str, *, now: float | None = None,
-               lifetime_s: int = LINK_LIFETIME_S) -> str:
-    """A token letting ``username`` download ``query`` for the next ``lifetime_s`` seconds."""
+def make_token(key: bytes, username: str, query: str, *, credential: str,
+               now: float | None = None, lifetime_s: int = LINK_LIFETIME_S) -> str:
+    """A token letting ``username`` download ``query`` for the next ``lifetime_s`` seconds,
+    while their password fingerprint is still ``credential``."""
     expires = int(time.time() if now is None else now) + lifetime_s
-    mac = _mac(key, username, query, expires)
+    mac = _mac(key, username, credential, query, expires)
     return ".".join((VERSION, _b64(username.encode("utf-8")), str(expires), _b64(mac)))
 
 
-def check_token(key: bytes, token: str | None, query: str, *, now: float | None = None
+def check_token(key: bytes, token: str | None, query: str, *,
+                credential_of: Callable[[str], str | None], now: float | None = None
                 ) -> LinkGrant:
     """The grant of a valid ``token`` for ``query``; otherwise :class:`LinkError`.
 
-    The signature is checked (in constant time) before anything the token claims is trusted;
-    a token for another filter fails it like a changed one does. Only then the expiry.
+    ``credential_of(username)`` gives that user's current password fingerprint, or None when
+    the user no longer exists. The signature is checked (in constant time) before anything the
+    token claims is trusted; a token for another filter, made before a password change or for
+    a removed user fails it like a changed one does (one answer: the route does not tell
+    which user names exist). Only then the expiry.
     """
     if not token:
         raise LinkError(MISSING_MESSAGE)
@@ -118,7 +128,9 @@ def check_token(key: bytes, token: str | None, query: str, *, now: float | None 
         raise LinkError(INVALID_MESSAGE) from None
     if expires < 0 or not username:
         raise LinkError(INVALID_MESSAGE)
-    if not hmac.compare_digest(mac, _mac(key, username, query, expires)):
+    credential = credential_of(username)
+    expected = _mac(key, username, "" if credential is None else credential, query, expires)
+    if not hmac.compare_digest(mac, expected) or credential is None:
         raise LinkError(INVALID_MESSAGE)
     if (time.time() if now is None else now) >= expires:
         raise LinkError(EXPIRED_MESSAGE)

@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import fcntl
 import getpass
+import hashlib
 import os
 import re
 import secrets
@@ -76,6 +77,15 @@ class UserRecord:
 
     def public(self) -> User:
         return User(username=self.username, name=self.name, role=self.role, email=self.email)
+
+
+def password_fingerprint(record: UserRecord) -> str:
+    """A short digest of the user's current password hash: changes when the password does.
+
+    Sessions and download links remember it, so both stop working after a password change
+    without the hash itself ever leaving the credentials file.
+    """
+    return hashlib.sha256(record.password_hash.encode("ascii")).hexdigest()[:32]
 
 
 # --- passwords -------------------------------------------------------------------------

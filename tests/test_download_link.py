@@ -21,30 +21,35 @@ COOKIE_KEY = "download-link-test-key-0123456789abcdefghijklmnopqrstuvwxyz"
 KEY = derive_key(COOKIE_KEY)
 NOW = 1_800_000_000.0
 QUERY = canonical_query(SessionFilter(statuses=("failed",), sort="model_name", order="asc"))
+ADA = "3f1c0ffee0ddba11c0ffee0ddba11c0f"  # ada's password fingerprint when links are made
+USERS = {"ada": ADA, "zoë.o'brien@example.com": ADA}
 
 
-def refused(token: str | None, query: str = QUERY, now: float = NOW + 1, key: bytes = KEY) -> str:
+
+
+def refused(token: str | None, query: str = QUERY, now: float = NOW + 1, key: bytes = KEY,
+            users: dict[str, str] = USERS) -> str:
     with pytest.raises(LinkError) as caught:
-        check_token(key, token, query, now=now)
+        check_token(key, token, query, credential_of=users.get, now=now)
     return str(caught.value)
 
 
 def test_a_fresh_token_grants_its_user_and_filter_until_it_expires() -> None:
-    token = make_token(KEY, "ada", QUERY, now=NOW)
-    grant = check_token(KEY, token, QUERY, now=NOW + LINK_LIFETIME_S - 1)
+    token = make_token(KEY, "ada", QUERY, credential=ADA, now=NOW)
+    grant = check_token(KEY, token, QUERY, credential_of=USERS.get, now=NOW + LINK_LIFETIME_S - 1)
     assert (grant.username, grant.query, grant.expires) == ("ada", QUERY, NOW + LINK_LIFETIME_S)
     assert set(token) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
 def test_an_expired_token_says_so_and_what_to_do() -> None:
-    token = make_token(KEY, "ada", QUERY, now=NOW)
+    token = make_token(KEY, "ada", QUERY, credential=ADA, now=NOW)
     message = refused(token, now=NOW + LINK_LIFETIME_S)
     assert message == EXPIRED_MESSAGE
     assert "expired" in message and "click Download CSV again" in message
 
 
 def test_a_token_for_other_filters_is_refused() -> None:
-    token = make_token(KEY, "ada", QUERY, now=NOW)
+    token = make_token(KEY, "ada", QUERY, credential=ADA, now=NOW)
     other = canonical_query(SessionFilter(statuses=("failed", "completed"), sort="model_name",
                                           order="asc"))
     assert refused(token, query=other) == INVALID_MESSAGE
@@ -53,7 +58,7 @@ def test_a_token_for_other_filters_is_refused() -> None:
 
 @pytest.mark.parametrize("part", [1, 2, 3])
 def test_changing_any_part_of_a_token_breaks_it(part: int) -> None:
-    token = make_token(KEY, "ada", QUERY, now=NOW)
+    token = make_token(KEY, "ada", QUERY, credential=ADA, now=NOW)
     pieces = token.split(".")
     replacement = {1: "Ym9i",  # "bob"
                    2: str(int(pieces[2]) + 3600),  # a longer life
@@ -63,7 +68,7 @@ def test_changing_any_part_of_a_token_breaks_it(part: int) -> None:
 
 
 def test_a_token_signed_with_another_cookie_key_is_refused() -> None:
-    token = make_token(derive_key(COOKIE_KEY + "-rotated"), "ada", QUERY, now=NOW)
+    token = make_token(derive_key(COOKIE_KEY + "-rotated"), "ada", QUERY, credential=ADA, now=NOW)
     assert refused(token) == INVALID_MESSAGE
 
 
@@ -94,5 +99,23 @@ def test_the_link_key_is_stable_and_not_the_cookie_key() -> None:
 
 
 def test_user_names_with_any_characters_round_trip() -> None:
-    token = make_token(KEY, "zoë.o'brien@example.com", QUERY, now=NOW)
-    assert check_token(KEY, token, QUERY, now=NOW).username == "zoë.o'brien@example.com"
+    token = make_token(KEY, "zoë.o'brien@example.com", QUERY, credential=ADA, now=NOW)
+    grant = check_token(KEY, token, QUERY, credential_of=USERS.get, now=NOW)
+    assert grant.username == "zoë.o'brien@example.com"
+
+
+def test_a_password_change_voids_the_links_made_before_it() -> None:
+    token = make_token(KEY, "ada", QUERY, credential=ADA, now=NOW)
+    assert refused(token, users={"ada": "a-new-password-fingerprint-00000"}) == INVALID_MESSAGE
+    fresh = make_token(KEY, "ada", QUERY, credential="a-new-password-fingerprint-00000", now=NOW)
+    assert check_token(KEY, fresh, QUERY, credential_of={"ada": "a-new-password-fingerprint-00000"}.get,
+                       now=NOW).username == "ada"
+
+
+def test_a_removed_user_gets_the_same_answer_as_a_forged_link() -> None:
+    """The route does not tell which user names exist."""
+    token = make_token(KEY, "ada", QUERY, credential=ADA, now=NOW)
+    assert refused(token, users={}) == INVALID_MESSAGE
+    # Even a token made with an empty credential (which only the key holder could) fails.
+    blank = make_token(KEY, "ghost", QUERY, credential="", now=NOW)
+    assert refused(blank, users={}) == INVALID_MESSAGE

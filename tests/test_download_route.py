@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import subprocess
 import sys
 import time
@@ -37,7 +38,7 @@ from core.download_link import (
 from core.export import export_filename, iter_filtered_csv
 from core.filters import SessionFilter
 from core.store import make_engine, models, optimization_sessions
-from core.users import add_user, remove_user
+from core.users import add_user, load_credentials, password_fingerprint, remove_user, set_password
 from tests.asgi_client import get
 from ui import download_route
 from ui.download_route import EXPORT_PATH, export_routes
@@ -93,8 +94,13 @@ def app() -> Starlette:
     return Starlette(routes=export_routes())
 
 
+def fingerprint(user: str = "ada") -> str:
+    """The user's current password fingerprint, from the credentials file the route reads."""
+    return password_fingerprint(load_credentials(Path(os.environ[AUTH_FILE_ENV]))[user])
+
+
 def link(f: SessionFilter = FILTER, user: str = "ada", now: float | None = None) -> str:
-    return csv_link(user, f, COOKIE_KEY, now=now)
+    return csv_link(user, fingerprint(user), f, COOKIE_KEY, now=now)
 
 
 def cli_csv(db_url: str, *args: str) -> bytes:
@@ -138,7 +144,7 @@ def test_every_match_whatever_page_and_screen_options_the_page_link_had(
     """The Sessions page's own URL parameters may ride along; paging never cuts the export."""
     paged = SessionFilter(statuses=("completed",), skip=50, limit=25)
     query = canonical_query(paged)
-    token = make_token(derive_key(COOKIE_KEY), "ada", query)
+    token = make_token(derive_key(COOKIE_KEY), "ada", query, credential=fingerprint())
     reply = get(app, f"{EXPORT_PATH}?{query}&skip=50&limit=25&hide=updated_at&session=x"
                      f"&refresh=off&token={token}")
     assert reply.status == 200, reply.text
@@ -187,9 +193,16 @@ def test_a_removed_user_can_no_longer_use_their_link(app: Starlette, db_url: str
     url = link()
     add_user(credentials, "bob", "bob password", role="engineer", name="Bob", rounds=4)
     remove_user(credentials, "ada")
-    reply = get(app, url)
-    assert reply.status == 403
-    assert "no longer has access" in reply.text
+    assert_refused(get(app, url), INVALID_MESSAGE)
+
+
+def test_a_password_change_voids_links_made_before_it(app: Starlette, db_url: str,
+                                                     credentials: Path) -> None:
+    url = link()
+    assert get(app, url).status == 200
+    set_password(credentials, "ada", "a brand new password", rounds=4)
+    assert_refused(get(app, url), INVALID_MESSAGE)
+    assert get(app, link()).status == 200  # a link made after the change works
 
 
 def test_a_link_signed_with_an_old_cookie_key_is_refused(app: Starlette, db_url: str,
@@ -253,7 +266,7 @@ def test_a_client_that_goes_away_releases_the_database_connection(
 
 
 def test_the_page_link_is_relative_to_the_base_url_path() -> None:
-    url = csv_link("ada", SessionFilter(statuses=("failed",)), COOKIE_KEY, "/dash/")
+    url = csv_link("ada", "fingerprint", SessionFilter(statuses=("failed",)), COOKIE_KEY, "/dash/")
     assert url.startswith("/dash/export/sessions.csv?status=failed&token=v1.")
     assert [r.path for r in export_routes("/dash/")] == ["/dash/export/sessions.csv"]
     assert urlencode({"q": "a b"}) == "q=a+b"  # what canonical_query relies on for spaces

@@ -20,7 +20,6 @@ its stat) and the tokens of sessions that logged out.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import sys
 import threading
 import time
@@ -50,6 +49,7 @@ from core.users import (
     hash_cost,
     hash_password,
     load_credentials,
+    password_fingerprint,
     permission_warning,
     to_authenticator_credentials,
 )
@@ -156,7 +156,13 @@ def _authenticator(auth: AuthSettings, key: str, users: dict[str, UserRecord]) -
 
 
 def _fingerprint(record: UserRecord) -> str:
-    return hashlib.sha256(record.password_hash.encode("ascii")).hexdigest()[:32]
+    return password_fingerprint(record)
+
+
+def signed_in_fingerprint() -> str | None:
+    """The password fingerprint this session signed in with (None when nobody is signed in)."""
+    value = st.session_state.get(_FINGERPRINT)
+    return value if isinstance(value, str) and value else None
 
 
 def _sign_in(record: UserRecord, token_exp: float | None = None) -> None:

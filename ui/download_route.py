@@ -42,7 +42,7 @@ from core.download_link import TOKEN_PARAM, LinkError, canonical_query, check_to
 from core.export import export_filename, iter_filtered_csv
 from core.filters import FilterError, SessionFilter
 from core.store import DatabaseMissingError, make_engine
-from core.users import CredentialsError, load_credentials
+from core.users import CredentialsError, load_credentials, password_fingerprint
 
 EXPORT_PATH = "/export/sessions.csv"
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
@@ -156,17 +156,15 @@ async def sessions_csv(request: Request) -> Response:
         _log(f"the login is not set up: {error}")
         return _text(503, "The dashboard's login is not set up correctly; ask its operator.")
     try:
-        grant = check_token(key, token, canonical_query(f))
-    except LinkError as error:
-        return _text(403, str(error))
-    try:
         users = await run_in_threadpool(load_credentials, auth.credentials_file)
     except CredentialsError as error:
         _log(f"cannot read the credentials: {error}")
         return _text(503, "The dashboard's login is not set up correctly; ask its operator.")
-    if grant.username not in users:
-        return _text(403, "The user this download link was made for no longer has access; "
-                          "sign in again on the Sessions page.")
+    try:
+        check_token(key, token, canonical_query(f), credential_of=lambda name: (
+            password_fingerprint(users[name]) if name in users else None))
+    except LinkError as error:
+        return _text(403, str(error))
     try:
         settings = load_settings()
     except SettingsError as error:

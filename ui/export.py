@@ -28,6 +28,7 @@ from core.download_link import TOKEN_PARAM, canonical_query, derive_key, make_to
 from core.export import export_filename
 from core.filters import SessionFilter
 from core.query import Page
+from ui.auth import signed_in_fingerprint
 from ui.download_route import EXPORT_PATH
 from ui.view import ViewState
 
@@ -35,11 +36,12 @@ JSON_MIME = "application/json"
 LINK_REFRESH_S = 5 * 60  # well inside the link's lifetime
 
 
-def csv_link(username: str, session_filter: SessionFilter, cookie_key: str,
+def csv_link(username: str, credential: str, session_filter: SessionFilter, cookie_key: str,
              base_path: str = "", *, now: float | None = None) -> str:
-    """The route's URL for every match of ``session_filter``, signed for ``username``."""
+    """The route's URL for every match of ``session_filter``, signed for ``username`` while
+    their password fingerprint is ``credential``."""
     query = canonical_query(session_filter)
-    token = make_token(derive_key(cookie_key), username, query, now=now)
+    token = make_token(derive_key(cookie_key), username, query, credential=credential, now=now)
     prefix = "/" + base_path.strip("/") if base_path.strip("/") else ""
     return f"{prefix}{EXPORT_PATH}?{query + '&' if query else ''}{TOKEN_PARAM}={token}"
 
@@ -47,14 +49,15 @@ def csv_link(username: str, session_filter: SessionFilter, cookie_key: str,
 def _csv_button(session_filter: SessionFilter, total: int) -> None:
     """"Download CSV": a link signed now for the signed-in user (re-signed periodically)."""
     username = st.session_state.get("username")
+    credential = signed_in_fingerprint()
     url = ""
-    if isinstance(username, str) and username:
+    if isinstance(username, str) and username and credential:
         try:
             key = validate_cookie_key(load_auth_settings())
         except AuthConfigError:
             key = ""  # the login gate reports it; no link without a valid key
         if key:
-            url = csv_link(username, session_filter, key,
+            url = csv_link(username, credential, session_filter, key,
                            str(st.get_option("server.baseUrlPath") or ""))
     st.link_button(
         "Download CSV", url or EXPORT_PATH, disabled=not url, icon=":material/download:",
