@@ -361,8 +361,8 @@ def _pg_line_sql(inner: str) -> str:
 
     def number_cell(x: str) -> str:
         # On the grid (x is the double nearest n / 10**4, as most stored metrics are), float8's
-        # own output is that decimal (shortest digits, or %.15g with extra_float_digits = 0;
-        # fixed notation from 1e-4 to 1e15) and only lacks Python's ".0" on whole numbers.
+        # own output is that decimal (shortest round-trip digits, extra_float_digits >= 1; fixed
+        # notation from 1e-4 to 1e15) and only lacks Python's ".0" on whole numbers.
         sign = f"CASE WHEN {x} < 0 THEN '-' ELSE '' END"
         own = f"{x}::text"
         return (f"CASE WHEN {x} IS NULL THEN '' WHEN n_{x}::float8 / 10000 = abs({x}) THEN"
@@ -399,7 +399,9 @@ _COPY_SUPPORT_KEY = "core.export.copy_supported"
 def copy_csv_supported(connection: Connection, f: SessionFilter) -> bool:
     """Whether :func:`iter_copy_csv` can export ``f`` here: PostgreSQL 14+ (exact ``EXTRACT``)
     through psycopg 3, with standard-conforming string literals (the filter is rendered into
-    the COPY statement)."""
+    the COPY statement), extra_float_digits >= 1 (the default: floats reach Python exactly, so
+    the reference and the server format the same doubles) and timestamp columns without a time
+    zone. Otherwise the streamed path runs."""
     if connection.dialect.name != "postgresql" or connection.dialect.driver != "psycopg":
         return False
     version = connection.dialect.server_version_info or (0,)
@@ -416,7 +418,7 @@ def copy_csv_supported(connection: Connection, f: SessionFilter) -> bool:
             " AND NOT attisdropped").scalars())
         digits = int(connection.exec_driver_sql("SHOW extra_float_digits").scalar_one())
         info[_COPY_SUPPORT_KEY] = (conforming == "on" and types == {"timestamp without time zone"}
-                                   and digits >= 0)
+                                   and digits >= 1)
     if not info[_COPY_SUPPORT_KEY]:
         return False
     return _copy_statement(connection, f) is not None
