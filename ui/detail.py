@@ -26,10 +26,16 @@ from ui.view import ViewState
 BADGE_COLORS = {"pending": "gray", "running": "blue", "completed": "green", "failed": "red",
                 "cancelled": "orange"}
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$])")
+# Streamlit's Markdown turns bare "https://...", "www...." and e-mail addresses into live links,
+# backslash escapes or not (checked in Chromium). An invisible WORD JOINER (U+2060) before
+# "://", between "www" and "." and before "@" breaks that detection; the text looks the same.
+_AUTOLINK = re.compile(r"(?i)(?<=www)(?=\.)|(?=://)|(?=@)")
+WORD_JOINER = "\u2060"
 
 
 def _escape(text: str) -> str:
     """Stored text is shown as typed: never as links, formatting or HTML."""
+    text = _AUTOLINK.sub(WORD_JOINER, text)
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
 
 

@@ -282,6 +282,19 @@ def test_detail_opens_from_a_row_and_closes_back_to_the_table(
     assert "status=failed" in query(viewer)
 
 
+def test_stored_text_in_the_detail_is_never_a_live_link(dashboard: Any, viewer: Page) -> None:
+    """A model name holding a URL (here a spreadsheet formula) is shown as text, not as a link."""
+    viewer.goto(f"{dashboard.url}/Sessions?" + urlencode({"session": FORMULA_SESSION}))
+    viewer.get_by_role("textbox", name="Username").fill("ada")
+    viewer.get_by_role("textbox", name="Password").fill("ada password")
+    viewer.get_by_role("button", name="Login").click()
+    dialog = viewer.get_by_role("dialog")
+    expect(dialog.get_by_text(FORMULA_SESSION, exact=True)).to_be_visible()
+    shown = dialog.inner_text().replace("\u2060", "")
+    assert FORMULA_MODEL in shown  # exactly as stored, once the invisible joiners are dropped
+    assert dialog.locator("a[href*='example.com']").count() == 0
+
+
 def tick_row(page: Page, row: int) -> None:
     """Tick a row's box (the grid's first column)."""
     box = page.get_by_test_id("stDataFrame").bounding_box()
