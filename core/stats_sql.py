@@ -20,14 +20,29 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Float, Integer, Table, and_, case, cast, func, literal_column, select, text
+from sqlalchemy import (
+    Float,
+    Integer,
+    Table,
+    and_,
+    case,
+    cast,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause, Subquery
 
-from core.schema import Capabilities, timestamp_key
+from core.query import S
+from core.schema import TECHNIQUES_TABLE, Capabilities, derived, timestamp_key
 
 Granularity = Literal["day", "week", "month"]
 # SQLite: an index holding every value a full-table aggregate reads (created by init-db). Its
@@ -239,3 +254,18 @@ def walked_quantile(connection: Connection, value: ColumnElement[Any], sessions:
         return None
     low_value, high_value = float(row[0]), float(row[1])
     return low_value + (high_value - low_value) * fraction if fraction > 0 else low_value
+
+
+def technique_source(caps: Capabilities, sessions: Any) -> tuple[Any, ColumnElement[Any]]:
+    """FROM clause and technique column: the derived table, else the JSON array unnested."""
+    if caps.techniques_table:
+        techniques = table(TECHNIQUES_TABLE, column("session_id"), column("technique"))
+        return (sessions.join(techniques, S.c.session_id == techniques.c.session_id),
+                techniques.c.technique)
+    techniques_json = derived("techniques_json", caps)
+    if caps.dialect == "sqlite":
+        each = func.json_each(techniques_json).table_valued("value", "type").alias("each")
+        return S.join(each, each.c.type == "text"), each.c.value
+    each = (func.jsonb_array_elements_text(cast(techniques_json, JSONB))
+            .table_valued("value").alias("each"))
+    return S.join(each, literal_column("true")), each.c.value

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 from core import aggregates as A
 from core.cache import AggregateCache
 from core.filters import SessionFilter
+from core.rollups import rollup_plan
 from core.schema import init_db
 from core.store import optimization_sessions
 
@@ -96,7 +97,7 @@ def test_rollup_answers_follow_plain_sql_writes(engine: Engine) -> None:
     clock = Clock()
     cache = AggregateCache(clock=clock, ttl=60, version_ttl=2)
     with engine.connect() as connection:
-        assert A._plan(connection, SessionFilter()) is not None  # the rollups answer this
+        assert rollup_plan(connection, SessionFilter()) is not None  # the rollups answer this
     first = cache.call(engine, A.summary, SessionFilter())
     assert (first.median_size_reduction, first.completed) == (50.0, 1)
     cast = "CAST(:r AS jsonb)" if engine.dialect.name == "postgresql" else ":r"

@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from core import aggregates as A
+from core import rollups as R
 from core.filters import SessionFilter
 from core.schema import (
     AGG_COUNTS,
@@ -123,7 +124,7 @@ def check_filters(fast: Engine, plain: Engine, rounds: int, seed: int) -> int:
     with fast.connect() as f_conn, plain.connect() as p_conn:
         assert capabilities(f_conn).rollups and not capabilities(p_conn).rollups
         for f in filters:
-            served += A._plan(f_conn, f) is not None
+            served += R.rollup_plan(f_conn, f) is not None
             for name, fn, kwargs in CALLS:
                 same(fn(f_conn, f, **kwargs), fn(p_conn, f, **kwargs), f"{name} {f}")
     return served
@@ -269,8 +270,8 @@ def test_whole_days_only(engines: tuple[Engine, Engine, Engine, str]) -> None:
     _, reader, _, _ = engines
     from datetime import datetime
     with reader.connect() as conn:
-        assert A._plan(conn, SessionFilter(start_date=date(2024, 3, 2))) is not None
-        assert A._plan(conn, SessionFilter(start_date=datetime(2024, 3, 2, 6))) is None
-        assert A._plan(conn, SessionFilter(techniques=("a", "b"))) is None
-        assert A._plan(conn, SessionFilter(model_ids=("m-01",))) is None
-        assert A._plan(conn, SessionFilter(search="opt")) is None
+        assert R.rollup_plan(conn, SessionFilter(start_date=date(2024, 3, 2))) is not None
+        assert R.rollup_plan(conn, SessionFilter(start_date=datetime(2024, 3, 2, 6))) is None
+        assert R.rollup_plan(conn, SessionFilter(techniques=("a", "b"))) is None
+        assert R.rollup_plan(conn, SessionFilter(model_ids=("m-01",))) is None
+        assert R.rollup_plan(conn, SessionFilter(search="opt")) is None
