@@ -40,6 +40,8 @@ CSV_COLUMNS: tuple[str, ...] = (
     "updated_at",
     "completed_at",
 )
+# The header line, as csv.writer writes it (no column name needs quoting).
+CSV_HEADER = ",".join(CSV_COLUMNS) + "\r\n"
 TECHNIQUE_SEPARATOR = "; "
 
 # OWASP CSV injection: a cell a spreadsheet would evaluate starts (after optional spaces) with
@@ -109,10 +111,7 @@ def iter_filtered_csv(connection: Connection, f: SessionFilter, *, chunk_rows: i
         return
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    header = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
+    header = CSV_HEADER
     for rows, plain in _fast_batches(connection, f, batch_size):
         for start in range(0, len(rows), chunk_rows):
             part = rows[start:start + chunk_rows]
@@ -472,10 +471,7 @@ def iter_copy_csv(connection: Connection, f: SessionFilter, *, chunk_rows: int =
         raise ValueError("this filter cannot be exported with COPY")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    header = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
+    header = CSV_HEADER
     driver = connection.connection.driver_connection
     encoding = driver.info.encoding
     parts: list[str] = [header]
