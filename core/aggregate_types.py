@@ -6,11 +6,13 @@ Kept apart from the SQL so pages and figures can import them without the query m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from core.stats_sql import Granularity
-from core.store import STATUSES
+from core.store import STATUSES, parse_timestamp
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,21 @@ class ModelRank:
     best_size_reduction: float | None
     best_speed_improvement: float | None
     last_optimized: datetime | None  # latest completed_at of a completed session (aware UTC)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> ModelRank:
+        """From a per-model row: model_id, name, known (truthy if in ``models``), sessions,
+        completed, best_size, best_speed, last (as stored). The plain and rollup queries
+        both produce it."""
+        best_size, best_speed = row["best_size"], row["best_speed"]
+        return cls(
+            model_id=row["model_id"], model_name=row["name"] or row["model_id"],
+            model_known=bool(row["known"]), sessions=int(row["sessions"]),
+            completed=int(row["completed"]),
+            best_size_reduction=None if best_size is None else float(best_size),
+            best_speed_improvement=None if best_speed is None else float(best_speed),
+            last_optimized=parse_timestamp(row["last"]),
+        )
 
 
 @dataclass(frozen=True)

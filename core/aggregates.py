@@ -57,7 +57,7 @@ from core.aggregate_types import (
     TechniqueStats,
 )
 from core.filters import SessionFilter
-from core.query import M, S, filter_clauses
+from core.query import M, S, filter_clauses, optional_float
 from core.rollups import (
     Plan,
     counts_table,
@@ -125,9 +125,6 @@ def _completed_value(name: str, caps: Capabilities) -> ColumnElement[Any]:
     return case((S.c.status == "completed", derived(name, caps)))
 
 
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
 
 def _status_counts(source: Subquery) -> list[ColumnElement[Any]]:
     return [func.count(case((source.c.status == s, 1))).label(s) for s in STATUSES]
@@ -188,9 +185,9 @@ def _summary_from(row: Mapping[str, Any] | None) -> Summary:
     return Summary(
         sessions=sum(counts.values()),
         **counts,
-        median_size_reduction=_float(row["size_q50"]),
-        median_speed_improvement=_float(row["speed_q50"]),
-        mb_saved=_float(row["saved"]),
+        median_size_reduction=optional_float(row["size_q50"]),
+        median_speed_improvement=optional_float(row["speed_q50"]),
+        mb_saved=optional_float(row["saved"]),
         mb_saved_sessions=int(row["saved_n"] or 0),
     )
 
@@ -312,8 +309,8 @@ def status_counts(connection: Connection, f: SessionFilter) -> tuple[StatusCount
 
 
 def _metric_stats(row: Mapping[str, Any], metric: str) -> MetricStats:
-    return MetricStats(mean=_float(row[f"{metric}_mean"]), p25=_float(row[f"{metric}_q25"]),
-                       median=_float(row[f"{metric}_q50"]), p75=_float(row[f"{metric}_q75"]))
+    return MetricStats(mean=optional_float(row[f"{metric}_mean"]), p25=optional_float(row[f"{metric}_q25"]),
+                       median=optional_float(row[f"{metric}_q50"]), p75=optional_float(row[f"{metric}_q75"]))
 
 
 def technique_stats(connection: Connection, f: SessionFilter) -> tuple[TechniqueStats, ...]:
@@ -417,8 +414,8 @@ def _period_series(granularity: Granularity, first: datetime, last: datetime,
         periods.append(PeriodStats(
             start=day,
             counts=tuple((s, int(r[s]) if r else 0) for s in STATUSES),
-            median_size_reduction=_float(r.get("size_q50")) if r else None,
-            median_speed_improvement=_float(r.get("speed_q50")) if r else None,
+            median_size_reduction=optional_float(r.get("size_q50")) if r else None,
+            median_speed_improvement=optional_float(r.get("speed_q50")) if r else None,
         ))
     return PeriodSeries(granularity, tuple(periods))
 
@@ -455,7 +452,7 @@ def _point(row: RowMapping) -> SessionPoint:
     return SessionPoint(
         session_id=row["session_id"], model_id=row["model_id"], model_name=row["model_name"],
         techniques=_techniques(row["techniques_json"]), size_reduction=float(row["size"]),
-        speed_improvement=float(row["speed"]), accuracy_delta=_float(row["accuracy"]),
+        speed_improvement=float(row["speed"]), accuracy_delta=optional_float(row["accuracy"]),
     )
 
 
@@ -630,16 +627,7 @@ def model_ranking(connection: Connection, f: SessionFilter, *, limit: int = 50) 
                  .order_by(grouped.c.best_size.desc().nulls_last(),
                            grouped.c.best_speed.desc().nulls_last(), grouped.c.model_id)
                  .limit(limit))
-    rows = tuple(
-        ModelRank(
-            model_id=r["model_id"], model_name=r["name"] or r["model_id"],
-            model_known=bool(r["known"]), sessions=int(r["sessions"]),
-            completed=int(r["completed"]), best_size_reduction=_float(r["best_size"]),
-            best_speed_improvement=_float(r["best_speed"]),
-            last_optimized=parse_timestamp(r["last"]),
-        )
-        for r in connection.execute(statement).mappings()
-    )
+    rows = tuple(map(ModelRank.from_row, connection.execute(statement).mappings()))
     return ModelRanking(rows, total)
 
 

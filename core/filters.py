@@ -35,6 +35,9 @@ SORT_KEYS: tuple[str, ...] = (
     "speed_improvement_percent",
     "accuracy_delta_percent",
 )
+# Every query-string parameter a filter reads and writes (see to_params / from_params).
+FILTER_PARAMS: tuple[str, ...] = ("status", "model_id", "start_date", "end_date", "q", "technique",
+                                  "sort", "order", "skip", "limit")
 DEFAULT_SORT = "created_at"
 DEFAULT_ORDER = "desc"
 

@@ -402,7 +402,8 @@ def _techniques(techniques_json: str | None) -> tuple[str, ...]:
     return tuple(v for v in values if isinstance(v, str))
 
 
-def _float(value: Any) -> float | None:
+def optional_float(value: Any) -> float | None:
+    """A database number as float, NULL as None."""
     return None if value is None else float(value)
 
 
@@ -415,9 +416,9 @@ def row_from_mapping(row: RowMapping) -> SessionRow:
         status=row["status"],
         progress_percentage=round(float(row["progress_percentage"] or 0.0), 2),
         techniques=_techniques(row["techniques_json"]),
-        size_reduction_percent=_float(row["size_reduction_percent"]),
-        speed_improvement_percent=_float(row["speed_improvement_percent"]),
-        accuracy_delta_percent=_float(row["accuracy_delta_percent"]),
+        size_reduction_percent=optional_float(row["size_reduction_percent"]),
+        speed_improvement_percent=optional_float(row["speed_improvement_percent"]),
+        accuracy_delta_percent=optional_float(row["accuracy_delta_percent"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         completed_at=row["completed_at"],

@@ -67,20 +67,15 @@ from core.stats_sql import (
     has_facts_index,
     technique_source,
 )
-from core.store import STATUSES, parse_timestamp
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
+from core.store import STATUSES
 
 counts_table = table(AGG_COUNTS, column("technique"), column("day"), column("status"),
-                    *(column(c) for c in ("sessions", "size_sum", "size_n", "speed_sum",
-                                          "speed_n", "both_n", "saved_sum", "saved_n")))
+                     *(column(c) for c in ("sessions", "size_sum", "size_n", "speed_sum",
+                                           "speed_n", "both_n", "saved_sum", "saved_n")))
 values_table = table(AGG_VALUES, column("metric"), column("technique"), column("value"),
-                    column("week"), column("n"))
+                     column("week"), column("n"))
 _models_table = table(AGG_MODELS, column("model_id"), column("status"), column("sessions"),
-                    column("best_size"), column("best_speed"), column("last"))
+                      column("best_size"), column("best_speed"), column("last"))
 _METRIC_NAMES = {"size": "size_reduction", "speed": "speed_improvement"}
 
 
@@ -557,19 +552,10 @@ def models_rollup(connection: Connection, f: SessionFilter, limit: int) -> Model
     )
     total = int(connection.execute(select(func.count()).select_from(grouped)).scalar_one())
     statement = (
-        select(grouped, M.c.name, M.c.model_id.label("known"))
+        select(grouped, M.c.name, M.c.model_id.is_not(None).label("known"))
         .select_from(grouped.outerjoin(M, M.c.model_id == grouped.c.model_id))
         .order_by(grouped.c.best_size.desc().nulls_last(),
                   grouped.c.best_speed.desc().nulls_last(), grouped.c.model_id)
         .limit(limit))
-    rows = tuple(
-        ModelRank(
-            model_id=r["model_id"], model_name=r["name"] or r["model_id"],
-            model_known=r["known"] is not None, sessions=int(r["sessions"]),
-            completed=int(r["completed"]), best_size_reduction=_float(r["best_size"]),
-            best_speed_improvement=_float(r["best_speed"]),
-            last_optimized=parse_timestamp(r["last"]),
-        )
-        for r in connection.execute(statement).mappings()
-    )
+    rows = tuple(map(ModelRank.from_row, connection.execute(statement).mappings()))
     return ModelRanking(rows, total)

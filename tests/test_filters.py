@@ -107,3 +107,14 @@ def test_page_arithmetic() -> None:
     assert f.page_number == 3
     assert f.with_page(1).skip == 0 and f.with_page(5).skip == 100
     assert f.first_page().skip == 0
+
+
+def test_filter_params_names_every_parameter_a_filter_writes() -> None:
+    """The CSV route accepts exactly these; a new filter parameter must be listed there too."""
+    from core.filters import FILTER_PARAMS
+
+    full = SessionFilter(statuses=("failed",), model_ids=("m",), search="x", techniques=("t",),
+                         sort="model_name", order="asc", skip=5, limit=10,
+                         start_date=date(2026, 1, 1), end_date=date(2026, 2, 1))
+    assert set(full.to_params()) == set(FILTER_PARAMS)
+    assert SessionFilter.from_params(full.to_params()) == full

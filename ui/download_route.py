@@ -40,16 +40,15 @@ from core.auth_settings import AuthConfigError, load_auth_settings, validate_coo
 from core.config import Settings, SettingsError, load_settings
 from core.download_link import TOKEN_PARAM, LinkError, canonical_query, check_token, derive_key
 from core.export import export_filename, iter_filtered_csv
-from core.filters import FilterError, SessionFilter
+from core.filters import FILTER_PARAMS, FilterError, SessionFilter
 from core.store import DatabaseMissingError, make_engine
 from core.users import CredentialsError, load_credentials, password_fingerprint
+from ui.view import HIDE, REFRESH, SESSION, SHOW
 
 EXPORT_PATH = "/export/sessions.csv"
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 # The Sessions page's own parameters that do not change which rows are exported.
-SCREEN_PARAMS = frozenset({"hide", "show", "session", "refresh"})
-FILTER_PARAMS = ("status", "model_id", "start_date", "end_date", "q", "technique", "sort",
-                 "order", "skip", "limit")
+SCREEN_PARAMS = frozenset({HIDE, SHOW, SESSION, REFRESH})
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 _engines: dict[Settings, Engine] = {}
