@@ -21,6 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.filters import SessionFilter
 from core.schema import (
+    AGG_COUNTS,
     COUNTS_TABLE,
     SEARCH_TABLE,
     TECHNIQUES_TABLE,
@@ -38,6 +39,14 @@ MIN_TRIGRAM = 3  # trigram indexes need three characters; shorter text scans
 _TECHNIQUES = table(TECHNIQUES_TABLE, column("session_id"), column("technique"))
 _SEARCH = table(SEARCH_TABLE, column("session_id"), column(SEARCH_TABLE))
 _COUNTS = table(COUNTS_TABLE, column("status"), column("sessions"))
+_DAY_COUNTS = table(AGG_COUNTS, column("technique"), column("day"), column("status"),
+                    column("sessions"))
+# SQLite's trigram MATCH on a common fragment costs tens of milliseconds: fetch_page runs it
+# once and hands the ids (up to this many) to both the count and the page.
+MATCHED_IDS_LIMIT = 20_000
+# Pages at least this deep, of a status-only filter sorted by creation time, skip whole days
+# through the rollups' per-day counts instead of walking every index entry before them.
+DAY_SKIP_MIN_OFFSET = 5_000
 
 # The fields of one session in the original endpoint's response, in order.
 RESPONSE_FIELDS: tuple[str, ...] = (
@@ -142,11 +151,13 @@ def _unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
     return column.concat("")
 
 
-def search_clauses(search: str, caps: Capabilities, *, indexed: bool = True
-                   ) -> list[ColumnElement[bool]]:
+def search_clauses(search: str, caps: Capabilities, *, indexed: bool = True,
+                   matched: tuple[str, ...] | None = None) -> list[ColumnElement[bool]]:
     """Free text over session id, model id and model name.
 
     ``indexed=False``: the same test in a form no index drives (for walking the sort index).
+    ``matched``: the ids SQLite's trigram index gives for ``search`` (see
+    :func:`matched_session_ids`), used instead of running the MATCH again.
     """
     if not search:
         return []
@@ -159,11 +170,11 @@ def search_clauses(search: str, caps: Capabilities, *, indexed: bool = True
         model_match = model_id == any_(func.array(named.scalar_subquery()))
     else:
         model_match = model_id.in_(named)
-    if caps.dialect == "sqlite" and caps.search_index and len(search) >= MIN_TRIGRAM:
-        # A quoted FTS5 phrase is a substring match under the trigram tokenizer.
-        phrase = '"' + search.replace('"', '""') + '"'
-        matches = select(_SEARCH.c.session_id).where(_SEARCH.c[SEARCH_TABLE].op("MATCH")(phrase))
-        return [or_(session_id.in_(matches), model_match)]
+    if matched is not None:
+        each = func.json_each(json.dumps(matched)).table_valued("value")
+        return [or_(session_id.in_(select(each.c.value)), model_match)]
+    if _trigram_search(search, caps):
+        return [or_(session_id.in_(_trigram_matches(search)), model_match)]
     return [
         or_(
             _contains(session_id, search, caps),
@@ -171,6 +182,28 @@ def search_clauses(search: str, caps: Capabilities, *, indexed: bool = True
             model_match,
         )
     ]
+
+
+def _trigram_search(search: str, caps: Capabilities) -> bool:
+    return caps.dialect == "sqlite" and caps.search_index and len(search) >= MIN_TRIGRAM
+
+
+def _trigram_matches(search: str) -> Select[Any]:
+    """Session ids whose id or model id contains ``search`` (SQLite FTS5 trigram index)."""
+    # A quoted FTS5 phrase is a substring match under the trigram tokenizer.
+    phrase = '"' + search.replace('"', '""') + '"'
+    return select(_SEARCH.c.session_id).where(_SEARCH.c[SEARCH_TABLE].op("MATCH")(phrase))
+
+
+def matched_session_ids(connection: Connection, f: SessionFilter) -> tuple[str, ...] | None:
+    """The ids SQLite's trigram index matches for ``f.search``, when there are few enough to
+    pass on (at most :data:`MATCHED_IDS_LIMIT`); ``None`` where the filter has no such search
+    or it matches more."""
+    caps = capabilities(connection)
+    if not _trigram_search(f.search, caps):
+        return None
+    ids = connection.execute(_trigram_matches(f.search).limit(MATCHED_IDS_LIMIT + 1)).scalars().all()
+    return tuple(ids) if len(ids) <= MATCHED_IDS_LIMIT else None
 
 
 def technique_clauses(techniques: tuple[str, ...], caps: Capabilities, *, indexed: bool = True
@@ -194,11 +227,12 @@ def technique_clauses(techniques: tuple[str, ...], caps: Capabilities, *, indexe
     return [cast(techniques_json, JSONB).op("?|")(cast(list(techniques), ARRAY(Text)))]
 
 
-def filter_clauses(f: SessionFilter, caps: Capabilities, *, indexed: bool = True
-                   ) -> list[ColumnElement[bool]]:
+def filter_clauses(f: SessionFilter, caps: Capabilities, *, indexed: bool = True,
+                   matched: tuple[str, ...] | None = None) -> list[ColumnElement[bool]]:
     """Every WHERE clause for ``f`` except paging.
 
-    ``indexed=False`` renders the search and technique tests so that no index drives them.
+    ``indexed=False`` renders the search and technique tests so that no index drives them;
+    ``matched``: see :func:`search_clauses`.
     """
     clauses: list[ColumnElement[bool]] = []
     if f.statuses:
@@ -211,7 +245,7 @@ def filter_clauses(f: SessionFilter, caps: Capabilities, *, indexed: bool = True
         clauses.append(created >= _bound(start, caps))
     if end is not None:
         clauses.append(created < _bound(end, caps))
-    clauses.extend(search_clauses(f.search, caps, indexed=indexed))
+    clauses.extend(search_clauses(f.search, caps, indexed=indexed, matched=matched))
     clauses.extend(technique_clauses(f.techniques, caps, indexed=indexed))
     return clauses
 
@@ -322,7 +356,8 @@ PagePlan = str  # "index", "walk" or "collect"; see build_page_select
 
 
 def build_page_select(f: SessionFilter, caps: Capabilities, total: int, *,
-                      plan: PagePlan = "index") -> Select[Any]:
+                      plan: PagePlan = "index", matched: tuple[str, ...] | None = None,
+                      days: DaySpan | None = None) -> Select[Any]:
     """One page: the keys are paged over the indexes first, then only those rows are enriched.
 
     A deep OFFSET over joined, enriched rows reads and discards every skipped row; paging the
@@ -333,14 +368,22 @@ def build_page_select(f: SessionFilter, caps: Capabilities, total: int, *,
     the sort's index in order and tests each row until the page is full (many matches);
     ``"collect"`` gathers all matches through the search/technique indexes first, then sorts
     them (few matches); ``"index"`` leaves the choice to the database's planner.
+    ``matched``: see :func:`search_clauses`; ``days``: see :func:`day_span`.
     """
     offset, limit, reverse = _page_window(f, total)
+    where = filter_clauses(f, caps, indexed=plan != "walk", matched=matched)
+    if days is not None and plan == "index":
+        # Only the days the page lies in; the rows of every day before them are skipped whole.
+        low, high = sorted((days.first, days.last))
+        created = timestamp_key("created_at", caps)
+        where += [created >= low + " ", created < high + "!"]  # "YYYY-MM-DD HH:MM:SS.SSS" keys
+        offset -= days.before
     source = S.outerjoin(M, M.c.model_id == S.c.model_id) if _needs_models(f) else S
     if plan == "collect":
         matches = (
             select(S.c.session_id.label("sid"), sort_column(f.sort, caps).label("sort_key"))
             .select_from(source)
-            .where(*filter_clauses(f, caps))
+            .where(*where)
             .cte("matches")
             .prefix_with("MATERIALIZED")  # an optimisation fence: gather first, then sort
         )
@@ -354,7 +397,7 @@ def build_page_select(f: SessionFilter, caps: Capabilities, total: int, *,
         keys = (
             select(S.c.session_id)
             .select_from(source)
-            .where(*filter_clauses(f, caps, indexed=plan != "walk"))
+            .where(*where)
             .order_by(*order_clauses(f, caps, reverse=reverse))
             .limit(limit)
             .offset(offset)
@@ -383,8 +426,57 @@ def page_plan(connection: Connection, f: SessionFilter, total: int) -> PagePlan:
     return "walk" if walk * 4 < total else "collect"
 
 
-def build_count(f: SessionFilter, caps: Capabilities) -> Select[Any]:
-    return select(func.count()).select_from(S).where(*filter_clauses(f, caps))
+def build_count(f: SessionFilter, caps: Capabilities, *, matched: tuple[str, ...] | None = None
+                ) -> Select[Any]:
+    return select(func.count()).select_from(S).where(*filter_clauses(f, caps, matched=matched))
+
+
+@dataclass(frozen=True)
+class DaySpan:
+    """The creation days (``YYYY-MM-DD``) holding a page's first and last rows, and how many
+    matches come before the first of those days in the page's reading order."""
+
+    first: str
+    last: str
+    before: int
+
+
+def day_span(connection: Connection, f: SessionFilter, total: int) -> DaySpan | None:
+    """Where a deep page of a status-only filter sorted by creation time lies, from the
+    rollups' exact sessions per day and status, so the page query walks one or two days
+    instead of every index entry before them (``skip=500000``: about 270,000).
+
+    SQLite only (its creation key is text whose first ten characters are the rollups' day;
+    PostgreSQL reads such pages fast enough). ``None`` where it does not apply: another
+    filter or sort, a shallow page, or a page touching sessions whose creation time does
+    not parse (their day is ``''``).
+    """
+    caps = capabilities(connection)
+    if caps.dialect != "sqlite" or not caps.rollups or f.sort != "created_at" or not _status_only(f):
+        return None
+    offset, limit, reverse = _page_window(f, total)
+    if offset < DAY_SKIP_MIN_OFFSET or not limit:
+        return None
+    day = _DAY_COUNTS.c.day
+    descending = (f.order == "desc") != reverse
+    # '' (no parsable creation time) sorts first, as SQLite sorts the NULL keys of those rows.
+    statement = (select(day, func.sum(_DAY_COUNTS.c.sessions))
+                 .where(_DAY_COUNTS.c.technique == "")
+                 .group_by(day)
+                 .order_by(day.desc() if descending else day.asc()))
+    if f.statuses:
+        statement = statement.where(_DAY_COUNTS.c.status.in_(f.statuses))
+    before = 0
+    first: tuple[str, int] | None = None
+    for current, sessions in connection.execute(statement):
+        before += int(sessions)
+        if first is None and before > offset:
+            first = (current, before - int(sessions))
+        if first is not None and before >= offset + limit:
+            if "" in (first[0], current):
+                return None
+            return DaySpan(first=first[0], last=current, before=first[1])
+    return None  # fewer sessions than the page needs: leave it to the plain page query
 
 
 # -- execution ---------------------------------------------------------------------------------
@@ -432,11 +524,13 @@ def _status_only(f: SessionFilter) -> bool:
     return not (f.model_ids or f.search or f.techniques or start is not None or end is not None)
 
 
-def count_sessions(connection: Connection, f: SessionFilter) -> int:
+def count_sessions(connection: Connection, f: SessionFilter, *,
+                   matched: tuple[str, ...] | None = None) -> int:
     """The exact number of sessions matching ``f`` (paging ignored).
 
     Where init-db keeps per-status counts (counting 800,000 index entries takes tens of
-    milliseconds), a filter on nothing but the status reads them instead.
+    milliseconds), a filter on nothing but the status reads them instead. ``matched``: see
+    :func:`search_clauses`.
     """
     caps = capabilities(connection)
     if caps.status_counts and _status_only(f):
@@ -446,7 +540,7 @@ def count_sessions(connection: Connection, f: SessionFilter) -> int:
         return int(connection.execute(statement).scalar_one())
     if caps.dialect == "postgresql" and f.search and caps.search_index:
         return int(connection.execute(_search_count_pg(f, caps)).scalar_one())
-    return int(connection.execute(build_count(f, caps)).scalar_one())
+    return int(connection.execute(build_count(f, caps, matched=matched)).scalar_one())
 
 
 def _search_count_pg(f: SessionFilter, caps: Capabilities) -> Select[Any]:
@@ -470,11 +564,14 @@ def _search_count_pg(f: SessionFilter, caps: Capabilities) -> Select[Any]:
 def fetch_page(connection: Connection, f: SessionFilter) -> Page:
     """One page of enriched rows and the exact total, in the filter's order."""
     caps = capabilities(connection)
-    total = count_sessions(connection, f)
+    matched = matched_session_ids(connection, f)
+    total = count_sessions(connection, f, matched=matched)
     if f.skip >= total:
         return Page(rows=(), total=total, skip=f.skip, limit=f.limit)
     plan = page_plan(connection, f, total)
-    result = connection.execute(build_page_select(f, caps, total, plan=plan)).mappings()
+    statement = build_page_select(f, caps, total, plan=plan, matched=matched,
+                                  days=day_span(connection, f, total))
+    result = connection.execute(statement).mappings()
     return Page(rows=tuple(row_from_mapping(r) for r in result), total=total, skip=f.skip,
                 limit=f.limit)
 
