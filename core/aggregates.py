@@ -70,6 +70,7 @@ from core.rollups import (
     values_table,
 )
 from core.schema import (
+    ALL_WEEKS,
     COUNTS_TABLE,
     FRONT_INDEX,
     POINTS_INDEX,
@@ -572,8 +573,9 @@ def _front_walked(connection: Connection, f: SessionFilter, caps: Capabilities, 
         return ()
     size, speed = derived("size_reduction", caps), derived("speed_improvement", caps)
     v = values_table.c
-    sizes = (select(v.value.label("size")).where(v.metric == "size", v.technique == "")
-             .group_by(v.value).having(func.sum(v.n) > 0).subquery("sizes"))
+    sizes = (select(v.value.label("size"))
+             .where(v.metric == "size", v.technique == "", v.week == ALL_WEEKS, v.n > 0)
+             .subquery("sizes"))
     indexed = IndexedBy(S, FRONT_INDEX) if caps.dialect == "sqlite" else S
     top = (select(func.max(speed)).select_from(indexed)
            .where(*_points_predicate(caps), size == sizes.c.size).scalar_subquery())

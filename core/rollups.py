@@ -1,12 +1,13 @@
 """Exact aggregates from the rollup tables init-db keeps by triggers (see core.schema).
 
 ``agg_counts`` (per technique, created day and status), ``agg_values`` (how many completed
-sessions per metric value, technique and created week) and ``agg_models`` (per model and
-status) answer the filters that only restrict status, whole UTC days of ``created_at`` and
-(for some aggregates) one technique. Medians and quartiles are read off the value histogram
-with ``percentile_cont``'s rule; days of a range that do not make a whole week of the
-histogram (the edges) are counted from the sessions themselves. Any other filter (models,
-free text, several techniques, a bound inside a day) takes the plain queries.
+sessions per metric value, technique and created week, plus every week summed), ``agg_bins``
+(the same per value bin) and ``agg_models`` (per model and status) answer the filters that only
+restrict status, whole UTC days of ``created_at`` and (for some aggregates) one technique.
+Medians and quartiles are read off the value histogram with ``percentile_cont``'s rule, the
+bins saying where to look; days of a range that do not make a whole week of the histogram (the
+edges) are counted from the sessions themselves. Any other filter (models, free text, several
+techniques, a bound inside a day) takes the plain queries.
 
 Called by :mod:`core.aggregates`, which decides per filter whether a rollup answers it
 (:func:`rollup_plan`) or the plain queries run.
@@ -14,6 +15,7 @@ Called by :mod:`core.aggregates`, which decides per filter whether a rollup answ
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -22,21 +24,18 @@ from typing import Any
 
 from sqlalchemy import (
     Float,
-    Integer,
     Text,
     and_,
+    bindparam,
     case,
-    cast,
     column,
     func,
     literal_column,
     or_,
     select,
     table,
-    tuple_,
-    union_all,
 )
-from sqlalchemy import values as values_list
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
@@ -51,9 +50,11 @@ from core.aggregate_types import (
 from core.filters import SessionFilter
 from core.query import M, S, filter_clauses
 from core.schema import (
+    AGG_BINS,
     AGG_COUNTS,
     AGG_MODELS,
     AGG_VALUES,
+    ALL_WEEKS,
     Capabilities,
     capabilities,
     derived,
@@ -76,6 +77,9 @@ values_table = table(AGG_VALUES, column("metric"), column("technique"), column("
                      column("week"), column("n"))
 _models_table = table(AGG_MODELS, column("model_id"), column("status"), column("sessions"),
                       column("best_size"), column("best_speed"), column("last"))
+bins_table = table(AGG_BINS, column("metric"), column("technique"), column("week"),
+                   column("bin"), column("n"))
+_EXACT_BINS = 2.0**52  # below it, bin - 1 and bin + 1 are exact doubles: an index range holds a bin
 _METRIC_NAMES = {"size": "size_reduction", "speed": "speed_improvement"}
 
 
@@ -175,17 +179,6 @@ def _day_bound(day: date, caps: Capabilities) -> Any:
     return datetime.combine(day, datetime.min.time())
 
 
-def _values_by(order: str, caps: Capabilities) -> Any:
-    """``agg_values`` read in (metric, technique, value) or (metric, technique, week) order.
-
-    SQLite's planner sees the two as equally good and may pick the one that makes it sort.
-    """
-    if caps.dialect != "sqlite":
-        return values_table
-    index = f"sqlite_autoindex_{AGG_VALUES}_1" if order == "value" else "ix_agg_values_week"
-    return IndexedBy(values_table, index)  # type: ignore[arg-type]
-
-
 def _edge_key(caps: Capabilities, granularity: Granularity) -> ColumnElement[Any]:
     """The bucket (``YYYY-MM-DD`` text) a session's created day falls in."""
     if caps.dialect == "sqlite":
@@ -201,21 +194,26 @@ def _edge_key(caps: Capabilities, granularity: Granularity) -> ColumnElement[Any
 
 def _quantiles(connection: Connection, caps: Capabilities, plan: Plan, metric: str,
                qs: tuple[float, ...], *, per_technique: bool = False,
+               techniques: list[str] | None = None,
                granularity: Granularity | None = None, span: tuple[date, date] | None = None
                ) -> dict[Any, dict[float, float | None]]:
     """Exact ``percentile_cont`` quantiles of ``metric`` over completed sessions, per key.
 
-    The key is None (one group), the technique (``per_technique``) or the start of the
-    ``granularity`` bucket (``span`` then bounds the days). Whole histogram weeks inside the
-    range (and inside one bucket) are read from ``agg_values``; the other days (the edges, and
-    weeks straddling two months) from the sessions. The value counts are merged and walked
-    in SQL, and only the rows at the quantiles' positions come back.
+    The key is None (one group), the technique (``per_technique``; ``techniques`` may list
+    the ones with sessions) or the start of the ``granularity`` bucket (``span`` then bounds
+    the days). Whole histogram weeks inside the
+    range (and inside one bucket) are counted from ``agg_bins``: a few dozen bins a week
+    where ``agg_values`` has hundreds of values. The other days (the edges, and weeks
+    straddling two months) are counted from the sessions. The bins give each quantile's
+    position a bin; only those bins' values are then read from ``agg_values``, one index
+    range each. Reading every value of two years of weeks was most of the Overview's time.
     """
     if not plan.completed:
         return {}
     start, end = span if span is not None else (plan.start, plan.end)
     first, stop, edges = _weeks_and_edges(start, end)
-    v = values_table.c
+    whole = first is None or stop is None or first < stop
+    every_week = start is None and end is None and granularity is None
     skipped: list[str] = []
     if granularity in ("day", "month") and first is not None and stop is not None:
         week = first
@@ -224,76 +222,195 @@ def _quantiles(connection: Connection, caps: Capabilities, plan: Plan, metric: s
                 skipped.append(week.isoformat())
                 edges.append((week, week + timedelta(days=7)))
             week += timedelta(days=7)
-    if per_technique:
-        hist_key: ColumnElement[Any] = v.technique
-    elif granularity == "month":
-        hist_key = func.substr(v.week, 1, 7).concat(literal_column("'-01'"))
-    elif granularity is not None:
-        hist_key = v.week
-    else:
-        hist_key = literal_column("''")
-    parts = []
-    if first is None or stop is None or first < stop:
-        where = [v.metric == metric,
-                 v.technique != "" if per_technique else v.technique == plan.scope]
-        if start is not None or end is not None:
-            where.append(v.week != "")
-        if first is not None:
-            where.append(v.week >= first.isoformat())
-        if stop is not None:
-            where.append(v.week < stop.isoformat())
-        if skipped:
-            where.append(v.week.not_in(skipped))
+
+    def key_out(raw: Any) -> Any:
+        if per_technique:
+            return str(raw)
         if granularity is not None:
-            edge_parts = _edge_parts(connection, caps, plan, metric, edges, per_technique,
-                                     granularity)
-            return _binned_quantiles(connection, caps, where, edge_parts, qs, granularity)
-        hist = select(hist_key.label("k"), v.value.label("value"))
-        if granularity is None:
-            # Grouped in the table's order (metric, technique, value, week): nothing sorted.
-            group = [v.technique, v.value] if per_technique else [v.value]
-            hist = (hist.add_columns(func.sum(v.n).label("n")).select_from(_values_by("value", caps))
-                    .where(*where).group_by(*group).having(func.sum(v.n) != 0))
+            return floor_to_bucket(date.fromisoformat(str(raw)[:10]), granularity)
+        return None
+
+    def hist_where(t: Any) -> list[ColumnElement[bool]]:
+        where = [t.metric == metric,
+                 t.technique != "" if per_technique else t.technique == plan.scope]
+        if per_technique and techniques is not None:
+            where[1] = t.technique.in_(techniques)  # index lookups, not a scan past ''
+        if every_week:
+            where.append(t.week == ALL_WEEKS)  # every week summed already
         else:
-            hist = hist.add_columns(v.n.label("n")).where(*where)
-        parts.append(hist)
-    parts += _edge_parts(connection, caps, plan, metric, edges, per_technique, granularity)
-    if not parts:
-        return {}
-    if granularity is not None:  # no whole week in the range: every value from the sessions
-        return _binned_quantiles(connection, caps, None, parts, qs, granularity)
-    if len(parts) == 1:
-        counted = parts[0].subquery("counted")
-    else:
-        merged = union_all(*parts).subquery("parts")
-        counted = (select(merged.c.k, merged.c.value, func.sum(merged.c.n).label("n"))
-                   .group_by(merged.c.k, merged.c.value).having(func.sum(merged.c.n) != 0)
-                   .subquery("counted"))
-    walked = select(
-        counted.c.k, counted.c.value, counted.c.n,
-        func.sum(counted.c.n).over(partition_by=counted.c.k, order_by=counted.c.value,
-                                   rows=(None, 0)).label("cum"),
-        func.sum(counted.c.n).over(partition_by=counted.c.k).label("total"),
-    ).subquery("walked")
-    picks = []
-    for q in qs:
-        position = literal_column(repr(float(q)), Float) * (walked.c.total - 1)
-        low_index = (cast(position, Integer) if caps.dialect == "sqlite" else func.floor(position))
-        picks.append(and_(walked.c.cum - walked.c.n <= low_index + 1, walked.c.cum > low_index))
-    statement = (select(walked.c.k, walked.c.value, walked.c.n, walked.c.cum, walked.c.total)
-                 .where(or_(*picks)))
-    found: dict[Any, list[tuple[float, int, int, int]]] = {}
-    for k, found_value, n, cum, total in connection.execute(statement):
-        found.setdefault(k, []).append((float(found_value), int(cum) - int(n), int(cum), int(total)))
+            where.append(t.week.not_in(["", ALL_WEEKS]))
+        if first is not None:
+            where.append(t.week >= first.isoformat())
+        if stop is not None:
+            where.append(t.week < stop.isoformat())
+        if skipped:
+            where.append(t.week.not_in(skipped))
+        return where
+
+    counts: dict[Any, dict[float, int]] = defaultdict(lambda: defaultdict(int))
+    edge_values: dict[Any, dict[float, int]] = defaultdict(lambda: defaultdict(int))
+    if whole:
+        b = bins_table.c
+        key = _hist_key(b, per_technique, granularity)
+        shown = key if key is not None else literal_column("''")
+        if every_week or granularity == "week":  # one row per (key, bin) already
+            statement = select(shown, b.bin, b.n).where(*hist_where(b), b.n != 0)
+        else:
+            statement = (select(shown, b.bin, func.sum(b.n)).where(*hist_where(b))
+                         .group_by(*([key] if key is not None else []), b.bin))
+        for k, found_bin, n in connection.execute(statement):
+            if n:
+                counts[key_out(k)][float(found_bin)] += int(n)
+    for part in _edge_parts(connection, caps, plan, metric, edges, per_technique, granularity):
+        for k, found_value, n in connection.execute(part):
+            k, found_value = key_out(k), float(found_value)
+            edge_values[k][found_value] += int(n)
+            counts[k][_bin_of(caps, found_value)] += int(n)
+
+    # Each needed position's bin, and how many values come before that bin.
+    targets: dict[tuple[Any, float], int] = {}
+    needs: dict[Any, list[tuple[float, int, float]]] = {}
+    for k, bins in counts.items():
+        total = sum(bins.values())
+        if total <= 0:
+            continue
+        positions = set()
+        needs[k] = []
+        for q in qs:
+            position = q * (total - 1)
+            low = int(position)
+            needs[k].append((q, low, position - low))
+            positions.add(low)
+            if position - low > 0:
+                positions.add(low + 1)
+        seen = 0
+        for found_bin in sorted(bins):
+            n = bins[found_bin]
+            if n and any(seen <= p < seen + n for p in positions):
+                targets[(k, found_bin)] = seen
+            seen += n
+
+    values: dict[tuple[Any, float], dict[float, int]] = defaultdict(lambda: defaultdict(int))
+    if whole and targets:
+        v = values_table.c
+        for k, found_value, n in _bin_values(connection, caps, hist_where(v),
+                                             _hist_key(v, per_technique, granularity),
+                                             list(targets)):
+            found_value = float(found_value)
+            target = (key_out(k), _bin_of(caps, found_value))
+            if target in targets:
+                values[target][found_value] += int(n)
+    for k, found_bin in targets:
+        for found_value, n in edge_values.get(k, {}).items():
+            if _bin_of(caps, found_value) == found_bin:
+                values[(k, found_bin)][found_value] += n
+
+    per_key: dict[Any, list[tuple[float, int]]] = defaultdict(list)
+    for (k, found_bin), before in targets.items():
+        per_key[k].append((found_bin, before))
+
+    def at(k: Any, position: int) -> float:
+        for found_bin, before in per_key[k]:
+            inside = position - before
+            if 0 <= inside < counts[k][found_bin]:
+                for found_value, n in sorted(values[(k, found_bin)].items()):
+                    if inside < n:
+                        return found_value
+                    inside -= n
+        raise AssertionError("a quantile position outside its group")
+
     out: dict[Any, dict[float, float | None]] = {}
-    for k, rows in found.items():
-        key_out = k if per_technique else (
-            date.fromisoformat(str(k)[:10]) if granularity is not None else None)
-        out[key_out] = {q: _pick(rows, q) for q in qs}
+    for k, wanted_positions in needs.items():
+        found: dict[float, float | None] = {}
+        for q, low, fraction in wanted_positions:
+            low_value = at(k, low)
+            found[q] = (low_value + (at(k, low + 1) - low_value) * fraction
+                        if fraction > 0 else low_value)
+        out[k] = found
     return out
 
 
-def _edge_parts(connection: Connection, caps: Capabilities, plan: Plan, metric: str,
+def _hist_key(t: Any, per_technique: bool, granularity: Granularity | None
+              ) -> ColumnElement[Any] | None:
+    """The group key of a histogram row (``agg_bins`` or ``agg_values``); None: one group."""
+    if per_technique:
+        return t.technique  # type: ignore[no-any-return]
+    if granularity == "month":
+        return func.substr(t.week, 1, 7).concat(literal_column("'-01'"))
+    if granularity is not None:
+        return t.week  # type: ignore[no-any-return]
+    return None
+
+
+def _bin_values(connection: Connection, caps: Capabilities, where: list[ColumnElement[bool]],
+                key: ColumnElement[Any] | None, targets: list[tuple[Any, float]]
+                ) -> list[tuple[Any, Any, Any]]:
+    """(key, value, sessions) of the ``agg_values`` rows ``where`` selects, around the target bins.
+
+    The targets (key, bin) are one parameter, a JSON text on SQLite and arrays on PostgreSQL,
+    each one index range on the value (its bin's interval, bounds included: the caller keeps
+    the values whose bin is a target). PostgreSQL reads each through a LATERAL subquery: as a
+    join its planner hashes the whole histogram instead. Bins too large for ``bin + 1`` to be
+    exact (beyond 2**52) are read by the value's sign.
+    """
+    v = values_table.c
+    ranges = [(_raw_key(k), *_bin_interval(caps, found_bin)) for k, found_bin in targets
+              if abs(found_bin) < _EXACT_BINS]
+    rows: list[tuple[Any, Any, Any]] = []
+    shown = (key if key is not None else literal_column("''")).label("k")
+    if ranges:
+        if caps.dialect == "sqlite":
+            listed: Any = (func.json_each(bindparam("targets", json.dumps(ranges), type_=Text))
+                           .table_valued("value").alias("targets"))
+            listed_key, low, high = (func.json_extract(listed.c.value, literal_column(f"'$[{i}]'"))
+                                     for i in range(3))
+        else:
+            columns = list(zip(*ranges, strict=True))
+            listed = (func.unnest(bindparam("target_keys", list(columns[0]), type_=ARRAY(Text)),
+                                  bindparam("target_lows", list(columns[1]), type_=ARRAY(Float)),
+                                  bindparam("target_highs", list(columns[2]), type_=ARRAY(Float)))
+                      .table_valued("key", "low", "high").render_derived(name="targets"))
+            listed_key, low, high = listed.c.key, listed.c.low, listed.c.high
+        on = [v.value >= low, v.value <= high]
+        if key is not None:
+            on.append(key == listed_key)
+        if caps.dialect == "sqlite":
+            statement = (select(shown, v.value, v.n)
+                         .select_from(listed.join(values_table, and_(*on))).where(*where))
+        else:
+            picked = select(shown, v.value, v.n).where(*where, *on).lateral("picked")
+            statement = (select(picked.c.k, picked.c.value, picked.c.n)
+                         .select_from(listed.join(picked, literal_column("true"))))
+        rows += connection.execute(statement).all()
+    huge = [found_bin for _, found_bin in targets if abs(found_bin) >= _EXACT_BINS]
+    if huge:
+        sides = []
+        if any(found_bin > 0 for found_bin in huge):
+            sides.append(v.value >= _EXACT_BINS - 1)
+        if any(found_bin < 0 for found_bin in huge):
+            sides.append(v.value <= 1 - _EXACT_BINS)
+        rows += connection.execute(select(shown, v.value, v.n).where(*where, or_(*sides))).all()
+    return rows
+
+
+def _bin_interval(caps: Capabilities, found_bin: float) -> tuple[float, float]:
+    """Closed bounds around the values of a bin (SQLite truncates toward zero: bin 0 is (-1, 1))."""
+    if caps.dialect != "sqlite" or found_bin > 0:
+        return found_bin, found_bin + 1
+    if found_bin < 0:
+        return found_bin - 1, found_bin
+    return -1.0, 1.0
+
+
+def _raw_key(k: Any) -> str:
+    """A group key as the histogram spells it (technique, bucket start text, or '')."""
+    if k is None:
+        return ""
+    return k.isoformat() if isinstance(k, date) else str(k)
+
+
+def _edge_parts(
+connection: Connection, caps: Capabilities, plan: Plan, metric: str,
                 edges: list[tuple[date | None, date | None]], per_technique: bool,
                 granularity: Granularity | None) -> list[Select[Any]]:
     """(key, value, sessions) of the completed sessions created on the ``edges`` days."""
@@ -320,131 +437,20 @@ def _edge_parts(connection: Connection, caps: Capabilities, plan: Plan, metric: 
     return parts
 
 
-def _bin_expression(caps: Capabilities, value: ColumnElement[Any]) -> ColumnElement[Any]:
-    """A monotone integer bin of a value: truncation on SQLite (no floor there), floor else."""
-    return cast(value, Integer) if caps.dialect == "sqlite" else func.floor(value)
+_INT64_MAX = 2**63 - 1
 
 
-def _bin_of(caps: Capabilities, value: float) -> int:
-    return int(value) if caps.dialect == "sqlite" else math.floor(value)
-
-
-def _binned_quantiles(connection: Connection, caps: Capabilities,
-                      hist_where: list[ColumnElement[bool]] | None, edge_parts: list[Select[Any]],
-                      qs: tuple[float, ...], granularity: Granularity
-                      ) -> dict[Any, dict[float, float | None]]:
-    """Quantiles per bucket: counts per value bin first, then only the values of the bins
-    holding the quantiles' positions.
-
-    A week has about as many distinct values as completed sessions: reading every (week,
-    value) count of two years is the bulk of the work. Binned in SQL they are a few per week;
-    the exact values are then read for one or two bins a bucket.
-    """
-    v = values_table.c
-    bins: dict[date, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    weeks: dict[date, set[str]] = defaultdict(set)
-    edge_values: dict[date, dict[float, int]] = defaultdict(lambda: defaultdict(int))
-    if hist_where is not None:
-        b = _bin_expression(caps, v.value)
-        statement = (select(v.week, b, func.sum(v.n)).select_from(_values_by("week", caps))
-                     .where(*hist_where).group_by(v.week, b))
-        for week, found_bin, n in connection.execute(statement).fetchall():
-            bucket = floor_to_bucket(date.fromisoformat(week), granularity)
-            bins[bucket][int(found_bin)] += int(n)
-            weeks[bucket].add(week)
-    for part in edge_parts:
-        for k, found_value, n in connection.execute(part).fetchall():
-            bucket = date.fromisoformat(str(k)[:10])
-            found_value = float(found_value)
-            edge_values[bucket][found_value] += int(n)
-            bins[bucket][_bin_of(caps, found_value)] += int(n)
-    # Which bin holds each needed position, and how many values come before that bin.
-    targets: dict[tuple[date, int], int] = {}
-    needs: dict[date, list[tuple[float, int, float]]] = {}
-    for bucket, counts in bins.items():
-        total = sum(counts.values())
-        if total <= 0:
-            continue
-        positions = set()
-        needs[bucket] = []
-        for q in qs:
-            position = q * (total - 1)
-            low = int(position)
-            needs[bucket].append((q, low, position - low))
-            positions.add(low)
-            if position - low > 0:
-                positions.add(low + 1)
-        seen = 0
-        for found_bin in sorted(counts):
-            if any(seen <= p < seen + counts[found_bin] for p in positions):
-                targets[(bucket, found_bin)] = seen
-            seen += counts[found_bin]
-    values: dict[tuple[date, int], dict[float, int]] = defaultdict(lambda: defaultdict(int))
-    wanted = sorted((week, found_bin) for bucket, found_bin in targets
-                    for week in weeks.get(bucket, ()))
-    if hist_where is not None and wanted:
-        # One membership test a row (an OR of a term per bin would test every term).
-        if caps.dialect == "sqlite":
-            statement = (select(v.week, v.value, v.n).select_from(_values_by("week", caps))
-                         .where(*hist_where,
-                                tuple_(v.week, _bin_expression(caps, v.value)).in_(wanted)))
-        else:  # a row IN list is an OR there too: join a VALUES list instead (hashed)
-            bins_wanted = values_list(column("week", Text), column("bin", Float),
-                                 name="bins_wanted").data(wanted)
-            statement = (select(v.week, v.value, v.n)
-                         .select_from(values_table.join(bins_wanted, and_(
-                             v.week == bins_wanted.c.week,
-                             _bin_expression(caps, v.value) == bins_wanted.c.bin)))
-                         .where(*hist_where))
-        for week, found_value, n in connection.execute(statement).fetchall():
-            bucket = floor_to_bucket(date.fromisoformat(week), granularity)
-            key = (bucket, _bin_of(caps, float(found_value)))
-            if key in targets:
-                values[key][float(found_value)] += int(n)
-    for (bucket, found_bin) in targets:
-        for found_value, n in edge_values.get(bucket, {}).items():
-            if _bin_of(caps, found_value) == found_bin:
-                values[(bucket, found_bin)][found_value] += n
-
-    per_bucket: dict[date, list[tuple[int, int]]] = defaultdict(list)
-    for (bucket, found_bin), before in targets.items():
-        per_bucket[bucket].append((found_bin, before))
-
-    def at(bucket: date, position: int) -> float:
-        for found_bin, before in per_bucket[bucket]:
-            inside = position - before
-            if 0 <= inside < bins[bucket][found_bin]:
-                for found_value, n in sorted(values[(bucket, found_bin)].items()):
-                    if inside < n:
-                        return found_value
-                    inside -= n
-        raise AssertionError("a quantile position outside its bucket")
-
-    out: dict[Any, dict[float, float | None]] = {}
-    for bucket, wanted_positions in needs.items():
-        found: dict[float, float | None] = {}
-        for q, low, fraction in wanted_positions:
-            low_value = at(bucket, low)
-            found[q] = (low_value + (at(bucket, low + 1) - low_value) * fraction
-                        if fraction > 0 else low_value)
-        out[bucket] = found
-    return out
-
-
-def _pick(rows: list[tuple[float, int, int, int]], q: float) -> float | None:
-    """``percentile_cont(q)`` from (value, values before it, through it, all) around its spot."""
-    total = rows[0][3]
-    position = q * (total - 1)
-    low = int(position)
-    fraction = position - low
-
-    def at(index: int) -> float:
-        return next(value for value, before, through, _ in rows if before <= index < through)
-
-    low_value = at(low)
-    if fraction > 0:
-        return low_value + (at(low + 1) - low_value) * fraction
-    return low_value
+def _bin_of(caps: Capabilities, value: float) -> float:
+    """The bin the database gives ``value`` (a float, as stored)."""
+    if caps.dialect == "sqlite":  # CAST AS INTEGER truncates, and saturates at 64 bits
+        if value != value:
+            return 0.0
+        if value >= _INT64_MAX:
+            return float(_INT64_MAX)
+        if value <= -_INT64_MAX - 1:
+            return float(-_INT64_MAX - 1)
+        return float(int(value))
+    return float(math.floor(value)) if math.isfinite(value) else value
 
 
 def summary_rollup(connection: Connection, plan: Plan) -> Summary:
@@ -488,9 +494,14 @@ def period_rollup(connection: Connection, plan: Plan, granularity: Granularity,
         row = buckets.setdefault(bucket(date.fromisoformat(day)), dict.fromkeys(STATUSES, 0))
         if status in row:
             row[status] += int(sessions)
+    # An open end of the filter means ``first``/``last`` are the data's own: no completed
+    # session in scope lies beyond them, so the quantiles may read the whole week around
+    # each (from the histogram) instead of counting its days from the sessions.
+    span = (_monday(first) if plan.start is None else first,
+            _monday(end + timedelta(days=6)) if plan.end is None else end)
     for metric in ("size", "speed"):
         found = _quantiles(connection, caps, plan, metric, (0.5,), granularity=granularity,
-                           span=(first, end))
+                           span=span)
         for key, values in found.items():
             row = buckets.setdefault(key, dict.fromkeys(STATUSES, 0))
             row[f"{metric}_q50"] = values[0.5]
@@ -516,7 +527,8 @@ def techniques_rollup(connection: Connection, plan: Plan) -> tuple[TechniqueStat
                 row[metric][0] += float(total)
                 row[metric][1] += int(n)
     quartiles = (0.25, 0.5, 0.75)
-    values = {metric: _quantiles(connection, caps, plan, metric, quartiles, per_technique=True)
+    values = {metric: _quantiles(connection, caps, plan, metric, quartiles, per_technique=True,
+                                 techniques=sorted(rows))
               for metric in ("size", "speed")}
 
     def stats(technique: str, metric: str) -> MetricStats:

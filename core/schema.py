@@ -543,7 +543,12 @@ def _init_postgresql(connection: Connection) -> None:
 # * ``agg_counts``: per (technique, created day, status): sessions, sums and counts of size,
 #   speed and megabytes saved. ``technique = ''`` covers every session;
 # * ``agg_values``: per (metric, technique, value, created week): how many completed sessions
-#   have exactly that value, so exact medians and quartiles are read from a histogram;
+#   have exactly that value, so exact medians and quartiles are read from a histogram. The
+#   week :data:`ALL_WEEKS` sums every week (a range-free filter reads it alone);
+# * ``agg_bins``: the same counts per (metric, technique, created week, value bin), the bin
+#   being the value's integer part (:func:`value_bin`): a week is a few dozen bins instead of
+#   hundreds of values, so quantiles find their bin there and read only that bin's values
+#   (with the same :data:`ALL_WEEKS` rows);
 # * ``agg_models``: per (model, status): sessions, best size and speed, last completion.
 #
 # Owner: core/aggregates.py (which falls back to the plain queries for filters these cannot
@@ -552,7 +557,9 @@ AGG_SESSIONS = "agg_sessions"
 AGG_COUNTS = "agg_counts"
 AGG_VALUES = "agg_values"
 AGG_MODELS = "agg_models"
-ROLLUP_TABLES = (AGG_SESSIONS, AGG_COUNTS, AGG_VALUES, AGG_MODELS)
+AGG_BINS = "agg_bins"
+ALL_WEEKS = "*"  # the week of agg_values/agg_bins rows summing every week ('' is no created day)
+ROLLUP_TABLES = (AGG_SESSIONS, AGG_COUNTS, AGG_VALUES, AGG_BINS, AGG_MODELS)
 ROLLUP_METRICS = ("size", "speed")
 
 
@@ -603,10 +610,10 @@ def _scoped(dialect: str, where: str) -> str:
     return f"({inner}) t JOIN {AGG_SESSIONS} f ON f.session_id = t.session_id"
 
 
-def _scopes(dialect: str, where: str) -> list[tuple[str, str, str]]:
-    """(scope, its GROUP BY prefix, FROM ... WHERE ...): every session, then per technique."""
-    return [("''", "", f"{AGG_SESSIONS} f WHERE {where}"),
-            ("t.scope", "t.scope, ", f"{_scoped(dialect, where)} WHERE true")]
+def _scopes(dialect: str, where: str) -> list[tuple[str, str, str, str]]:
+    """(scope, its GROUP BY prefix, FROM, WHERE): every session, then per technique."""
+    return [("''", "", f"{AGG_SESSIONS} f", where),
+            ("t.scope", "t.scope, ", _scoped(dialect, where), "true")]
 
 
 _COUNT_COLUMNS = ("sessions", "size_sum", "size_n", "speed_sum", "speed_n", "both_n",
@@ -632,23 +639,69 @@ def _add_counts(dialect: str, where: str, sign: int, *, saved_only: bool = False
     update = ", ".join(f"{c} = {AGG_COUNTS}.{c} + excluded.{c}" for c in _COUNT_COLUMNS)
     return [
         f"INSERT INTO {AGG_COUNTS} (technique, day, status, {', '.join(_COUNT_COLUMNS)})"
-        f" SELECT {scope}, f.day, f.status, {', '.join(values)} FROM {source}"
+        f" SELECT {scope}, f.day, f.status, {', '.join(values)} FROM {source} WHERE {condition}"
         f" GROUP BY {group}f.day, f.status"
         f" ON CONFLICT (technique, day, status) DO UPDATE SET {update};"
-        for scope, group, source in _scopes(dialect, where)
+        for scope, group, source, condition in _scopes(dialect, where)
     ]
+
+
+def value_bin(dialect: str, value: str) -> str:
+    """SQL for the bin of ``value`` in ``agg_bins``: monotone in the value, each bin one interval.
+
+    Truncation on SQLite (``floor`` is not always compiled in), ``floor`` on PostgreSQL;
+    :mod:`core.rollups` mirrors both in Python.
+    """
+    return f"CAST({value} AS INTEGER)" if dialect == "sqlite" else f"floor({value})"
+
+
+def _add_histogram(dialect: str, table: str, column: str, where: str, sign: int, *,
+                   whole: bool = True) -> list[str]:
+    """Add ``sign`` x the sessions ``where`` selects to ``agg_values`` or ``agg_bins``.
+
+    Each session counts in its created week and (``whole``) in the :data:`ALL_WEEKS` row:
+    one statement writes both, through a two-row join.
+    """
+    week = _week_of(dialect, "f.day")
+    levels = ""
+    if whole:
+        week = f"CASE WHEN lv.whole = 1 THEN '{ALL_WEEKS}' ELSE {week} END"
+        levels = " CROSS JOIN (SELECT 0 AS whole UNION ALL SELECT 1 AS whole) lv"
+    out = []
+    for metric in ROLLUP_METRICS:
+        key = f"f.{metric}" if column == "value" else value_bin(dialect, f"f.{metric}")
+        out += [
+            f"INSERT INTO {table} (metric, technique, {column}, week, n)"
+            f" SELECT '{metric}', {scope}, {key}, {week}, {sign} * count(*)"
+            f" FROM {source}{levels} WHERE {condition} AND f.{metric} IS NOT NULL"
+            f" GROUP BY {group}{key}, {week}"
+            f" ON CONFLICT (metric, technique, {column}, week) DO UPDATE SET n = {table}.n + excluded.n;"
+            for scope, group, source, condition in _scopes(dialect, where)
+        ]
+    return out
 
 
 def _add_values(dialect: str, where: str, sign: int) -> list[str]:
-    return [
+    return [*_add_histogram(dialect, AGG_VALUES, "value", where, sign),
+            *_add_histogram(dialect, AGG_BINS, "bin", where, sign)]
+
+
+def _fill_whole_and_bins(connection: Connection) -> None:
+    """The :data:`ALL_WEEKS` rows and ``agg_bins`` from the weeks of ``agg_values``.
+
+    Exact sums of what is there: seconds, where another pass over the sessions takes minutes.
+    """
+    dialect = connection.dialect.name
+    connection.exec_driver_sql(f"DELETE FROM {AGG_VALUES} WHERE week = '{ALL_WEEKS}'")
+    connection.exec_driver_sql(f"DELETE FROM {AGG_BINS}")
+    connection.exec_driver_sql(
         f"INSERT INTO {AGG_VALUES} (metric, technique, value, week, n)"
-        f" SELECT '{metric}', {scope}, f.{metric}, {_week_of(dialect, 'f.day')}, {sign} * count(*)"
-        f" FROM {source} AND f.{metric} IS NOT NULL"
-        f" GROUP BY {group}f.{metric}, {_week_of(dialect, 'f.day')}"
-        f" ON CONFLICT (metric, technique, value, week) DO UPDATE SET n = {AGG_VALUES}.n + excluded.n;"
-        for metric in ROLLUP_METRICS
-        for scope, group, source in _scopes(dialect, where)
-    ]
+        f" SELECT metric, technique, value, '{ALL_WEEKS}', sum(n) FROM {AGG_VALUES}"
+        f" GROUP BY metric, technique, value HAVING sum(n) <> 0")
+    connection.exec_driver_sql(
+        f"INSERT INTO {AGG_BINS} (metric, technique, week, bin, n)"
+        f" SELECT metric, technique, week, {value_bin(dialect, 'value')}, sum(n) FROM {AGG_VALUES}"
+        f" GROUP BY metric, technique, week, {value_bin(dialect, 'value')} HAVING sum(n) <> 0")
 
 
 def _forget(dialect: str, sid: str) -> list[str]:
@@ -721,6 +774,9 @@ def _rollup_tables(dialect: str) -> list[str]:
         # Per week in value order: the period medians bin each week's values, then read a bin.
         f"CREATE INDEX IF NOT EXISTS ix_agg_values_week ON {AGG_VALUES}"
         " (metric, technique, week, value, n)",
+        f"CREATE TABLE IF NOT EXISTS {AGG_BINS} (metric TEXT NOT NULL, technique TEXT NOT NULL,"
+        f" week TEXT NOT NULL, bin {real} NOT NULL, n {integer} NOT NULL,"
+        f" PRIMARY KEY (metric, technique, week, bin)){rowid}",
         f"CREATE TABLE IF NOT EXISTS {AGG_MODELS} (model_id TEXT NOT NULL, status TEXT NOT NULL,"
         f" sessions {integer} NOT NULL, best_size {real}, best_speed {real}, last {stamp},"
         f" PRIMARY KEY (model_id, status)){rowid}",
@@ -737,8 +793,10 @@ def _fill_rollups(connection: Connection) -> None:
         f"INSERT INTO {AGG_SESSIONS} ({', '.join(_AGG_SESSION_COLUMNS)})"
         f" SELECT {', '.join(facts[c] for c in _AGG_SESSION_COLUMNS)} FROM {SESSIONS} s"
     )
-    for statement in [*_add_counts(dialect, "true", 1), *_add_values(dialect, "true", 1)]:
+    weeks = _add_histogram(dialect, AGG_VALUES, "value", "true", 1, whole=False)
+    for statement in [*_add_counts(dialect, "true", 1), *weeks]:
         connection.exec_driver_sql(statement.rstrip(";"))
+    _fill_whole_and_bins(connection)
     connection.exec_driver_sql(
         f"INSERT INTO {AGG_MODELS} (model_id, status, sessions, best_size, best_speed, last)"
         f" SELECT model_id, status, count(*), max(size), max(speed), max(last) FROM {AGG_SESSIONS}"
@@ -809,14 +867,21 @@ def _init_rollups(connection: Connection) -> None:
     """Rollup tables and their triggers; filled from the existing rows the first time."""
     dialect = connection.dialect.name
     if dialect == "sqlite":
-        existed = AGG_SESSIONS in _sqlite_objects(connection, "table")
+        tables = _sqlite_objects(connection, "table")
+        existed, bins_existed = AGG_SESSIONS in tables, AGG_BINS in tables
     else:
-        existed = connection.exec_driver_sql(
-            f"SELECT to_regclass('{AGG_SESSIONS}') IS NOT NULL").scalar_one()
+        existed, bins_existed = connection.exec_driver_sql(
+            f"SELECT to_regclass('{AGG_SESSIONS}') IS NOT NULL,"
+            f" to_regclass('{AGG_BINS}') IS NOT NULL").one()
     for statement in _rollup_tables(dialect):
         connection.exec_driver_sql(statement)
     triggers = _sqlite_rollup_triggers() if dialect == "sqlite" else _pg_rollup_triggers()
     for statement in triggers:
         connection.exec_driver_sql(statement)
-    if not existed:  # after the triggers: on PostgreSQL creating them locked out writers
+    # After the triggers: on PostgreSQL creating them locked out writers until this commits.
+    if not existed:
         _fill_rollups(connection)
+    elif not bins_existed:  # rollups of an earlier version: the bins and all-weeks rows are new
+        _fill_whole_and_bins(connection)
+        connection.exec_driver_sql(f"ANALYZE {AGG_VALUES}")
+        connection.exec_driver_sql(f"ANALYZE {AGG_BINS}")

@@ -1,7 +1,7 @@
 """The aggregates' rollup tables answer exactly what the plain aggregate queries answer (issue 6).
 
 ``init_db`` keeps exact pre-aggregated facts (``agg_sessions``, ``agg_counts``, ``agg_values``,
-``agg_models``) by triggers; :mod:`core.aggregates` reads them for filters of statuses, whole
+``agg_bins``, ``agg_models``) by triggers; :mod:`core.aggregates` reads them for filters of statuses, whole
 UTC days and one technique. The reference here is the same function on an engine whose
 capabilities say the rollups are absent, so it runs the plain queries over the same rows.
 
@@ -29,6 +29,7 @@ from core import aggregates as A
 from core import rollups as R
 from core.filters import SessionFilter
 from core.schema import (
+    AGG_BINS,
     AGG_COUNTS,
     AGG_MODELS,
     AGG_SESSIONS,
@@ -143,7 +144,7 @@ def _rows(conn: Any, table: str, keys: int) -> dict[tuple[Any, ...], tuple[Any, 
 
 def check_tables_match_a_rebuild(writer: Engine) -> None:
     """What the triggers kept equals what a rebuild from the rows gives (then rolled back)."""
-    keys = {AGG_SESSIONS: 1, AGG_COUNTS: 3, AGG_VALUES: 4, AGG_MODELS: 2}
+    keys = {AGG_SESSIONS: 1, AGG_COUNTS: 3, AGG_VALUES: 4, AGG_BINS: 4, AGG_MODELS: 2}
     with writer.connect() as conn:
         transaction = conn.begin()
         kept = {table: _rows(conn, table, n) for table, n in keys.items()}
@@ -225,12 +226,21 @@ def test_rollups_follow_the_platform_writing_with_plain_sql(
 
 
 def test_the_comparison_notices_a_wrong_rollup(engines: tuple[Engine, Engine, Engine, str]) -> None:
-    """The checks above can fail: one histogram entry off by one changes a median."""
-    writer, reader, plain, _ = engines
+    """The checks above can fail: one histogram entry off by one changes a median.
+
+    The value and its bin are both raised, as a consistent but wrong trigger would.
+    """
+    writer, reader, plain, backend = engines
+    low = (f"(SELECT min(value) FROM {AGG_VALUES} WHERE metric = 'size' AND technique = ''"
+           " AND week <> '')")
+    week = (f"(SELECT min(week) FROM {AGG_VALUES} WHERE metric = 'size' AND technique = ''"
+            f" AND value = {low} AND week <> '')")
+    bin_of = "CAST({} AS INTEGER)" if backend == "sqlite" else "floor({})"
     with writer.begin() as conn:
+        conn.execute(text(f"UPDATE {AGG_BINS} SET n = n + 50 WHERE metric = 'size'"
+                          f" AND technique = '' AND week = {week} AND bin = {bin_of.format(low)}"))
         conn.execute(text(f"UPDATE {AGG_VALUES} SET n = n + 50 WHERE metric = 'size'"
-                          " AND technique = '' AND value = (SELECT min(value) FROM"
-                          f" {AGG_VALUES} WHERE metric = 'size' AND technique = '')"))
+                          f" AND technique = '' AND value = {low} AND week = {week}"))
     with pytest.raises(AssertionError):
         check_filters(reader, plain, rounds=0, seed=SEED)
     with pytest.raises(AssertionError):
