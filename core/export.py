@@ -16,12 +16,13 @@ from datetime import UTC, date, datetime
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import DateTime, Text, type_coerce
+from sqlalchemy import DateTime, Text, column, literal_column, select, table, type_coerce
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import CompileError
 
+from core.export_schema import CELLS_TABLE, has_export_cells, plain_text
 from core.filters import SessionFilter
-from core.query import S, SessionRow, _techniques, build_select, row_from_mapping
+from core.query import M, S, SessionRow, _techniques, build_select, row_from_mapping
 from core.schema import capabilities
 from core.store import parse_timestamp, statement_timeout_suspended
 
@@ -108,6 +109,9 @@ def iter_filtered_csv(connection: Connection, f: SessionFilter, *, chunk_rows: i
     """
     if copy_csv_supported(connection, f):
         yield from iter_copy_csv(connection, f, chunk_rows=chunk_rows)
+        return
+    if has_export_cells(connection):
+        yield from _iter_cells_csv(connection, f, chunk_rows=chunk_rows, batch_size=batch_size)
         return
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -246,24 +250,46 @@ def _needs_quoting(column: Any) -> bool:
     return "," in joined or '"' in joined or "\n" in joined or "\r" in joined
 
 
+_RAW_NAMES = ("session_id", "model_id", "model_name", "status", "progress_percentage",
+              "techniques_json", "size_reduction_percent", "speed_improvement_percent",
+              "accuracy_delta_percent")
+
+
+def _raw_columns(connection: Connection, base: Any) -> list[Any]:
+    """The CSV's columns of ``base`` (the table's query), timestamps as stored (no per-value
+    type conversion); not the data-issue flag, which alone costs SQLite a dozen JSON parses."""
+    by_name = {c.name: c for c in base.selected_columns}
+    raw_type = Text() if connection.dialect.name == "sqlite" else DateTime()
+    return [*(by_name[n] for n in _RAW_NAMES),
+            *(type_coerce(S.c[n], raw_type).label(n) for n in _TIMESTAMPS)]
+
+
+def _shape(partition: Any, cells: _Formatter) -> tuple[list[tuple[str, ...]], bool]:
+    """CSV rows of raw rows (:func:`_raw_columns`), each exactly ``csv_record(row_from_mapping(
+    row))``, and whether no cell needs quoting (only text cells can: numbers and dates are ours)."""
+    (sid, mid, name, status, progress, tech, size, speed, accuracy, created_at, updated_at,
+     completed_at) = zip(*partition, strict=True)
+    created, created_cells = _timestamps(created_at)
+    completed, completed_cells = _timestamps(completed_at)
+    durations = [None if a is None or c is None else max(0.0, (c - a).total_seconds())
+                 for a, c in zip(created, completed, strict=True)]
+    texts = (cells.text(sid), cells.text(mid), cells.text(name), cells.text(status),
+             cells.techniques_of(tech))
+    plain = not any(map(_needs_quoting, texts))
+    return list(zip(
+        *texts[:4], cells.progress_of(progress), texts[4], cells.numbers_of(size),
+        cells.numbers_of(speed), cells.numbers_of(accuracy),
+        # Finite and never negative: repr(round()) directly, no -inf, no cache.
+        ["" if d is None else repr(round(d, 4)) for d in durations],
+        created_cells, _timestamps(updated_at)[1], completed_cells, strict=True,
+    )), plain
+
+
 def _fast_batches(connection: Connection, f: SessionFilter, batch_size: int
                   ) -> Iterator[tuple[list[tuple[str, ...]], bool]]:
-    """Batches of CSV rows, each row exactly ``csv_record(row_from_mapping(row))``, and whether
-    no cell of the batch needs quoting (only text cells can: numbers and dates are ours)."""
-    caps = capabilities(connection)
-    base = build_select(f, caps)
-    by_name = {c.name: c for c in base.selected_columns}
-    # Same FROM / WHERE / ORDER BY; only the CSV's columns (the data-issue flag alone costs
-    # SQLite a dozen JSON parses a row), timestamps as stored (no per-value type conversion).
-    raw_type = Text() if connection.dialect.name == "sqlite" else DateTime()
-    names = ("session_id", "model_id", "model_name", "status", "progress_percentage",
-             "techniques_json", "size_reduction_percent", "speed_improvement_percent",
-             "accuracy_delta_percent")
-    statement = base.with_only_columns(
-        *(by_name[n] for n in names),
-        *(type_coerce(S.c[n], raw_type).label(n) for n in _TIMESTAMPS),
-        maintain_column_froms=False,
-    )
+    """Batches of CSV rows (see :func:`_shape`) over the table's own FROM / WHERE / ORDER BY."""
+    base = build_select(f, capabilities(connection))
+    statement = base.with_only_columns(*_raw_columns(connection, base), maintain_column_froms=False)
     cells = _Formatter()
     with statement_timeout_suspended(connection):
         # Per statement: Connection.execution_options() would change the connection itself,
@@ -272,22 +298,75 @@ def _fast_batches(connection: Connection, f: SessionFilter, batch_size: int
             statement, execution_options={"stream_results": True, "yield_per": batch_size}
         )
         for partition in result.partitions():
-            (sid, mid, name, status, progress, tech, size, speed, accuracy, created_at, updated_at,
-             completed_at) = zip(*partition, strict=True)
-            created, created_cells = _timestamps(created_at)
-            completed, completed_cells = _timestamps(completed_at)
-            durations = [None if a is None or c is None else max(0.0, (c - a).total_seconds())
-                         for a, c in zip(created, completed, strict=True)]
-            texts = (cells.text(sid), cells.text(mid), cells.text(name), cells.text(status),
-                     cells.techniques_of(tech))
-            plain = not any(map(_needs_quoting, texts))
-            yield list(zip(
-                *texts[:4], cells.progress_of(progress), texts[4], cells.numbers_of(size),
-                cells.numbers_of(speed), cells.numbers_of(accuracy),
-                # Finite and never negative: repr(round()) directly, no -inf, no cache.
-                ["" if d is None else repr(round(d, 4)) for d in durations],
-                created_cells, _timestamps(updated_at)[1], completed_cells, strict=True,
-            )), plain
+            yield _shape(partition, cells)
+
+
+# -- SQLite: lines from the cells init-db keeps (core.export_schema) ------------------------------
+
+_CELLS = table(CELLS_TABLE, column("session_id"), column("pre"), column("post"))
+_NAME_SQL = "coalesce(models.name, optimization_sessions.model_id)"
+# The whole line when every part is proven (export_cells' pre and post, a plain model name),
+# else "[" and the session id: a line made here never starts with "[" (see export_schema).
+_CELLS_LINE = literal_column(
+    f"coalesce({CELLS_TABLE}.pre || ',' || CASE WHEN {plain_text(_NAME_SQL)} THEN {_NAME_SQL} END"
+    f" || ',' || {CELLS_TABLE}.post, '[' || optimization_sessions.session_id)", Text())
+_LOOKUP_IDS = 500
+
+
+def _iter_cells_csv(connection: Connection, f: SessionFilter, *, chunk_rows: int, batch_size: int
+                    ) -> Iterator[str]:
+    """:func:`iter_filtered_csv` on SQLite with ``export_cells``: one text column a row.
+
+    The table's own FROM / WHERE / ORDER BY, joined to ``export_cells`` by session id; the rows
+    whose cells the SQL could not prove arrive as ``[session_id`` and are read again (by primary
+    key, on the same connection, so from the same snapshot) and formatted in Python.
+    """
+    base = build_select(f, capabilities(connection))
+    statement = (base.with_only_columns(_CELLS_LINE, maintain_column_froms=False)
+                 .outerjoin(_CELLS, _CELLS.c.session_id == S.c.session_id))
+    raw = _raw_columns(connection, base)
+    cells = _Formatter()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    header = CSV_HEADER
+    size = max(1, min(batch_size, chunk_rows))
+    with statement_timeout_suspended(connection):
+        result = connection.execute(statement)
+        cursor = result.cursor  # the DBAPI cursor: plain tuples, no Row objects
+        try:
+            while rows := cursor.fetchmany(size):
+                lines = [line for (line,) in rows]
+                text_ = "\r\n".join(lines)
+                if text_.startswith("[") or "\n[" in text_:
+                    text_ = "\r\n".join(_fill_lines(connection, raw, lines, cells, writer, buffer))
+                if header:
+                    text_, header = header + text_, ""
+                yield text_ + "\r\n"
+        finally:
+            result.close()
+    if header:
+        yield header
+
+
+def _fill_lines(connection: Connection, raw: list[Any], lines: list[str], cells: _Formatter,
+                writer: Any, buffer: io.StringIO) -> list[str]:
+    """``lines`` with each ``[session_id`` replaced by that session's line, formatted in Python."""
+    wanted = [line[1:] for line in lines if line[:1] == "["]
+    made: dict[str, str] = {}
+    for start in range(0, len(wanted), _LOOKUP_IDS):
+        ids = wanted[start:start + _LOOKUP_IDS]
+        statement = (select(*raw).select_from(S.outerjoin(M, M.c.model_id == S.c.model_id))
+                     .where(S.c.session_id.in_(ids)))
+        found = connection.execute(statement).all()
+        if not found:
+            continue
+        rows, _ = _shape(found, cells)
+        for (sid, *_rest), row in zip(found, rows, strict=True):
+            writer.writerow(row)
+            made[sid] = buffer.getvalue()[:-2]
+            buffer.seek(0)
+            buffer.truncate()
+    return [made[line[1:]] if line[:1] == "[" else line for line in lines]
 
 
 # -- PostgreSQL: lines made by the server, streamed with COPY --------------------------------------

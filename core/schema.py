@@ -260,6 +260,8 @@ def init_db(engine: Engine) -> None:
             connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
             connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
             _init_postgresql(connection)
+        from core.export_schema import init_export_cells  # imports this module
+        init_export_cells(connection)
     forget_capabilities(engine)
 
 

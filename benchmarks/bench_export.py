@@ -1,0 +1,100 @@
+"""CSV export throughput at scale: rows/s (wall), rows per CPU-second, added memory.
+
+Runs ``core.export.iter_filtered_csv`` (what the download route runs) over every session, or the
+first ``--rows``, and reports, besides the wall figures, the CPU it cost: this process's CPU
+time, and on PostgreSQL the server backend's (read from /proc, the server running on the same
+machine), so runs on a shared, loaded machine can still be compared.
+
+``--path plain`` forces the path without ``export_cells`` (SQLite) or without COPY
+(PostgreSQL): the before/after comparison on one database, back to back.
+
+    .venv/bin/python benchmarks/bench_export.py --url sqlite:////tmp/benchdb/bench_1000000_s1_g1.db
+    .venv/bin/python benchmarks/bench_export.py --url postgresql+psycopg://.../bench_1000000_s1_g1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_sessions import peak_rss_mb, reset_peak_rss, rss_mb
+
+from core import export
+from core.config import Settings
+from core.filters import SessionFilter
+from core.store import make_engine
+
+
+def _server_cpu_s(conn: Any) -> float | None:
+    """CPU seconds of this connection's PostgreSQL backend (same machine: /proc), or None."""
+    if conn.dialect.name != "postgresql":
+        return None
+    pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(url: str, path: str, rows_limit: int | None, f: SessionFilter) -> dict[str, Any]:
+    engine = make_engine(Settings(db_url=url, db_url_source="--url"), read_only=True)
+    if path == "plain":
+        export.has_export_cells = lambda _connection: False  # type: ignore[assignment]
+        export.copy_csv_supported = lambda _connection, _f: False  # type: ignore[assignment]
+    rows = size = 0
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+        server_before = _server_cpu_s(conn)
+        rss_before = rss_mb()
+        reset_peak_rss()
+        cpu_before = time.process_time()
+        started = time.perf_counter()
+        for chunk in export.iter_filtered_csv(conn, f):
+            size += len(chunk)
+            rows += chunk.count("\r\n")  # one line per row (no embedded newlines in this data)
+            if rows_limit and rows > rows_limit:
+                break
+        seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu_before
+        added = peak_rss_mb() - rss_before
+        server_after = _server_cpu_s(conn)
+    engine.dispose()
+    rows -= 1  # the header
+    out: dict[str, Any] = {
+        "backend": engine.dialect.name, "path": path, "rows": rows, "bytes": size,
+        "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds),
+        "client_cpu_s": round(cpu, 2), "rows_per_client_cpu_s": round(rows / max(cpu, 1e-9)),
+        "rss_peak_added_mb": round(added, 1), "load_1min": os.getloadavg()[0],
+    }
+    if server_before is not None and server_after is not None:
+        server = server_after - server_before
+        out.update(server_cpu_s=round(server, 2), rows_per_server_cpu_s=round(rows / max(server, 1e-9)))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", required=True, help="database URL (SQLite file or PostgreSQL)")
+    parser.add_argument("--path", choices=("auto", "plain"), default="auto",
+                        help="auto: what the route runs; plain: without export_cells / COPY")
+    parser.add_argument("--rows", type=int, default=None, help="stop after this many rows")
+    parser.add_argument("--status", action="append", default=[], help="filter on a status")
+    parser.add_argument("--sort", default="created_at")
+    args = parser.parse_args(argv)
+    f = SessionFilter(statuses=tuple(args.status), sort=args.sort)
+    print(json.dumps(run(args.url, args.path, args.rows, f)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

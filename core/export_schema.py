@@ -1,0 +1,189 @@
+"""Per-session CSV cells kept by the database, so an export reads text instead of JSON.
+
+The export's costs are per row and do not depend on the filter: SQLite re-parses each row's
+JSON several times to read the metrics, progress and techniques, and Python then formats
+numbers, timestamps and durations. None of that depends on anything but the session's own
+row, so ``init-db`` adds a table, ``export_cells``, holding per session the CSV text of every
+cell except the model name (which comes from ``models`` at read time):
+
+* ``pre``: ``session_id,model_id``;
+* ``post``: ``status,progress,techniques,size,speed,accuracy,duration,created,updated,completed``.
+
+Each is NULL when the SQL cannot prove its text is exactly what ``core.export.csv_record`` and
+``csv.writer`` write (the same proofs as the PostgreSQL COPY path, written up in
+``core/export.py``); the export then formats that row in Python. Triggers keep the table
+current under plain-SQL inserts, updates, deletes and REPLACE; there is no rebuild step.
+
+SQLite only for now: on PostgreSQL the COPY path already builds each line in the server.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Connection
+
+from core.schema import SESSIONS, _expressions
+
+CELLS_TABLE = "export_cells"
+_TRIGGERS = ("trg_export_cells_insert", "trg_export_cells_update", "trg_export_cells_delete")
+
+# First characters neutralise() may prefix (a superset of what it does prefix: real numbers
+# are left alone there, but here they go to Python, which is merely slower).
+_FORMULA_FIRST = ("(' ', char(12288), '=', '+', '-', '@', char(9), char(13), char(65309),"
+                  " char(65291), char(65293), char(65312))")
+# Control characters: csv.writer quotes CR and LF, and json.loads refuses raw ones in strings.
+_CONTROL = "'*[' || " + " || ".join(f"char({i})" for i in range(1, 32)) + " || ']*'"
+_CANONICAL_TIMESTAMP = ("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
+                        ".[0-9][0-9][0-9][0-9][0-9][0-9]")
+_MAX_TIE_DISTANCE = "0.001"
+
+
+def plain_text(x: str) -> str:
+    """SQL: ``x`` is text csv_record leaves as is and csv.writer does not quote."""
+    return (f"(typeof({x}) = 'text' AND substr({x}, 1, 1) NOT IN {_FORMULA_FIRST}"
+            f" AND instr({x}, ',') = 0 AND instr({x}, '\"') = 0"
+            f" AND instr({x}, char(10)) = 0 AND instr({x}, char(13)) = 0)")
+
+
+def _decimal(sign: str, n: str, places: int) -> str:
+    """``sign``, the integer ``n`` / 10**places, ``.``, its fraction without trailing zeros."""
+    scale = 10 ** places
+    return (f"{sign} || ({n} / {scale}) || '.' || coalesce(nullif(rtrim(substr('{'0' * places}'"
+            f" || ({n} % {scale}), -{places}), '0'), ''), '0')")
+
+
+def _rounded(x: str, places: int) -> str:
+    return f"CAST(abs({x}) * {10 ** places} + 0.5 AS INTEGER)"
+
+
+def _tie(x: str, places: int) -> str:
+    """How far |x| * 10**places is from a .5 tie."""
+    return f"abs(abs({x}) * {10 ** places} - CAST(abs({x}) * {10 ** places} AS INTEGER) - 0.5)"
+
+
+def _timestamp_ok(t: str) -> str:
+    """Only the form core.store writes ('YYYY-MM-DD HH:MM:SS.ffffff', a real date, year 1+):
+    datetime.fromisoformat() reads it as naive UTC. Other forms go to Python."""
+    return (f"({t} IS NULL OR (typeof({t}) = 'text' AND {t} GLOB '{_CANONICAL_TIMESTAMP}'"
+            f" AND substr({t}, 1, 4) <> '0000'"
+            # Through the epoch: strftime() alone writes a parsed 02-30 back unchanged.
+            f" AND datetime(strftime('%s', substr({t}, 1, 19)), 'unixepoch') = substr({t}, 1, 19)))")
+
+
+def _timestamp_cell(t: str) -> str:
+    # datetime.isoformat() leaves out a zero fraction.
+    return (f"CASE WHEN {t} IS NULL THEN '' ELSE substr({t}, 1, 10) || 'T' || substr({t}, 12, 8)"
+            f" || CASE WHEN substr({t}, 21, 6) = '000000' THEN '' ELSE substr({t}, 20, 7) END"
+            " || '+00:00' END")
+
+
+def cells_select(row: str) -> str:
+    """``SELECT session_id, pre, post`` for the row ``row`` (``NEW`` or a table alias).
+
+    Three layers, each a co-routine (``LIMIT -1 OFFSET 0`` stops SQLite from flattening it):
+    flattened, every use of a value would repeat the JSON parsing behind it.
+    """
+    expressions = _expressions("sqlite")
+    t = f"{row}."
+    values = ", ".join([
+        f"{t}session_id AS sid", f"{t}model_id AS mid", f"{t}status AS st",
+        f"coalesce(({expressions['progress'].replace('{t}', t)}), 0) AS pr",
+        f"({expressions['techniques_json'].replace('{t}', t)}) AS tj",
+        *(f"({expressions[name].replace('{t}', t)}) AS {name[:2]}"
+          for name in ("size_reduction", "speed_improvement", "accuracy_delta")),
+        f"{t}created_at AS ca", f"{t}updated_at AS ua", f"{t}completed_at AS coa",
+    ])
+    source = "" if row == "NEW" else f" FROM {SESSIONS} AS {row}"
+    # Microseconds from created to completed, exact: whole seconds from the text without its
+    # fraction (strftime('%s') would round the fraction to milliseconds first), plus the digits.
+    micro = ("CASE WHEN ca IS NOT NULL AND coa IS NOT NULL AND ca_ok AND coa_ok THEN"
+             " (CAST(strftime('%s', substr(coa, 1, 19)) AS INTEGER)"
+             " - CAST(strftime('%s', substr(ca, 1, 19)) AS INTEGER)) * 1000000"
+             " + CAST(substr(coa, 21, 6) AS INTEGER) - CAST(substr(ca, 21, 6) AS INTEGER) END")
+    technique = ("CASE WHEN tj IS NULL OR tj = '[]' THEN ''"
+                 " WHEN substr(tj, 1, 2) = '[\"' AND substr(tj, -2) = '\"]' AND length(tj) >= 4"
+                 f" AND instr(tj, '\\') = 0 AND tj NOT GLOB {_CONTROL}"
+                 " THEN replace(substr(tj, 3, length(tj) - 4), '\",\"', '; ') END")
+    checked = (f"SELECT *, {_timestamp_ok('ca')} AS ca_ok, {_timestamp_ok('ua')} AS ua_ok,"
+               f" {_timestamp_ok('coa')} AS coa_ok, {technique} AS tech"
+               f" FROM (SELECT {values}{source} LIMIT -1 OFFSET 0) LIMIT -1 OFFSET 0")
+    with_micro = f"SELECT *, {micro} AS mu FROM ({checked}) LIMIT -1 OFFSET 0"
+
+    def number_ok(x: str) -> str:
+        # Zero keeps its sign in Python (-0.0) but not in SQL comparisons: Python's turn.
+        return (f"({x} IS NULL OR ({x} <> 0 AND abs({x}) < 100000000"
+                f" AND {_tie(x, 4)} > {_MAX_TIE_DISTANCE}))")
+
+    def number_cell(x: str) -> str:
+        sign = f"CASE WHEN {x} < 0 THEN '-' ELSE '' END"
+        return f"CASE WHEN {x} IS NULL THEN '' ELSE {_decimal(sign, _rounded(x, 4), 4)} END"
+
+    ok = " AND ".join([
+        plain_text("st"),
+        f"typeof(pr) IN ('integer', 'real') AND abs(pr) < 100000000"
+        f" AND {_tie('pr', 2)} > {_MAX_TIE_DISTANCE}",
+        f"tech IS NOT NULL AND {plain_text('tech')} AND instr(tech, '\"') = 0",
+        *(number_ok(x) for x in ("si", "sp", "ac")),
+        "ca_ok AND ua_ok AND coa_ok",
+        "(mu IS NULL OR mu <= 0 OR (mu < 500000000000000 AND mu % 100 <> 50))",
+    ])
+    duration = ("CASE WHEN ca IS NULL OR coa IS NULL THEN '' WHEN mu <= 0 THEN '0.0' ELSE "
+                + _decimal("''", "((mu + 50) / 100)", 4) + " END")
+    cells = ["st", _decimal("CASE WHEN pr < 0 THEN '-' ELSE '' END", _rounded("pr", 2), 2), "tech",
+             *(number_cell(x) for x in ("si", "sp", "ac")), duration,
+             *(_timestamp_cell(t) for t in ("ca", "ua", "coa"))]
+    post = " || ',' || ".join(f"({c})" for c in cells)
+    # A session id starting with "[" would look like the export's marker for Python's rows.
+    pre_ok = f"{plain_text('sid')} AND substr(sid, 1, 1) <> '[' AND {plain_text('mid')}"
+    return (f"SELECT sid, CASE WHEN {pre_ok} THEN sid || ',' || mid END,"
+            f" CASE WHEN {ok} THEN {post} END FROM ({with_micro})")
+
+
+def _sqlite_statements() -> list[str]:
+    upsert = f"INSERT OR REPLACE INTO {CELLS_TABLE} (session_id, pre, post) {cells_select('NEW')};"
+    return [
+        f"CREATE TABLE IF NOT EXISTS {CELLS_TABLE} (session_id TEXT PRIMARY KEY, pre TEXT,"
+        " post TEXT) WITHOUT ROWID",
+        *(f"DROP TRIGGER IF EXISTS {name}" for name in _TRIGGERS),
+        # REPLACE removes the conflicting row without delete triggers: the upsert covers it, as
+        # the incoming row has its session_id.
+        f"CREATE TRIGGER {_TRIGGERS[0]} AFTER INSERT ON {SESSIONS} BEGIN {upsert} END",
+        # UPDATE OR REPLACE may also have removed the row that held NEW.session_id: replaced too.
+        f"CREATE TRIGGER {_TRIGGERS[1]} AFTER UPDATE ON {SESSIONS} BEGIN"
+        f" DELETE FROM {CELLS_TABLE} WHERE session_id = OLD.session_id; {upsert} END",
+        f"CREATE TRIGGER {_TRIGGERS[2]} AFTER DELETE ON {SESSIONS} BEGIN"
+        f" DELETE FROM {CELLS_TABLE} WHERE session_id = OLD.session_id; END",
+    ]
+
+
+def init_export_cells(connection: Connection) -> None:
+    """Add ``export_cells`` and its triggers (idempotent); fill it once, from the rows as they are.
+
+    Runs inside init-db's transaction: writers are locked out from the trigger's creation to the
+    fill, so no row is missed. Triggers are replaced every time (an older definition is updated);
+    the table is refilled only when it is new.
+    """
+    if connection.dialect.name != "sqlite":
+        return
+    existed = connection.exec_driver_sql(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (CELLS_TABLE,)
+    ).scalar_one()
+    for statement in _sqlite_statements():
+        connection.exec_driver_sql(statement)
+    if not existed:
+        connection.exec_driver_sql(
+            f"INSERT OR REPLACE INTO {CELLS_TABLE} (session_id, pre, post) {cells_select('s')}")
+
+
+def has_export_cells(connection: Connection) -> bool:
+    """Whether this database keeps ``export_cells`` (the table and all three triggers).
+
+    Asked at each export (one small catalogue read): a database initialised while the dashboard
+    runs is used at once, and one without them takes the plain path.
+    """
+    if connection.dialect.name != "sqlite":
+        return False
+    names = {r[0] for r in connection.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE (type = 'table' AND name = ?)"
+        " OR (type = 'trigger' AND tbl_name = ? AND name IN (?, ?, ?))",
+        (CELLS_TABLE, SESSIONS, *_TRIGGERS))}
+    return names == {CELLS_TABLE, *_TRIGGERS}
