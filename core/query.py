@@ -152,12 +152,12 @@ def _unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
 
 
 def search_clauses(search: str, caps: Capabilities, *, indexed: bool = True,
-                   matched: tuple[str, ...] | None = None) -> list[ColumnElement[bool]]:
+                   matched: TrigramMatches | None = None) -> list[ColumnElement[bool]]:
     """Free text over session id, model id and model name.
 
     ``indexed=False``: the same test in a form no index drives (for walking the sort index).
-    ``matched``: the ids SQLite's trigram index gives for ``search`` (see
-    :func:`matched_session_ids`), used instead of running the MATCH again.
+    ``matched``: what SQLite's trigram index found for ``search`` (see
+    :func:`trigram_matches`), used instead of running the MATCH again.
     """
     if not search:
         return []
@@ -170,10 +170,10 @@ def search_clauses(search: str, caps: Capabilities, *, indexed: bool = True,
         model_match = model_id == any_(func.array(named.scalar_subquery()))
     else:
         model_match = model_id.in_(named)
-    if matched is not None:
-        each = func.json_each(json.dumps(matched)).table_valued("value")
+    if matched is not None and matched.ids is not None:
+        each = func.json_each(json.dumps(matched.ids)).table_valued("value")
         return [or_(session_id.in_(select(each.c.value)), model_match)]
-    if _trigram_search(search, caps):
+    if matched is None and _trigram_search(search, caps):
         return [or_(session_id.in_(_trigram_matches(search)), model_match)]
     return [
         or_(
@@ -195,15 +195,25 @@ def _trigram_matches(search: str) -> Select[Any]:
     return select(_SEARCH.c.session_id).where(_SEARCH.c[SEARCH_TABLE].op("MATCH")(phrase))
 
 
-def matched_session_ids(connection: Connection, f: SessionFilter) -> tuple[str, ...] | None:
-    """The ids SQLite's trigram index matches for ``f.search``, when there are few enough to
-    pass on (at most :data:`MATCHED_IDS_LIMIT`); ``None`` where the filter has no such search
-    or it matches more."""
+@dataclass(frozen=True)
+class TrigramMatches:
+    """What SQLite's trigram index found for a search: the matching session ids, or ``None``
+    when there are more than :data:`MATCHED_IDS_LIMIT`. Then the search is a plain ``LIKE``
+    over the rows: a fragment most sessions contain ("opt-2025") reads doclists of hundreds of
+    thousands of entries, and counting through the index takes seconds where a scan of the
+    (model_id, session_id) index takes a few hundred milliseconds."""
+
+    ids: tuple[str, ...] | None
+
+
+def trigram_matches(connection: Connection, f: SessionFilter) -> TrigramMatches | None:
+    """Run ``f.search``'s trigram MATCH once (SQLite, three characters or more), so the count
+    and the page need not each run it; ``None`` where the filter has no such search."""
     caps = capabilities(connection)
     if not _trigram_search(f.search, caps):
         return None
     ids = connection.execute(_trigram_matches(f.search).limit(MATCHED_IDS_LIMIT + 1)).scalars().all()
-    return tuple(ids) if len(ids) <= MATCHED_IDS_LIMIT else None
+    return TrigramMatches(tuple(ids) if len(ids) <= MATCHED_IDS_LIMIT else None)
 
 
 def technique_clauses(techniques: tuple[str, ...], caps: Capabilities, *, indexed: bool = True
@@ -228,7 +238,7 @@ def technique_clauses(techniques: tuple[str, ...], caps: Capabilities, *, indexe
 
 
 def filter_clauses(f: SessionFilter, caps: Capabilities, *, indexed: bool = True,
-                   matched: tuple[str, ...] | None = None) -> list[ColumnElement[bool]]:
+                   matched: TrigramMatches | None = None) -> list[ColumnElement[bool]]:
     """Every WHERE clause for ``f`` except paging.
 
     ``indexed=False`` renders the search and technique tests so that no index drives them;
@@ -356,7 +366,7 @@ PagePlan = str  # "index", "walk" or "collect"; see build_page_select
 
 
 def build_page_select(f: SessionFilter, caps: Capabilities, total: int, *,
-                      plan: PagePlan = "index", matched: tuple[str, ...] | None = None,
+                      plan: PagePlan = "index", matched: TrigramMatches | None = None,
                       days: DaySpan | None = None) -> Select[Any]:
     """One page: the keys are paged over the indexes first, then only those rows are enriched.
 
@@ -426,7 +436,7 @@ def page_plan(connection: Connection, f: SessionFilter, total: int) -> PagePlan:
     return "walk" if walk * 4 < total else "collect"
 
 
-def build_count(f: SessionFilter, caps: Capabilities, *, matched: tuple[str, ...] | None = None
+def build_count(f: SessionFilter, caps: Capabilities, *, matched: TrigramMatches | None = None
                 ) -> Select[Any]:
     return select(func.count()).select_from(S).where(*filter_clauses(f, caps, matched=matched))
 
@@ -525,7 +535,7 @@ def _status_only(f: SessionFilter) -> bool:
 
 
 def count_sessions(connection: Connection, f: SessionFilter, *,
-                   matched: tuple[str, ...] | None = None) -> int:
+                   matched: TrigramMatches | None = None) -> int:
     """The exact number of sessions matching ``f`` (paging ignored).
 
     Where init-db keeps per-status counts (counting 800,000 index entries takes tens of
@@ -564,7 +574,7 @@ def _search_count_pg(f: SessionFilter, caps: Capabilities) -> Select[Any]:
 def fetch_page(connection: Connection, f: SessionFilter) -> Page:
     """One page of enriched rows and the exact total, in the filter's order."""
     caps = capabilities(connection)
-    matched = matched_session_ids(connection, f)
+    matched = trigram_matches(connection, f)
     total = count_sessions(connection, f, matched=matched)
     if f.skip >= total:
         return Page(rows=(), total=total, skip=f.skip, limit=f.limit)

@@ -548,16 +548,23 @@ def test_deep_pages_that_skip_whole_days_equal_the_plain_query(
         assert not spans
 
 
-def test_search_answers_equal_whether_matched_ids_are_passed_on_or_not(
+def test_search_answers_equal_with_the_ids_passed_on_or_a_scan_for_broad_matches(
         initialised: tuple[Engine, Engine, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    """SQLite runs the trigram MATCH once and passes the ids on, up to a limit; above the limit
-    the MATCH runs in each query. Both give the plain query's answers."""
+    """SQLite runs the trigram MATCH once and passes the ids on; above a limit the search is a
+    plain LIKE scan. Both give the plain query's answers."""
     _, reader, backend = initialised
     with reader.connect() as conn:
-        f = SessionFilter(search="m-0")
-        assert (query.matched_session_ids(conn, f) is not None) == (backend == "sqlite")
-        assert query.matched_session_ids(conn, SessionFilter(search="m-")) is None  # no trigram
+        found = query.trigram_matches(conn, SessionFilter(search="m-0"))
+        if backend == "sqlite":
+            assert found is not None and found.ids
+        else:
+            assert found is None
+        assert query.trigram_matches(conn, SessionFilter(search="m-")) is None  # no trigram
+    check_many(reader, rounds=15, seed=SEED + 9)
     monkeypatch.setattr(query, "MATCHED_IDS_LIMIT", 3)
+    with reader.connect() as conn:
+        broad = query.trigram_matches(conn, SessionFilter(search="m-0"))
+        assert broad is None if backend != "sqlite" else broad == query.TrigramMatches(None)
     check_many(reader, rounds=25, seed=SEED + 9)
 
 
