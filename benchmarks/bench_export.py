@@ -81,6 +81,51 @@ def run(url: str, path: str, rows_limit: int | None, f: SessionFilter) -> dict[s
     return out
 
 
+def write_cost(url: str, updates: int) -> dict[str, Any]:
+    """Mean ms of one platform UPDATE of a session (status, metrics, dates) with the export's
+    structures and without them, each in a transaction rolled back (nothing is kept).
+
+    Without them: the structures are dropped inside the transaction (DDL is transactional on
+    both backends), so the rest of init-db's triggers still run in both measurements.
+    """
+    from sqlalchemy import text
+
+    from core.export_schema import _MODEL_TRIGGERS, _TRIGGERS
+
+    engine = make_engine(Settings(db_url=url, db_url_source="--url"), read_only=False)
+    sqlite = engine.dialect.name == "sqlite"
+    results_cast = "" if sqlite else "CAST(:r AS jsonb)"
+    statement = text(
+        "UPDATE optimization_sessions SET status = 'completed', completed_steps = total_steps,"
+        f" results = {results_cast or ':r'}, updated_at = :t, completed_at = :t WHERE session_id = :sid")
+    out: dict[str, Any] = {"backend": engine.dialect.name, "updates": updates}
+    for label in ("without", "with", "without ", "with "):
+        with engine.connect() as conn:
+            ids = [r[0] for r in conn.execute(text(
+                "SELECT session_id FROM optimization_sessions WHERE status = 'running' LIMIT :n"),
+                {"n": updates})]
+            transaction = conn.begin()
+            if label.strip() == "without":
+                if sqlite:
+                    for name in (*_TRIGGERS, *_MODEL_TRIGGERS):
+                        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
+                else:
+                    conn.exec_driver_sql("ALTER TABLE optimization_sessions DROP COLUMN IF EXISTS"
+                                         " export_post, DROP COLUMN IF EXISTS export_pre")
+            started = time.perf_counter()
+            for i, sid in enumerate(ids):
+                conn.execute(statement, {"sid": sid, "t": f"2026-01-01 00:00:{i % 60:02d}.123456",
+                                         "r": json.dumps({"size_reduction_percent": 41.5 + i / 7,
+                                                          "speed_improvement_percent": 12.25,
+                                                          "accuracy_delta_percent": -0.3})})
+            seconds = time.perf_counter() - started
+            transaction.rollback()
+        out[label.strip() + "_ms"] = round(seconds * 1000 / max(1, len(ids)), 3)
+    out["load_1min"] = os.getloadavg()[0]
+    engine.dispose()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -90,7 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=None, help="stop after this many rows")
     parser.add_argument("--status", action="append", default=[], help="filter on a status")
     parser.add_argument("--sort", default="created_at")
+    parser.add_argument("--write-cost", type=int, default=0, metavar="N",
+                        help="instead: time N session UPDATEs with and without the export's structures")
     args = parser.parse_args(argv)
+    if args.write_cost:
+        print(json.dumps(write_cost(args.url, args.write_cost)))
+        return 0
     f = SessionFilter(statuses=tuple(args.status), sort=args.sort)
     print(json.dumps(run(args.url, args.path, args.rows, f)))
     return 0

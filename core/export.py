@@ -16,11 +16,11 @@ from datetime import UTC, date, datetime
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import DateTime, Text, column, literal_column, select, table, type_coerce
+from sqlalchemy import DateTime, Text, cast, column, func, literal_column, select, table, type_coerce
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import CompileError
 
-from core.export_schema import CELLS_TABLE, has_export_cells, plain_text
+from core.export_schema import CELLS_TABLE, PG_MODEL_COLUMN, has_export_cells
 from core.filters import SessionFilter
 from core.query import M, S, SessionRow, _techniques, build_select, row_from_mapping
 from core.schema import capabilities
@@ -110,7 +110,7 @@ def iter_filtered_csv(connection: Connection, f: SessionFilter, *, chunk_rows: i
     if copy_csv_supported(connection, f):
         yield from iter_copy_csv(connection, f, chunk_rows=chunk_rows)
         return
-    if has_export_cells(connection):
+    if connection.dialect.name == "sqlite" and has_export_cells(connection):
         yield from _iter_cells_csv(connection, f, chunk_rows=chunk_rows, batch_size=batch_size)
         return
     buffer = io.StringIO()
@@ -303,13 +303,11 @@ def _fast_batches(connection: Connection, f: SessionFilter, batch_size: int
 
 # -- SQLite: lines from the cells init-db keeps (core.export_schema) ------------------------------
 
-_CELLS = table(CELLS_TABLE, column("session_id"), column("pre"), column("post"))
-_NAME_SQL = "coalesce(models.name, optimization_sessions.model_id)"
-# The whole line when every part is proven (export_cells' pre and post, a plain model name),
-# else "[" and the session id: a line made here never starts with "[" (see export_schema).
+_CELLS = table(CELLS_TABLE, column("session_id"), column("line"))
+# The line init-db keeps, else "[" and the session id (a kept line never starts with "["). No
+# column of models: SQLite then leaves out the LEFT JOIN (a unique key, nothing read from it).
 _CELLS_LINE = literal_column(
-    f"coalesce({CELLS_TABLE}.pre || ',' || CASE WHEN {plain_text(_NAME_SQL)} THEN {_NAME_SQL} END"
-    f" || ',' || {CELLS_TABLE}.post, '[' || optimization_sessions.session_id)", Text())
+    f"coalesce({CELLS_TABLE}.line, '[' || optimization_sessions.session_id)", Text())
 _LOOKUP_IDS = 500
 
 
@@ -513,15 +511,16 @@ def _copy_statement(connection: Connection, f: SessionFilter) -> str | None:
              "techniques_json", "size_reduction_percent", "speed_improvement_percent",
              "accuracy_delta_percent")
     aliases = ("sid", "mid", "name", "st", "pr", "tj", "sz", "sp", "ac", "ca", "ua", "coa")
-    inner = base.with_only_columns(
-        *(by_name[n] for n in names),
-        *(S.c[n] for n in _TIMESTAMPS),
-        maintain_column_froms=False,
-    )
-    inner = inner.with_only_columns(
-        *(c.label(a) for c, a in zip(inner.selected_columns, aliases, strict=True)),
-        maintain_column_froms=False,
-    )
+    raw = [*(by_name[n] for n in names), *(S.c[n] for n in _TIMESTAMPS)]
+    cells = has_export_cells(connection)
+    if cells:
+        # The stored cells (core.export_schema): the line, or the raw values for Python.
+        inner = base.with_only_columns(
+            func.coalesce(_PG_CELLS_LINE, cast(func.json_build_array(*raw), Text)),
+            maintain_column_froms=False)
+    else:
+        inner = base.with_only_columns(
+            *(c.label(a) for c, a in zip(raw, aliases, strict=True)), maintain_column_froms=False)
     try:
         sql = str(inner.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
     except CompileError:
@@ -533,7 +532,14 @@ def _copy_statement(connection: Connection, f: SessionFilter) -> str | None:
         if undoubled.replace("%", "%%") != sql:
             return None
         sql = undoubled
-    return _pg_line_sql(sql)
+    return f"COPY ({sql}) TO STDOUT" if cells else _pg_line_sql(sql)
+
+
+# A missing model's name cell is its id, already proven plain by export_pre.
+_PG_CELLS_LINE = literal_column(
+    f"optimization_sessions.export_pre || ',' || CASE WHEN models.model_id IS NULL"
+    f" THEN optimization_sessions.model_id ELSE models.{PG_MODEL_COLUMN} END"
+    " || ',' || optimization_sessions.export_post", Text())
 
 
 def iter_copy_csv(connection: Connection, f: SessionFilter, *, chunk_rows: int = 2000
