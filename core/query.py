@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from core.filters import SessionFilter
 from core.schema import (
     AGG_COUNTS,
+    AGG_MODELS,
     COUNTS_TABLE,
     SEARCH_TABLE,
     TECHNIQUES_TABLE,
@@ -39,6 +40,7 @@ MIN_TRIGRAM = 3  # trigram indexes need three characters; shorter text scans
 _TECHNIQUES = table(TECHNIQUES_TABLE, column("session_id"), column("technique"))
 _SEARCH = table(SEARCH_TABLE, column("session_id"), column(SEARCH_TABLE))
 _COUNTS = table(COUNTS_TABLE, column("status"), column("sessions"))
+_MODEL_KEYS = table(AGG_MODELS, column("model_id"))
 _DAY_COUNTS = table(AGG_COUNTS, column("technique"), column("day"), column("status"),
                     column("sessions"))
 # SQLite's trigram MATCH on a common fragment costs tens of milliseconds: fetch_page runs it
@@ -170,11 +172,21 @@ def search_clauses(search: str, caps: Capabilities, *, indexed: bool = True,
         model_match = model_id == any_(func.array(named.scalar_subquery()))
     else:
         model_match = model_id.in_(named)
-    if matched is not None and matched.ids is not None:
-        each = func.json_each(json.dumps(matched.ids)).table_valued("value")
-        return [or_(session_id.in_(select(each.c.value)), model_match)]
-    if matched is None and _trigram_search(search, caps):
-        return [or_(session_id.in_(_trigram_matches(search)), model_match)]
+    trigram = (matched.ids is not None) if matched is not None else _trigram_search(search, caps)
+    if trigram:
+        if matched is not None and matched.ids is not None:
+            each = func.json_each(json.dumps(matched.ids)).table_valued("value")
+            by_session = session_id.in_(select(each.c.value))
+        else:
+            by_session = session_id.in_(_trigram_matches(search))
+        # The trigram index holds session ids only; model ids are matched among the few
+        # distinct ones (every session's model id is in agg_models, kept by triggers).
+        if caps.rollups:
+            by_model = model_id.in_(named.union(
+                select(_MODEL_KEYS.c.model_id).where(_contains(_MODEL_KEYS.c.model_id, search, caps))))
+        else:
+            by_model = or_(_contains(model_id, search, caps), model_match)
+        return [or_(by_session, by_model)]
     return [
         or_(
             _contains(session_id, search, caps),
@@ -189,7 +201,8 @@ def _trigram_search(search: str, caps: Capabilities) -> bool:
 
 
 def _trigram_matches(search: str) -> Select[Any]:
-    """Session ids whose id or model id contains ``search`` (SQLite FTS5 trigram index)."""
+    """Sessions whose id contains ``search`` (SQLite FTS5 trigram index; a database indexed by
+    an earlier version also finds model ids there, which the callers match anyway)."""
     # A quoted FTS5 phrase is a substring match under the trigram tokenizer.
     phrase = '"' + search.replace('"', '""') + '"'
     return select(_SEARCH.c.session_id).where(_SEARCH.c[SEARCH_TABLE].op("MATCH")(phrase))

@@ -333,7 +333,7 @@ _SQLITE_FORGET = (
     f" DELETE FROM {KEYS_TABLE} WHERE session_id = {{row}}.session_id;"
 )
 _SQLITE_RECORD = (
-    f" INSERT INTO {SEARCH_TABLE} (session_id, model_id) VALUES (NEW.session_id, NEW.model_id);"
+    f" INSERT INTO {SEARCH_TABLE} (session_id) VALUES (NEW.session_id);"
     f" INSERT INTO {KEYS_TABLE} (session_id, search_rowid, status)"
     " VALUES (NEW.session_id, last_insert_rowid(), NEW.status);"
     f" INSERT INTO {COUNTS_TABLE} (status, sessions) VALUES (NEW.status, 1)"
@@ -343,6 +343,7 @@ _SQLITE_OLD_TRIGGERS = ("trg_search_insert", "trg_search_update", "trg_search_de
 
 
 def _init_sqlite(connection: Connection) -> None:
+    _drop_old_search_index(connection)
     tables_before = _sqlite_objects(connection, "table")
     triggers_before = _sqlite_objects(connection, "trigger")
     indexes_before = _sqlite_objects(connection, "index")
@@ -359,7 +360,10 @@ def _init_sqlite(connection: Connection) -> None:
         f"CREATE TABLE IF NOT EXISTS {TECHNIQUES_TABLE} (technique TEXT NOT NULL,"
         f" session_id TEXT NOT NULL, PRIMARY KEY (technique, session_id)) WITHOUT ROWID",
         f"CREATE INDEX IF NOT EXISTS ix_session_techniques_session ON {TECHNIQUES_TABLE} (session_id)",
-        f"CREATE VIRTUAL TABLE IF NOT EXISTS {SEARCH_TABLE} USING fts5(session_id, model_id,"
+        # Session ids only: model ids are few (core.query matches them in agg_models), and
+        # their trigrams ("mdl", "dl-") in every row would make each search read doclists of
+        # a million entries.
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {SEARCH_TABLE} USING fts5(session_id,"
         " tokenize = 'trigram')",
         f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (session_id TEXT PRIMARY KEY,"
         " search_rowid INTEGER NOT NULL, status TEXT NOT NULL) WITHOUT ROWID",
@@ -383,7 +387,7 @@ def _init_sqlite(connection: Connection) -> None:
         f" DELETE FROM {TECHNIQUES_TABLE} WHERE session_id = OLD.session_id; END",
         f"CREATE TRIGGER trg_keys_insert AFTER INSERT ON {SESSIONS} BEGIN"
         f"{_SQLITE_FORGET.format(row='NEW')}{_SQLITE_RECORD} END",
-        f"CREATE TRIGGER trg_keys_update AFTER UPDATE OF session_id, model_id, status"
+        f"CREATE TRIGGER trg_keys_update AFTER UPDATE OF session_id, status"
         f" ON {SESSIONS} BEGIN{_SQLITE_FORGET.format(row='OLD')}"
         f"{_SQLITE_FORGET.format(row='NEW')}{_SQLITE_RECORD} END",
         f"CREATE TRIGGER trg_keys_delete AFTER DELETE ON {SESSIONS} BEGIN"
@@ -404,13 +408,22 @@ def _init_sqlite(connection: Connection) -> None:
         connection.exec_driver_sql("ANALYZE")
 
 
+def _drop_old_search_index(connection: Connection) -> None:
+    """Drop a search index made by an earlier version (it also indexed model ids), so it is
+    built again as it is now; the dashboard reads either correctly in the meantime."""
+    if SEARCH_TABLE not in _sqlite_objects(connection, "table"):
+        return
+    columns = {row[1] for row in connection.exec_driver_sql(f"PRAGMA table_info({SEARCH_TABLE})")}
+    if "model_id" in columns:
+        connection.exec_driver_sql(f"DROP TABLE {SEARCH_TABLE}")
+
+
 def _rebuild_sqlite_keys(connection: Connection) -> None:
     """Fill the search index, key table and counts from the rows as they are (bulk, once)."""
     for name in (SEARCH_TABLE, KEYS_TABLE, COUNTS_TABLE):
         connection.exec_driver_sql(f"DELETE FROM {name}")
     connection.exec_driver_sql(
-        f"INSERT INTO {SEARCH_TABLE} (rowid, session_id, model_id)"
-        f" SELECT rowid, session_id, model_id FROM {SESSIONS}"
+        f"INSERT INTO {SEARCH_TABLE} (rowid, session_id) SELECT rowid, session_id FROM {SESSIONS}"
     )
     connection.exec_driver_sql(
         f"INSERT INTO {KEYS_TABLE} (session_id, search_rowid, status)"
