@@ -153,6 +153,26 @@ def _unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
     return column.concat("")
 
 
+def _matching_models(search: str, caps: Capabilities) -> Select[Any]:
+    """Model ids whose name contains ``search``, and, where init-db keeps ``agg_models`` (every
+    session's model id, kept by triggers), model ids that contain it: a few thousand distinct
+    ids are tested instead of every session's ("mdl" would be in each row's trigrams)."""
+    named = select(M.c.model_id).where(_contains(M.c.name, search, caps))
+    if not caps.rollups:
+        return named
+    return named.union(
+        select(_MODEL_KEYS.c.model_id).where(_contains(_MODEL_KEYS.c.model_id, search, caps)))
+
+
+def _of_models(model_id: ColumnElement[Any], models_: Select[Any], caps: Capabilities
+               ) -> ColumnElement[bool]:
+    if caps.dialect == "postgresql":
+        # The matching models are resolved first (small tables), into an array the planner
+        # can probe the model_id index with: ``IN (subquery)`` would make it scan the sessions.
+        return model_id == any_(func.array(models_.scalar_subquery()))
+    return model_id.in_(models_)
+
+
 def search_clauses(search: str, caps: Capabilities, *, indexed: bool = True,
                    matched: TrigramMatches | None = None) -> list[ColumnElement[bool]]:
     """Free text over session id, model id and model name.
@@ -165,35 +185,19 @@ def search_clauses(search: str, caps: Capabilities, *, indexed: bool = True,
         return []
     session_id = S.c.session_id if indexed else _unindexed(S.c.session_id)
     model_id = S.c.model_id if indexed else _unindexed(S.c.model_id)
-    named = select(M.c.model_id).where(_contains(M.c.name, search, caps))
-    if caps.dialect == "postgresql":
-        # The matching models are resolved first (the small table), into an array the planner
-        # can probe the model_id index with: ``IN (subquery)`` would make it scan the sessions.
-        model_match = model_id == any_(func.array(named.scalar_subquery()))
-    else:
-        model_match = model_id.in_(named)
     trigram = (matched.ids is not None) if matched is not None else _trigram_search(search, caps)
-    if trigram:
+    if trigram:  # SQLite's trigram index (session ids only)
         if matched is not None and matched.ids is not None:
             each = func.json_each(json.dumps(matched.ids)).table_valued("value")
             by_session = session_id.in_(select(each.c.value))
         else:
             by_session = session_id.in_(_trigram_matches(search))
-        # The trigram index holds session ids only; model ids are matched among the few
-        # distinct ones (every session's model id is in agg_models, kept by triggers).
-        if caps.rollups:
-            by_model = model_id.in_(named.union(
-                select(_MODEL_KEYS.c.model_id).where(_contains(_MODEL_KEYS.c.model_id, search, caps))))
-        else:
-            by_model = or_(_contains(model_id, search, caps), model_match)
-        return [or_(by_session, by_model)]
-    return [
-        or_(
-            _contains(session_id, search, caps),
-            _contains(model_id, search, caps),
-            model_match,
-        )
-    ]
+    else:  # PostgreSQL's trigram index, or a scan
+        by_session = _contains(session_id, search, caps)
+    by_model = _of_models(model_id, _matching_models(search, caps), caps)
+    if not caps.rollups:
+        by_model = or_(_contains(model_id, search, caps), by_model)
+    return [or_(by_session, by_model)]
 
 
 def _trigram_search(search: str, caps: Capabilities) -> bool:
@@ -575,10 +579,10 @@ def _search_count_pg(f: SessionFilter, caps: Capabilities) -> Select[Any]:
     (usually few) apart: same total, a fraction of the reads.
     """
     others = filter_clauses(replace(f, search=""), caps)
-    named = func.array(select(M.c.model_id).where(_contains(M.c.name, f.search, caps))
-                       .scalar_subquery())
-    of_named_models = S.c.model_id == any_(named)
-    text_match = or_(_contains(S.c.session_id, f.search, caps), _contains(S.c.model_id, f.search, caps))
+    of_named_models = _of_models(S.c.model_id, _matching_models(f.search, caps), caps)
+    text_match = _contains(S.c.session_id, f.search, caps)
+    if not caps.rollups:
+        text_match = or_(text_match, _contains(S.c.model_id, f.search, caps))
     by_model = select(func.count()).select_from(S).where(*others, of_named_models)
     by_text = select(func.count()).select_from(S).where(*others, text_match, ~of_named_models)
     return select(by_model.scalar_subquery() + by_text.scalar_subquery())
