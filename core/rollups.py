@@ -23,17 +23,21 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Float,
+    Integer,
     Text,
     and_,
     bindparam,
     case,
+    cast,
     column,
     func,
     literal_column,
     or_,
     select,
     table,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
@@ -223,12 +227,19 @@ def _quantiles(connection: Connection, caps: Capabilities, plan: Plan, metric: s
                 edges.append((week, week + timedelta(days=7)))
             week += timedelta(days=7)
 
+    keys: dict[Any, Any] = {}  # a few hundred distinct keys over tens of thousands of rows
+
     def key_out(raw: Any) -> Any:
-        if per_technique:
-            return str(raw)
-        if granularity is not None:
-            return floor_to_bucket(date.fromisoformat(str(raw)[:10]), granularity)
-        return None
+        found = keys.get(raw, keys)
+        if found is keys:
+            if per_technique:
+                found = str(raw)
+            elif granularity is not None:
+                found = floor_to_bucket(date.fromisoformat(str(raw)[:10]), granularity)
+            else:
+                found = None
+            keys[raw] = found
+        return found
 
     def hist_where(t: Any) -> list[ColumnElement[bool]]:
         where = [t.metric == metric,
@@ -247,48 +258,38 @@ def _quantiles(connection: Connection, caps: Capabilities, plan: Plan, metric: s
             where.append(t.week.not_in(skipped))
         return where
 
-    counts: dict[Any, dict[float, int]] = defaultdict(lambda: defaultdict(int))
     edge_values: dict[Any, dict[float, int]] = defaultdict(lambda: defaultdict(int))
+    edge_bins: dict[tuple[str, float], int] = defaultdict(int)
+    for part in _edge_parts(connection, caps, plan, metric, edges, per_technique, granularity):
+        for k, found_value, n in connection.execute(part).all():
+            found_value = float(found_value)
+            edge_values[key_out(k)][found_value] += int(n)
+            edge_bins[(_raw_key(key_out(k)), _bin_of(caps, found_value))] += int(n)
+    hist = None
     if whole:
         b = bins_table.c
         key = _hist_key(b, per_technique, granularity)
-        shown = key if key is not None else literal_column("''")
-        if every_week or granularity == "week":  # one row per (key, bin) already
-            statement = select(shown, b.bin, b.n).where(*hist_where(b), b.n != 0)
-        else:
-            statement = (select(shown, b.bin, func.sum(b.n)).where(*hist_where(b))
-                         .group_by(*([key] if key is not None else []), b.bin))
-        for k, found_bin, n in connection.execute(statement):
-            if n:
-                counts[key_out(k)][float(found_bin)] += int(n)
-    for part in _edge_parts(connection, caps, plan, metric, edges, per_technique, granularity):
-        for k, found_value, n in connection.execute(part):
-            k, found_value = key_out(k), float(found_value)
-            edge_values[k][found_value] += int(n)
-            counts[k][_bin_of(caps, found_value)] += int(n)
+        hist = select((key if key is not None else literal_column("''")).label("k"),
+                      b.bin.label("bin"), b.n.label("n")).where(*hist_where(b))
+    # one row per (key, bin) already: no grouping
+    unique = not edge_bins and (every_week or granularity == "week")
 
-    # Each needed position's bin, and how many values come before that bin.
+    # The bins holding each needed position, with the sessions before them and in all.
+    counts: dict[Any, dict[float, int]] = defaultdict(dict)
     targets: dict[tuple[Any, float], int] = {}
+    totals: dict[Any, int] = {}
+    for k, found_bin, n, through, total in _walk_bins(connection, caps, hist, edge_bins, qs,
+                                                      unique=unique):
+        k, found_bin = key_out(k), float(found_bin)
+        counts[k][found_bin] = int(n)
+        targets[(k, found_bin)] = int(through) - int(n)
+        totals[k] = int(total)
     needs: dict[Any, list[tuple[float, int, float]]] = {}
-    for k, bins in counts.items():
-        total = sum(bins.values())
-        if total <= 0:
-            continue
-        positions = set()
+    for k, total in totals.items():
         needs[k] = []
         for q in qs:
             position = q * (total - 1)
-            low = int(position)
-            needs[k].append((q, low, position - low))
-            positions.add(low)
-            if position - low > 0:
-                positions.add(low + 1)
-        seen = 0
-        for found_bin in sorted(bins):
-            n = bins[found_bin]
-            if n and any(seen <= p < seen + n for p in positions):
-                targets[(k, found_bin)] = seen
-            seen += n
+            needs[k].append((q, int(position), position - int(position)))
 
     values: dict[tuple[Any, float], dict[float, int]] = defaultdict(lambda: defaultdict(int))
     if whole and targets:
@@ -330,6 +331,95 @@ def _quantiles(connection: Connection, caps: Capabilities, plan: Plan, metric: s
     return out
 
 
+def _walk_bins(connection: Connection, caps: Capabilities, hist: Select[Any] | None,
+               edge_bins: dict[tuple[str, float], int], qs: tuple[float, ...], *, unique: bool
+               ) -> list[tuple[Any, Any, Any, Any, Any]]:
+    """(key, bin, sessions, sessions through it, in all) of the bins holding the quantiles.
+
+    The running count per key is a window over the bins (``hist``, plus the edge days' bins
+    as one parameter), so only a row or two per key and quantile come back: the bins of two
+    years of weeks never reach Python. Not on SQLite, which sorts the rows for a window
+    however they arrive: fetched and walked here they cost less (:func:`_walk_fetched`).
+    """
+    if caps.dialect == "sqlite":
+        return _walk_fetched(connection, hist, edge_bins, qs)
+    parts: list[Select[Any]] = [] if hist is None else [hist]
+    if edge_bins:
+        rows = [(k, found_bin, n) for (k, found_bin), n in edge_bins.items()]
+        if caps.dialect == "sqlite":
+            listed: Any = (func.json_each(bindparam("edge_bins", json.dumps(rows), type_=Text))
+                           .table_valued("value").alias("edge_bins"))
+            k, found_bin, n = (func.json_extract(listed.c.value, literal_column(f"'$[{i}]'"))
+                               for i in range(3))
+        else:
+            columns = list(zip(*rows, strict=True))
+            listed = (func.unnest(bindparam("edge_keys", list(columns[0]), type_=ARRAY(Text)),
+                                  bindparam("edge_bin", list(columns[1]), type_=ARRAY(Float)),
+                                  bindparam("edge_n", list(columns[2]), type_=ARRAY(BigInteger)))
+                      .table_valued("k", "bin", "n").render_derived(name="edge_bins"))
+            k, found_bin, n = listed.c.k, listed.c.bin, listed.c.n
+        parts.append(select(k.label("k"), found_bin.label("bin"), n.label("n"))
+                     .select_from(listed))
+    if not parts:
+        return []
+    if unique and hist is not None and len(parts) == 1:
+        # Straight off the table: SQLite then walks its primary key, already in order.
+        columns = {c.name: c for c in hist.selected_columns}
+        k, found_bin, n = columns["k"], columns["bin"], columns["n"]
+        base = hist.where(n != 0)
+    else:
+        source = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("bins")
+        if not unique:
+            source = (select(source.c.k, source.c.bin, func.sum(source.c.n).label("n"))
+                      .group_by(source.c.k, source.c.bin).subquery("summed"))
+        k, found_bin, n = source.c.k, source.c.bin, source.c.n
+        base = select(k, found_bin, n).where(n != 0)
+    if caps.dialect != "sqlite":
+        n = cast(n, Float)  # exact below 2**53, and summed much faster than numeric
+    walked = base.with_only_columns(
+        k.label("k"), found_bin.label("bin"), n.label("n"),
+        func.sum(n).over(partition_by=k, order_by=found_bin, rows=(None, 0)).label("through"),
+        func.sum(n).over(partition_by=k).label("total"),
+    ).subquery("walked")
+    picks = []
+    for q in qs:
+        position = literal_column(repr(float(q)), Float) * (walked.c.total - 1)
+        low = cast(position, Integer) if caps.dialect == "sqlite" else func.floor(position)
+        picks.append(and_(walked.c.through - walked.c.n <= low + 1, walked.c.through > low))
+    statement = select(walked.c.k, walked.c.bin, walked.c.n, walked.c.through,
+                       walked.c.total).where(or_(*picks))
+    return list(connection.execute(statement).all())
+
+
+def _walk_fetched(connection: Connection, hist: Select[Any] | None,
+                  edge_bins: dict[tuple[str, float], int], qs: tuple[float, ...]
+                  ) -> list[tuple[Any, Any, Any, Any, Any]]:
+    """:func:`_walk_bins`'s rows, from the bins fetched (SQLite reads them in microseconds)."""
+    counts: dict[Any, dict[float, int]] = defaultdict(lambda: defaultdict(int))
+    if hist is not None:
+        for k, found_bin, n in connection.execute(hist).all():
+            if n:
+                counts[k][float(found_bin)] += int(n)
+    for (k, found_bin), n in edge_bins.items():
+        counts[k][found_bin] += n
+    out = []
+    for k, bins in counts.items():
+        total = sum(bins.values())
+        lows = [math.floor(q * (total - 1)) for q in qs]
+        last = max(lows) + 1
+        through = 0
+        for found_bin in sorted(bins):
+            n = bins[found_bin]
+            if not n:
+                continue
+            through += n
+            if any(through - n <= low + 1 and through > low for low in lows):
+                out.append((k, found_bin, n, through, total))
+            if through - n > last:
+                break
+    return out
+
+
 def _hist_key(t: Any, per_technique: bool, granularity: Granularity | None
               ) -> ColumnElement[Any] | None:
     """The group key of a histogram row (``agg_bins`` or ``agg_values``); None: one group."""
@@ -348,30 +438,33 @@ def _bin_values(connection: Connection, caps: Capabilities, where: list[ColumnEl
     """(key, value, sessions) of the ``agg_values`` rows ``where`` selects, around the target bins.
 
     The targets (key, bin) are one parameter, a JSON text on SQLite and arrays on PostgreSQL,
-    each one index range on the value (its bin's interval, bounds included: the caller keeps
-    the values whose bin is a target). PostgreSQL reads each through a LATERAL subquery: as a
+    each one index range on the value (its bin's interval, bounds included, then the exact
+    bin). PostgreSQL reads each through a LATERAL subquery: as a
     join its planner hashes the whole histogram instead. Bins too large for ``bin + 1`` to be
     exact (beyond 2**52) are read by the value's sign.
     """
     v = values_table.c
-    ranges = [(_raw_key(k), *_bin_interval(caps, found_bin)) for k, found_bin in targets
-              if abs(found_bin) < _EXACT_BINS]
+    ranges = [(_raw_key(k), *_bin_interval(caps, found_bin), found_bin)
+              for k, found_bin in targets if abs(found_bin) < _EXACT_BINS]
     rows: list[tuple[Any, Any, Any]] = []
     shown = (key if key is not None else literal_column("''")).label("k")
     if ranges:
         if caps.dialect == "sqlite":
             listed: Any = (func.json_each(bindparam("targets", json.dumps(ranges), type_=Text))
                            .table_valued("value").alias("targets"))
-            listed_key, low, high = (func.json_extract(listed.c.value, literal_column(f"'$[{i}]'"))
-                                     for i in range(3))
+            listed_key, low, high, listed_bin = (
+                func.json_extract(listed.c.value, literal_column(f"'$[{i}]'")) for i in range(4))
         else:
             columns = list(zip(*ranges, strict=True))
             listed = (func.unnest(bindparam("target_keys", list(columns[0]), type_=ARRAY(Text)),
                                   bindparam("target_lows", list(columns[1]), type_=ARRAY(Float)),
-                                  bindparam("target_highs", list(columns[2]), type_=ARRAY(Float)))
-                      .table_valued("key", "low", "high").render_derived(name="targets"))
-            listed_key, low, high = listed.c.key, listed.c.low, listed.c.high
-        on = [v.value >= low, v.value <= high]
+                                  bindparam("target_highs", list(columns[2]), type_=ARRAY(Float)),
+                                  bindparam("target_bins", list(columns[3]), type_=ARRAY(Float)))
+                      .table_valued("key", "low", "high", "bin").render_derived(name="targets"))
+            listed_key, low, high, listed_bin = (listed.c.key, listed.c.low, listed.c.high,
+                                                 listed.c.bin)
+        # The range finds the rows; the bin keeps each in one target (the ranges touch).
+        on = [v.value >= low, v.value <= high, _bin_expression(caps, v.value) == listed_bin]
         if key is not None:
             on.append(key == listed_key)
         if caps.dialect == "sqlite":
@@ -435,6 +528,11 @@ connection: Connection, caps: Capabilities, plan: Plan, metric: str,
         parts.append(select(key.label("k"), value.label("value"), func.count().label("n"))
                      .select_from(source).where(*where).group_by(*group))
     return parts
+
+
+def _bin_expression(caps: Capabilities, value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """:func:`core.schema.value_bin` as an expression."""
+    return cast(value, Integer) if caps.dialect == "sqlite" else func.floor(value)
 
 
 _INT64_MAX = 2**63 - 1

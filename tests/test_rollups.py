@@ -34,6 +34,7 @@ from core.schema import (
     AGG_MODELS,
     AGG_SESSIONS,
     AGG_VALUES,
+    ALL_WEEKS,
     _fill_rollups,
     capabilities,
     forget_capabilities,
@@ -46,22 +47,24 @@ from tests.test_equivalence import BASE, SEED, TECHNIQUES, _engines, load, platf
 SUMS = {"mean", "mb_saved"}  # summed floats: equal up to summation order
 
 
-def same(fast: Any, plain: Any, path: str = "") -> None:
-    """Equal, field by field; ``SUMS`` fields within floating-point rounding."""
+def same(fast: Any, plain: Any, path: str = "", *, sums: bool = True) -> None:
+    """Equal, field by field; ``SUMS`` fields within floating-point rounding (not compared
+    at all without ``sums``: summing +-3e19 in another order rounds differently)."""
     if dataclasses.is_dataclass(fast) and not isinstance(fast, type):
         assert type(fast) is type(plain), path
         for field in dataclasses.fields(fast):
             name = field.name
             value, expected = getattr(fast, name), getattr(plain, name)
             if name in SUMS and value is not None and expected is not None:
-                assert math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-9), f"{path}.{name}"
+                assert not sums or math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-9), \
+                    f"{path}.{name}"
             else:
-                same(value, expected, f"{path}.{name}")
+                same(value, expected, f"{path}.{name}", sums=sums)
         return
     if isinstance(fast, tuple | list):
         assert len(fast) == len(plain), f"{path}: {len(fast)} != {len(plain)}"
         for index, (a, b) in enumerate(zip(fast, plain, strict=True)):
-            same(a, b, f"{path}[{index}]")
+            same(a, b, f"{path}[{index}]", sums=sums)
         return
     assert fast == plain, f"{path}: {fast!r} != {plain!r}"
 
@@ -285,3 +288,73 @@ def test_whole_days_only(engines: tuple[Engine, Engine, Engine, str]) -> None:
         assert R.rollup_plan(conn, SessionFilter(techniques=("a", "b"))) is None
         assert R.rollup_plan(conn, SessionFilter(model_ids=("m-01",))) is None
         assert R.rollup_plan(conn, SessionFilter(search="opt")) is None
+
+
+# Values around the bins' edges and beyond what ``bin + 1`` resolves (2**52), both signs:
+# SQLite truncates toward zero (bin 0 spans (-1, 1)) and saturates at 64 bits, PostgreSQL floors.
+BIN_EDGES = [0.0, -0.0, 0.5, -0.5, 0.9999, -0.9999, 1.0, -1.0, 1.5, -1.5, 2.0, -2.0, 7.25, 7.25,
+             7.75, -7.25, 99.5, 1e16, -1e16, 2.0**53, -(2.0**53), 4503599627370497.0, 3e19,
+             -3e19, 5e-324, 12.5, 12.5, 12.5]  # 3e19: past SQLite's 64-bit saturation
+
+
+def test_rollups_equal_the_plain_aggregates_at_the_bins_edges(empty_db_url: str) -> None:
+    """Quantiles found through the bins equal the plain ones for values on and past their
+    edges, with whole weeks (histogram) and edge days (sessions) mixed in one bucket."""
+    from datetime import datetime
+
+    writer, reader = _engines(empty_db_url)
+    backend = writer.dialect.name
+    init_db(writer)
+    rng = random.Random(SEED + 11)
+    cast = "CAST(:results AS jsonb)" if backend == "postgresql" else ":results"
+    start = datetime(2024, 3, 1)
+    rows = []
+    for index in range(400):
+        created = start + timedelta(hours=rng.randrange(0, 24 * 80))
+        rows.append({
+            "sid": f"edge-{index:04d}", "status": rng.choice(["completed"] * 4 + ["failed"]),
+            "criteria": f'{{"techniques": ["{rng.choice(TECHNIQUES)}"]}}',
+            "results": (f'{{"size_reduction_percent": {rng.choice(BIN_EDGES)!r},'
+                        f' "speed_improvement_percent": {rng.choice(BIN_EDGES)!r}}}'),
+            "created": created, "completed": created + timedelta(hours=1)})
+    with writer.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO optimization_sessions (session_id, model_id, status, criteria, total_steps,"
+            " completed_steps, results, error_message, created_at, updated_at, completed_at)"
+            f" VALUES (:sid, 'm-01', :status, {cast.replace('results', 'criteria')}, 10, 10,"
+            f" {cast}, NULL, :created, :created, :completed)"), rows)
+    plain = plain_engine(empty_db_url)
+    day = start.date()
+    filters = [SessionFilter(), SessionFilter(techniques=(TECHNIQUES[0],)),
+               SessionFilter(start_date=day + timedelta(days=3), end_date=day + timedelta(days=60)),
+               SessionFilter(start_date=day + timedelta(days=10)),
+               SessionFilter(end_date=day + timedelta(days=40), statuses=("completed",))]
+    try:
+        with reader.connect() as f_conn, plain.connect() as p_conn:
+            for f in filters:
+                assert R.rollup_plan(f_conn, f) is not None
+                for name, fn, kwargs in CALLS:
+                    same(fn(f_conn, f, **kwargs), fn(p_conn, f, **kwargs), f"{name} {f}",
+                         sums=False)
+    finally:
+        for engine in (plain, reader, writer):
+            engine.dispose()
+
+
+def test_init_db_adds_the_bins_to_rollups_of_an_earlier_version(
+        engines: tuple[Engine, Engine, Engine, str]) -> None:
+    """Rollups made before ``agg_bins`` and the all-weeks rows: init-db adds both exactly,
+    from the histogram, without touching the platform's rows."""
+    writer, reader, plain, _ = engines
+    select_all = text("SELECT * FROM optimization_sessions ORDER BY session_id")
+    with writer.begin() as conn:
+        before = conn.execute(select_all).all()
+        conn.execute(text(f"DROP TABLE {AGG_BINS}"))
+        conn.execute(text(f"DELETE FROM {AGG_VALUES} WHERE week = '{ALL_WEEKS}'"))
+    init_db(writer)
+    forget_capabilities(reader)
+    with writer.connect() as conn:
+        assert conn.execute(select_all).all() == before
+        assert conn.execute(text(f"SELECT count(*) FROM {AGG_BINS}")).scalar_one() > 0
+    check_tables_match_a_rebuild(writer)
+    assert check_filters(reader, plain, rounds=8, seed=SEED + 12) > 4
