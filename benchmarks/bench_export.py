@@ -5,8 +5,10 @@ first ``--rows``, and reports, besides the wall figures, the CPU it cost: this p
 time, and on PostgreSQL the server backend's (read from /proc, the server running on the same
 machine), so runs on a shared, loaded machine can still be compared.
 
-``--path plain`` forces the path without ``export_cells`` (SQLite) or without COPY
-(PostgreSQL): the before/after comparison on one database, back to back.
+``--path nocells`` runs the export as it was before the cells (on PostgreSQL: COPY with the
+line built in SQL), ``--path plain`` without cells and without COPY: before/after comparisons
+on one database, back to back. ``--write-cost N`` times platform UPDATEs with and without the
+cells' triggers / generated columns (rolled back).
 
     .venv/bin/python benchmarks/bench_export.py --url sqlite:////tmp/benchdb/bench_1000000_s1_g1.db
     .venv/bin/python benchmarks/bench_export.py --url postgresql+psycopg://.../bench_1000000_s1_g1
@@ -47,8 +49,9 @@ def _server_cpu_s(conn: Any) -> float | None:
 
 def run(url: str, path: str, rows_limit: int | None, f: SessionFilter) -> dict[str, Any]:
     engine = make_engine(Settings(db_url=url, db_url_source="--url"), read_only=True)
-    if path == "plain":
+    if path in ("plain", "nocells"):
         export.has_export_cells = lambda _connection: False  # type: ignore[assignment]
+    if path == "plain":
         export.copy_csv_supported = lambda _connection, _f: False  # type: ignore[assignment]
     rows = size = 0
     with engine.connect() as conn:
@@ -130,8 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", required=True, help="database URL (SQLite file or PostgreSQL)")
-    parser.add_argument("--path", choices=("auto", "plain"), default="auto",
-                        help="auto: what the route runs; plain: without export_cells / COPY")
+    parser.add_argument("--path", choices=("auto", "nocells", "plain"), default="auto",
+                        help="auto: what the route runs; nocells: without the export cells (the COPY"
+                             " path builds each line in SQL); plain: without the cells and without COPY")
     parser.add_argument("--rows", type=int, default=None, help="stop after this many rows")
     parser.add_argument("--status", action="append", default=[], help="filter on a status")
     parser.add_argument("--sort", default="created_at")

@@ -559,34 +559,39 @@ def iter_copy_csv(connection: Connection, f: SessionFilter, *, chunk_rows: int =
     header = CSV_HEADER
     driver = connection.connection.driver_connection
     encoding = driver.info.encoding
-    parts: list[str] = [header]
-    lines: list[Any] = []
-    pending = 1
+    size = max(1, chunk_rows - 1)  # the first chunk holds the header too
     with statement_timeout_suspended(connection), driver.cursor() as cursor, \
             cursor.copy(statement) as copy:
+        # Each row is copied out of its COPY buffer at once: holding thousands of them until a
+        # chunk is full costs more than the copy (allocator churn).
+        block = bytearray()
+        pending = 0
         for data in copy:
-            if data[0] == 0x5B:  # "[": raw values for the Python formatter
-                if lines:
-                    parts.append(b"".join(lines).decode(encoding).replace("\n", "\r\n"))
-                    lines = []
-                writer.writerow(csv_record(_row_from_json(bytes(data).decode(encoding))))
-                parts.append(buffer.getvalue())
-                buffer.seek(0)
-                buffer.truncate()
-            else:
-                lines.append(data)  # the line and "\n": nothing in it that COPY escapes
+            block += data
             pending += 1
-            if pending >= chunk_rows:
-                if lines:
-                    parts.append(b"".join(lines).decode(encoding).replace("\n", "\r\n"))
-                    lines = []
-                yield "".join(parts)
-                parts = []
-                pending = 0
-    if lines:
-        parts.append(b"".join(lines).decode(encoding).replace("\n", "\r\n"))
-    if parts:
-        yield "".join(parts)
+            if pending >= size:
+                yield header + _copy_block(block, encoding, writer, buffer)
+                header, size, pending = "", chunk_rows, 0
+                block = bytearray()
+    if block or header:
+        yield header + _copy_block(block, encoding, writer, buffer)
+
+
+def _copy_block(block: bytearray, encoding: str, writer: Any, buffer: io.StringIO) -> str:
+    """COPY rows (each ending in "\n") as CSV text: lines as they are, rows of raw values
+    (``[...]``) through csv_record. A line holds nothing COPY escapes."""
+    if block[:1] != b"[" and b"\n[" not in block:
+        return block.decode(encoding).replace("\n", "\r\n")
+    parts = []
+    for row in bytes(block).split(b"\n")[:-1]:
+        if row[:1] == b"[":
+            writer.writerow(csv_record(_row_from_json(row.decode(encoding))))
+            parts.append(buffer.getvalue())
+            buffer.seek(0)
+            buffer.truncate()
+        else:
+            parts.append(row.decode(encoding) + "\r\n")
+    return "".join(parts)
 
 
 def _row_from_json(text_: str) -> SessionRow:
