@@ -107,7 +107,11 @@ def write_cost(url: str, updates: int) -> dict[str, Any]:
             ids = [r[0] for r in conn.execute(text(
                 "SELECT session_id FROM optimization_sessions WHERE status = 'running' LIMIT :n"),
                 {"n": updates})]
+            conn.rollback()
             transaction = conn.begin()
+            # pysqlite opens its transaction at the first DML, not at DDL: start it first, or
+            # the DROPs below would be kept.
+            conn.execute(text("UPDATE optimization_sessions SET status = status WHERE 0 = 1"))
             if label.strip() == "without":
                 if sqlite:
                     for name in (*_TRIGGERS, *_MODEL_TRIGGERS):
@@ -123,8 +127,10 @@ def write_cost(url: str, updates: int) -> dict[str, Any]:
                                                           "accuracy_delta_percent": -0.3})})
             seconds = time.perf_counter() - started
             transaction.rollback()
-        out[label.strip() + "_ms"] = round(seconds * 1000 / max(1, len(ids)), 3)
+        out.setdefault(label.strip() + "_ms", []).append(round(seconds * 1000 / max(1, len(ids)), 3))
     out["load_1min"] = os.getloadavg()[0]
+    with engine.connect() as conn:
+        assert export.has_export_cells(conn), "the export cells are gone: run init-db"
     engine.dispose()
     return out
 

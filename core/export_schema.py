@@ -186,33 +186,40 @@ def _pg_timestamp_cell(t: str) -> str:
 
 def _pg_function() -> str:
     """``export_post_v1(status, criteria, results, total_steps, completed_steps, created_at,
-    updated_at, completed_at)``: the ``post`` cell or NULL (the proofs of core/export.py)."""
+    updated_at, completed_at)``: the ``post`` cell or NULL (the proofs of core/export.py).
+
+    PL/pgSQL, not SQL: a SQL function that cannot be inlined is planned again in every
+    statement that calls it (milliseconds on each platform write); PL/pgSQL keeps its plans
+    for the session and evaluates each value once.
+    """
     expressions = _expressions("postgresql")
-    values = ", ".join([
-        "status AS st",
-        f"CAST(coalesce(({expressions['progress'].replace('{t}', '')}), 0) AS double precision) AS pr",
-        f"({expressions['techniques_json'].replace('{t}', '')}) AS tj",
-        *(f"({expressions[name].replace('{t}', '')}) AS {name[:2]}"
-          for name in ("size_reduction", "speed_improvement", "accuracy_delta")),
-        "created_at AS ca", "updated_at AS ua", "completed_at AS coa",
-    ])
     ts_ok = {t: _pg_timestamp_ok(t) for t in ("ca", "ua", "coa")}
-    helpers = ", ".join([
-        "trunc(abs(pr) * 100 + 0.5)::bigint AS n_pr",
-        "abs(abs(pr) * 100 - trunc(abs(pr) * 100) - 0.5) AS tie_pr",
-        *(f"CASE WHEN abs({x}) < 100000000 THEN trunc(abs({x}) * 10000 + 0.5)::bigint END AS n_{x}"
+    values = [
+        ("st", "text", "status"),
+        ("pr", "double precision",
+         f"CAST(coalesce(({expressions['progress'].replace('{t}', '')}), 0) AS double precision)"),
+        ("tj", "text", f"({expressions['techniques_json'].replace('{t}', '')})"),
+        *((name[:2], "double precision", f"({expressions[name].replace('{t}', '')})")
+          for name in ("size_reduction", "speed_improvement", "accuracy_delta")),
+        ("ca", "timestamp", "created_at"), ("ua", "timestamp", "updated_at"),
+        ("coa", "timestamp", "completed_at"),
+        ("n_pr", "bigint", "trunc(abs(pr) * 100 + 0.5)::bigint"),
+        ("tie_pr", "double precision", "abs(abs(pr) * 100 - trunc(abs(pr) * 100) - 0.5)"),
+        *((f"n_{x}", "bigint",
+           f"CASE WHEN abs({x}) < 100000000 THEN trunc(abs({x}) * 10000 + 0.5)::bigint END")
           for x in ("si", "sp", "ac")),
         # Guarded: a float8 product that overflows is an error, and would fail the platform's write.
-        *(f"CASE WHEN abs({x}) < 100000000 THEN abs(abs({x}) * 10000 - trunc(abs({x}) * 10000) - 0.5)"
-          f" END AS tie_{x}" for x in ("si", "sp", "ac")),
-        f"{' AND '.join(ts_ok.values())} AS ts_ok",
-        f"CASE WHEN ca IS NOT NULL AND coa IS NOT NULL AND {ts_ok['ca']} AND {ts_ok['coa']}"
-        " THEN (extract(epoch FROM (coa - ca)) * 1000000)::bigint END AS mu",
+        *((f"tie_{x}", "double precision",
+           f"CASE WHEN abs({x}) < 100000000 THEN abs(abs({x}) * 10000 - trunc(abs({x}) * 10000) - 0.5) END")
+          for x in ("si", "sp", "ac")),
+        ("ts_ok", "boolean", " AND ".join(ts_ok.values())),
+        ("mu", "bigint", f"CASE WHEN ca IS NOT NULL AND coa IS NOT NULL AND {ts_ok['ca']} AND {ts_ok['coa']}"
+                         " THEN (extract(epoch FROM (coa - ca)) * 1000000)::bigint END"),
         # A jsonb array of strings without escapes: '["a", "b"]' -> 'a; b'.
-        "CASE WHEN tj IS NULL OR tj = '[]' THEN '' WHEN left(tj, 2) = '[\"' AND right(tj, 2) = '\"]'"
-        " AND length(tj) >= 4 AND strpos(tj, '\\') = 0"
-        " THEN replace(substr(tj, 3, length(tj) - 4), '\", \"', '; ') END AS tech",
-    ])
+        ("tech", "text", "CASE WHEN tj IS NULL OR tj = '[]' THEN '' WHEN left(tj, 2) = '[\"'"
+                         " AND right(tj, 2) = '\"]' AND length(tj) >= 4 AND strpos(tj, '\\') = 0"
+                         " THEN replace(substr(tj, 3, length(tj) - 4), '\", \"', '; ') END"),
+    ]
 
     def number_ok(x: str) -> str:
         return f"({x} IS NULL OR ({x} <> 0 AND abs({x}) < 100000000 AND tie_{x} > {_MAX_TIE_DISTANCE}))"
@@ -235,11 +242,11 @@ def _pg_function() -> str:
              *(number_cell(x) for x in ("si", "sp", "ac")), duration,
              *(_pg_timestamp_cell(t) for t in ("ca", "ua", "coa"))]
     line = " || ',' || ".join(f"({c})" for c in cells)
+    declarations = " ".join(f"{name} {type_} := {expression};" for name, type_, expression in values)
     return (f"CREATE OR REPLACE FUNCTION {PG_FUNCTION}(status text, criteria jsonb, results jsonb,"
             " total_steps integer, completed_steps integer, created_at timestamp, updated_at timestamp,"
-            " completed_at timestamp) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$"
-            f" SELECT CASE WHEN {ok} THEN {line} END FROM (SELECT *, {helpers} FROM (SELECT {values})"
-            " AS v) AS h $fn$")
+            " completed_at timestamp) RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $fn$"
+            f" DECLARE {declarations} BEGIN RETURN CASE WHEN {ok} THEN {line} END; END $fn$")
 
 
 def _pg_pre() -> str:
