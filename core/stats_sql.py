@@ -266,6 +266,9 @@ def technique_source(caps: Capabilities, sessions: Any) -> tuple[Any, ColumnElem
     if caps.dialect == "sqlite":
         each = func.json_each(techniques_json).table_valued("value", "type").alias("each")
         return S.join(each, each.c.type == "text"), each.c.value
-    each = (func.jsonb_array_elements_text(cast(techniques_json, JSONB))
+    # Strings only, as the technique table and the technique filter count them (an array may
+    # also hold numbers or nulls).
+    each = (func.jsonb_array_elements(cast(techniques_json, JSONB))
             .table_valued("value").alias("each"))
-    return S.join(each, literal_column("true")), each.c.value
+    return (S.join(each, func.jsonb_typeof(each.c.value) == "string"),
+            each.c.value.op("#>>")(literal_column("'{}'")))

@@ -17,7 +17,9 @@ the same answers through the inline fallback, and ``init_db`` on it leaves its d
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import random
 from collections.abc import Iterator
 from dataclasses import replace
@@ -28,7 +30,7 @@ import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Connection, Engine
 
-from core import query
+from core import aggregates, query
 from core.config import Settings
 from core.export import iter_csv, iter_filtered_csv
 from core.filters import SORT_KEYS, SessionFilter
@@ -43,7 +45,14 @@ from core.query import (
     iter_sessions,
     row_from_mapping,
 )
-from core.schema import Capabilities, capabilities, derived, forget_capabilities, init_db
+from core.schema import (
+    Capabilities,
+    capabilities,
+    derived,
+    forget_capabilities,
+    init_db,
+    override_capabilities,
+)
 from core.store import STATUSES, Malformed, make_engine, models, optimization_sessions
 
 SEED = 20261125
@@ -595,6 +604,48 @@ def test_a_search_index_from_an_earlier_version_answers_alike_and_init_db_rebuil
     forget_capabilities(reader)
     check_derived_tables(reader)
     check_many(reader, rounds=15, seed=SEED + 10)
+
+
+def _alike(a: Any, b: Any) -> bool:
+    """Equal, floats up to rounding (sums read rows in another order on another path)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    if dataclasses.is_dataclass(a) and type(a) is type(b):
+        return all(_alike(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(map(_alike, a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_alike(a[k], b[k]) for k in a)
+    return a == b
+
+
+AGGREGATES_OF_A_SEARCH = ("summary", "status_counts", "technique_stats", "period_stats", "scatter",
+                          "pareto_front", "model_ranking", "created_span")
+
+
+def test_aggregates_of_a_search_equal_the_plain_path(
+        initialised: tuple[Engine, Engine, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Sessions page's cards, charts and status counts for a search: with the trigram
+    MATCH run once (few ids, or a scan for broad matches) they equal the plain path's."""
+    writer, reader, backend = initialised
+    platform_writes(writer, backend, random.Random(SEED + 11))
+    with reader.connect() as conn:
+        terms = [*search_terms(conn)[:10], "-00", "opt", "m-0"]
+        caps = capabilities(conn)
+    filters = [SessionFilter(search=t) for t in terms]
+    filters += [SessionFilter(search=t, statuses=("completed", "failed")) for t in terms[::3]]
+    override_capabilities(reader, plain_caps(backend))
+    with reader.connect() as conn:
+        expected = {f: [getattr(aggregates, name)(conn, f) for name in AGGREGATES_OF_A_SEARCH]
+                    for f in filters}
+    override_capabilities(reader, caps)
+    for limit in (query.MATCHED_IDS_LIMIT, 3):
+        monkeypatch.setattr(query, "MATCHED_IDS_LIMIT", limit)
+        with reader.connect() as conn:
+            for f in filters:
+                found = [getattr(aggregates, name)(conn, f) for name in AGGREGATES_OF_A_SEARCH]
+                for name, x, y in zip(AGGREGATES_OF_A_SEARCH, found, expected[f], strict=True):
+                    assert _alike(x, y), (limit, f, name, x, y)
 
 
 def test_date_bounds_compare_alike_on_every_path(initialised: tuple[Engine, Engine, str]) -> None:
