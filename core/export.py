@@ -100,11 +100,15 @@ def iter_filtered_csv(connection: Connection, f: SessionFilter, *, chunk_rows: i
     """Every match of ``f`` (not just one page) as CSV chunks, in the table's order.
 
     The same text as ``iter_csv(iter_sessions(connection, f))``, produced several times faster.
-    On PostgreSQL (psycopg 3, server 14+) the lines are made by the server and streamed with
-    ``COPY ... TO STDOUT`` (see :func:`iter_copy_csv`). Elsewhere the table's own query is
-    streamed in batches (server-side cursor), only the CSV's columns, timestamps as stored, and
-    each batch shaped column by column with C-level loops (``map``, dictionary lookups of values
-    already formatted, ``writerows``) instead of per-row objects.
+    Where init-db added the export cells (:mod:`core.export_schema`), each row's line was made
+    when the row was written, and the export only reads it: on SQLite joined by session id
+    (:func:`_iter_cells_csv`), on PostgreSQL from stored generated columns through ``COPY``.
+    Otherwise, on PostgreSQL (psycopg 3, server 14+) the lines are made by the server and
+    streamed with ``COPY ... TO STDOUT`` (see :func:`iter_copy_csv`); elsewhere the table's own
+    query is streamed in batches (server-side cursor), only the CSV's columns, timestamps as
+    stored, and each batch shaped column by column with C-level loops (``map``, dictionary
+    lookups of values already formatted, ``writerows``) instead of per-row objects.
+    Rows whose cells the SQL cannot prove exact are formatted in Python on every path.
     Memory stays flat whatever the number of rows.
     """
     if copy_csv_supported(connection, f):

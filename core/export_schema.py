@@ -277,23 +277,29 @@ def _init_postgresql(connection: Connection) -> None:
 
 
 def _sqlite_statements() -> list[str]:
-    upsert = f"INSERT OR REPLACE INTO {CELLS_TABLE} (session_id, line) {cells_select('NEW')};"
+    # Never INSERT OR REPLACE in a trigger: the conflict policy of the statement that fired it
+    # (an UPSERT's ABORT, INSERT OR IGNORE) overrides the trigger's own. Delete, then insert.
+    def of_session(session: str) -> str:
+        return f"DELETE FROM {CELLS_TABLE} WHERE session_id = {session};"
 
     def of_model(model: str) -> str:
         where = f" WHERE s.model_id = {model}"
-        return f"INSERT OR REPLACE INTO {CELLS_TABLE} (session_id, line) {cells_select('s', where)};"
+        return (f"DELETE FROM {CELLS_TABLE} WHERE session_id IN"
+                f" (SELECT session_id FROM {SESSIONS} WHERE model_id = {model});"
+                f" INSERT INTO {CELLS_TABLE} (session_id, line) {cells_select('s', where)};")
 
+    insert = f"INSERT INTO {CELLS_TABLE} (session_id, line) {cells_select('NEW')};"
     return [
         f"CREATE TABLE IF NOT EXISTS {CELLS_TABLE} (session_id TEXT PRIMARY KEY, line TEXT) WITHOUT ROWID",
         *(f"DROP TRIGGER IF EXISTS {name}" for name in (*_TRIGGERS, *_MODEL_TRIGGERS)),
-        # REPLACE removes the conflicting row without delete triggers: the upsert covers it, as
+        # REPLACE removes the conflicting row without delete triggers: its line goes here, as
         # the incoming row has its session_id.
-        f"CREATE TRIGGER {_TRIGGERS[0]} AFTER INSERT ON {SESSIONS} BEGIN {upsert} END",
-        # UPDATE OR REPLACE may also have removed the row that held NEW.session_id: replaced too.
+        f"CREATE TRIGGER {_TRIGGERS[0]} AFTER INSERT ON {SESSIONS} BEGIN"
+        f" {of_session('NEW.session_id')} {insert} END",
+        # UPDATE OR REPLACE may also have removed the row that held NEW.session_id.
         f"CREATE TRIGGER {_TRIGGERS[1]} AFTER UPDATE ON {SESSIONS} BEGIN"
-        f" DELETE FROM {CELLS_TABLE} WHERE session_id = OLD.session_id; {upsert} END",
-        f"CREATE TRIGGER {_TRIGGERS[2]} AFTER DELETE ON {SESSIONS} BEGIN"
-        f" DELETE FROM {CELLS_TABLE} WHERE session_id = OLD.session_id; END",
+        f" {of_session('OLD.session_id')} {of_session('NEW.session_id')} {insert} END",
+        f"CREATE TRIGGER {_TRIGGERS[2]} AFTER DELETE ON {SESSIONS} BEGIN {of_session('OLD.session_id')} END",
         # A model's name is in its sessions' lines (REPLACE on models keeps the model_id).
         f"CREATE TRIGGER {_MODEL_TRIGGERS[0]} AFTER INSERT ON models BEGIN {of_model('NEW.model_id')} END",
         f"CREATE TRIGGER {_MODEL_TRIGGERS[1]} AFTER UPDATE OF model_id, name ON models BEGIN"

@@ -78,30 +78,39 @@ def _assert_cells_current(conn: Connection) -> None:
 
 
 def _more_platform_writes(engine: Engine, rng: random.Random) -> None:
-    """Plain-SQL changes of every cell's inputs, in other writers' forms too (SQLite)."""
+    """Plain-SQL changes of every cell's inputs and of model names, in other writers' forms too."""
+    sqlite = engine.dialect.name == "sqlite"
+    jsonb = "" if sqlite else "::jsonb"
     with engine.begin() as conn:
         ids = [r[0] for r in conn.execute(text("SELECT session_id FROM optimization_sessions"))]
         picked = rng.sample(ids, 60)
         for sid in picked[:25]:
             results = {"size_reduction_percent": random_number(rng), "speed_improvement_percent":
                        rng.choice(TRICKY_NUMBERS), "accuracy_delta_percent": random_number(rng)}
-            conn.execute(text("UPDATE optimization_sessions SET results = :r, completed_steps ="
-                              " completed_steps + 1 WHERE session_id = :sid"),
+            conn.execute(text(f"UPDATE optimization_sessions SET results = CAST(:r AS TEXT){jsonb},"
+                              " completed_steps = completed_steps + 1 WHERE session_id = :sid"),
                          {"sid": sid, "r": json.dumps(results)})
         for sid in picked[25:30]:
-            conn.execute(text("UPDATE optimization_sessions SET completed_at = replace(created_at, ' ', 'T')"
-                              " || 'Z', criteria = '{\"techniques\": [\"=x\"]}' WHERE session_id = :sid"),
+            conn.execute(text("UPDATE optimization_sessions SET criteria ="
+                              f" '{{\"techniques\": [\"=x\"]}}'{jsonb} WHERE session_id = :sid"),
                          {"sid": sid})
         for sid in picked[30:35]:
-            conn.execute(text("UPDATE optimization_sessions SET updated_at = '2024-13-01 00:00:00.000000',"
-                              " status = 'odd,status' WHERE session_id = :sid"), {"sid": sid})
-        for sid in picked[35:40]:
-            conn.execute(text("UPDATE optimization_sessions SET criteria = '{\"techniques\": [' WHERE"
-                              " session_id = :sid"), {"sid": sid})
-        # UPDATE OR REPLACE: the renamed row takes over an existing id (that row goes, silently).
-        for old, new in zip(picked[40:43], picked[43:46], strict=True):
-            conn.execute(text("UPDATE OR REPLACE optimization_sessions SET session_id = :new"
-                              " WHERE session_id = :old"), {"old": old, "new": new})
+            conn.execute(text("UPDATE optimization_sessions SET status = 'odd,status', completed_at = NULL"
+                              " WHERE session_id = :sid"), {"sid": sid})
+        if sqlite:  # what only a text column can hold
+            for sid in picked[35:40]:
+                conn.execute(text("UPDATE optimization_sessions SET criteria = '{\"techniques\": [',"
+                                  " updated_at = '2024-13-01 00:00:00.000000', completed_at ="
+                                  " replace(created_at, ' ', 'T') || 'Z' WHERE session_id = :sid"),
+                             {"sid": sid})
+            # UPDATE OR REPLACE: the renamed row takes over an existing id (that row goes, silently).
+            for old, new in zip(picked[40:43], picked[43:46], strict=True):
+                conn.execute(text("UPDATE OR REPLACE optimization_sessions SET session_id = :new"
+                                  " WHERE session_id = :old"), {"old": old, "new": new})
+            columns = ("session_id, model_id, status, criteria, total_steps, completed_steps, results,"
+                       " error_message, created_at, updated_at, completed_at")
+            conn.execute(text(f"INSERT OR IGNORE INTO optimization_sessions ({columns}) SELECT {columns}"
+                              " FROM optimization_sessions WHERE session_id = :sid"), {"sid": picked[52]})
         conn.execute(text("DELETE FROM optimization_sessions WHERE session_id IN (:a, :b)"),
                      {"a": picked[50], "b": picked[51]})
         # Models: their names are in the lines. Renamed (to a cell Python must write, and back
@@ -109,13 +118,19 @@ def _more_platform_writes(engine: Engine, rng: random.Random) -> None:
         conn.execute(text("UPDATE models SET name = '=evil,name' WHERE model_id = 'm-00'"))
         conn.execute(text("UPDATE models SET name = 'plain-again' WHERE model_id = 'm-01'"))
         conn.execute(text("INSERT INTO models (model_id, name) VALUES ('m-gone', 'found again')"))
-        conn.execute(text("INSERT OR REPLACE INTO models (model_id, name) VALUES ('m-02', 'replaced')"))
+        # UPSERTs (their conflict policy would override a trigger's own INSERT OR REPLACE).
+        conn.execute(text("INSERT INTO models (model_id, name) VALUES ('m-02', 'upserted')"
+                          " ON CONFLICT (model_id) DO UPDATE SET name = EXCLUDED.name"))
+        conn.execute(text("INSERT INTO optimization_sessions (session_id, model_id, status, created_at,"
+                          " updated_at) SELECT session_id, 'm-05', 'failed', created_at, updated_at"
+                          " FROM optimization_sessions WHERE session_id IN (:a, :b) ON CONFLICT (session_id)"
+                          " DO UPDATE SET model_id = EXCLUDED.model_id, status = EXCLUDED.status"),
+                     {"a": picked[53], "b": picked[54]})
+        if sqlite:
+            conn.execute(text("INSERT OR REPLACE INTO models (model_id, name) VALUES ('m-06', 'replaced')"))
+            conn.execute(text("INSERT OR IGNORE INTO models (model_id, name) VALUES ('m-07', 'ignored')"))
         conn.execute(text("UPDATE models SET model_id = 'm,x' WHERE model_id = 'm-03'"))
         conn.execute(text("DELETE FROM models WHERE model_id = 'm-04'"))
-        columns = ("session_id, model_id, status, criteria, total_steps, completed_steps, results,"
-                   " error_message, created_at, updated_at, completed_at")
-        conn.execute(text(f"INSERT OR IGNORE INTO optimization_sessions ({columns}) SELECT {columns}"
-                          " FROM optimization_sessions WHERE session_id = :sid"), {"sid": picked[52]})
 
 
 @pytest.fixture
@@ -143,8 +158,7 @@ def test_export_from_kept_cells_equals_the_reference(loaded: tuple[Engine, Engin
             _assert_cells_current(conn)
         _check(conn, filters)
     platform_writes(writer, backend, random.Random(SEED + 23))
-    if backend == "sqlite":
-        _more_platform_writes(writer, random.Random(SEED + 24))
+    _more_platform_writes(writer, random.Random(SEED + 24))
     with reader.connect() as conn:
         if backend == "sqlite":
             _assert_cells_current(conn)
