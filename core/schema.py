@@ -262,7 +262,28 @@ def init_db(engine: Engine) -> None:
             _init_postgresql(connection)
         from core.export_schema import init_export_cells  # imports this module
         init_export_cells(connection)
+    if engine.dialect.name == "postgresql":
+        _vacuum_sessions(engine)
     forget_capabilities(engine)
+
+
+def _vacuum_sessions(engine: Engine) -> None:
+    """VACUUM (ANALYZE) the sessions table after init-db.
+
+    Adding stored columns rewrites the table with an empty visibility map, and a rewrite is
+    not counted as inserts, so autovacuum may leave it so for a long time: every index-only
+    scan (counts, deep pages, the scatter's hops) then visits the heap too (measured at
+    1,000,000 sessions: skip=500000 from 63 to 251 ms). On a table already vacuumed this
+    takes about a second. VACUUM cannot run inside a transaction.
+    """
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("SET statement_timeout = 0")
+        try:
+            connection.exec_driver_sql(f"VACUUM (ANALYZE) {SESSIONS}")
+            connection.exec_driver_sql("VACUUM (ANALYZE) models")
+        finally:
+            # Back to the connection's own setting before it returns to the pool.
+            connection.exec_driver_sql("RESET statement_timeout")
 
 
 def _add_generated_columns(connection: Connection, kind: str) -> None:
@@ -543,6 +564,12 @@ def _init_postgresql(connection: Connection) -> None:
             )
         connection.exec_driver_sql(
             "CREATE INDEX IF NOT EXISTS ix_models_name_trgm ON models USING gin (name gin_trgm_ops)"
+        )
+        # A search matches model ids among agg_models' distinct ones (core.query): ILIKE over
+        # its ~10,000 rows costs 8 ms a statement without this.
+        connection.exec_driver_sql(
+            f"CREATE INDEX IF NOT EXISTS ix_agg_models_model_id_trgm ON {AGG_MODELS}"
+            " USING gin (model_id gin_trgm_ops)"
         )
     connection.exec_driver_sql(f"ANALYZE {SESSIONS}")
 
