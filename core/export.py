@@ -583,18 +583,27 @@ def iter_copy_csv(connection: Connection, f: SessionFilter, *, chunk_rows: int =
 
 def _copy_block(block: bytearray, encoding: str, writer: Any, buffer: io.StringIO) -> str:
     """COPY rows (each ending in "\n") as CSV text: lines as they are, rows of raw values
-    (``[...]``) through csv_record. A line holds nothing COPY escapes."""
-    if block[:1] != b"[" and b"\n[" not in block:
-        return block.decode(encoding).replace("\n", "\r\n")
+    (``[...]``) through csv_record. A line holds nothing COPY escapes.
+
+    About one row in a hundred is raw values, so nearly every block holds some: the lines
+    around them are converted whole (one replace, one decode), never row by row.
+    """
+    text = block.replace(b"\n", b"\r\n").decode(encoding)
+    if not text.startswith("[") and "\n[" not in text:
+        return text
     parts = []
-    for row in bytes(block).split(b"\n")[:-1]:
-        if row[:1] == b"[":
-            writer.writerow(csv_record(_row_from_json(row.decode(encoding))))
-            parts.append(buffer.getvalue())
-            buffer.seek(0)
-            buffer.truncate()
-        else:
-            parts.append(row.decode(encoding) + "\r\n")
+    start = 0  # of the text not yet handed on
+    at = 0 if text.startswith("[") else text.find("\n[") + 1  # where a raw row begins
+    while at >= start:  # past the first row, "not found" gives 0
+        end = text.index("\r\n", at)  # COPY escapes raw CR and LF inside a row
+        parts.append(text[start:at])
+        writer.writerow(csv_record(_row_from_json(text[at:end])))
+        parts.append(buffer.getvalue())
+        buffer.seek(0)
+        buffer.truncate()
+        start = end + 2
+        at = text.find("\n[", start - 1) + 1
+    parts.append(text[start:])
     return "".join(parts)
 
 

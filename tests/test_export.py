@@ -104,3 +104,39 @@ def test_raw_values_from_copy_become_the_reference_row() -> None:
     cells = "".join(iter_csv([row])).split("\r\n")[1]
     assert cells == ("a\\b,m,'=name,failed,12.5,x\\y,nan,'-inf,1e+300,,2024-01-02T00:00:39.106766+00:00,"
                      "2024-01-02T00:00:40+00:00,")
+
+
+def _raw_row(session_id: str, model_name: str) -> bytes:
+    import json
+
+    values = [session_id, "m", model_name, "failed", 12.5, '["pruning"]', None, None, None,
+              "2024-01-02T00:00:39.106766", "2024-01-02T00:00:40", None]
+    return json.dumps(values).replace("\\", "\\\\").encode() + b"\n"  # as COPY sends it
+
+
+@pytest.mark.parametrize("layout", ["lines", "raw first", "raw last", "raw only", "raw in a row",
+                                    "mixed"])
+def test_copy_blocks_turn_lines_and_raw_rows_into_the_csv_rows_in_their_order(layout: str) -> None:
+    """A COPY block holds proven lines and, about one row in a hundred, raw values Python must
+    write: every row comes out once, in place, lines with CRLF, a raw row's embedded newline
+    (quoted) untouched."""
+    from core.export import _copy_block
+
+    line = [b"s%d,m,name,completed,100.0,pruning,1.0,2.0,,1.5,a,b,c\n" % i for i in range(3)]
+    raw = [_raw_row("r1", "plain"), _raw_row("r2", "two\nlines"), _raw_row("r3", "=x")]
+    rows = {"lines": line, "raw first": [raw[0], *line], "raw last": [*line, raw[1]],
+            "raw only": raw, "raw in a row": [line[0], raw[0], raw[1], line[1]],
+            "mixed": [raw[2], line[0], raw[1], line[1], raw[0], line[2], raw[1]]}[layout]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    got = _copy_block(bytearray(b"".join(rows)), "utf-8", writer, buffer)
+
+    from core.export import _row_from_json
+
+    expected = "".join(
+        "".join(iter_csv([_row_from_json(row.decode())])).split("\r\n", 1)[1] if row[:1] == b"[" else
+        row.decode().replace("\n", "\r\n") for row in rows)
+    assert got == expected
+    assert got.count("\r\n") == len(rows)
+    if raw[1] in rows:
+        assert '"two\nlines"' in got
