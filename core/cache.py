@@ -75,11 +75,13 @@ class AggregateCache:
                 return True, entry[1]
         return False, None
 
-    def call(self, engine: Engine, fn: Callable[..., T], f: SessionFilter, **kwargs: Any) -> T:
+    def call(self, engine: Engine, fn: Callable[..., T], f: SessionFilter, *,
+             on_miss: Callable[[], None] | None = None, **kwargs: Any) -> T:
         """``fn(connection, f, **kwargs)``, from the cache when fresh.
 
         A hit while the data version is fresh touches no database at all; otherwise one
-        connection serves the version check and, on a miss, the computation.
+        connection serves the version check and, on a miss, the computation. ``on_miss`` is
+        called on a miss just before computing (the dashboard lets the browser paint first).
         """
         f = aggregate_filter(f)
         base = (fn.__module__, fn.__qualname__, self._database(engine), f,
@@ -94,6 +96,8 @@ class AggregateCache:
             found, value = self._lookup(key)
             if found:
                 return value  # type: ignore[no-any-return]
+            if on_miss is not None:
+                on_miss()
             # An aggregate is a deliberate full scan (seconds at a million rows on SQLite), run
             # once per filter and data version: the interactive statement timeout would cut it.
             with statement_timeout_suspended(connection):
@@ -124,9 +128,10 @@ class AggregateCache:
 default_cache = AggregateCache()
 
 
-def cached(engine: Engine, fn: Callable[..., T], f: SessionFilter, **kwargs: Any) -> T:
+def cached(engine: Engine, fn: Callable[..., T], f: SessionFilter, *,
+           on_miss: Callable[[], None] | None = None, **kwargs: Any) -> T:
     """``fn(connection, f, **kwargs)`` through the process-wide :data:`default_cache`.
 
     Example: ``cached(engine, aggregates.summary, f)``.
     """
-    return default_cache.call(engine, fn, f, **kwargs)
+    return default_cache.call(engine, fn, f, on_miss=on_miss, **kwargs)

@@ -53,6 +53,32 @@ def test_hits_ignore_sort_and_paging(engine: Engine) -> None:
     assert other.sessions == 1 and cache.misses == 2
 
 
+def test_the_miss_hook_runs_before_a_computation_and_never_on_a_hit(engine: Engine) -> None:
+    cache = AggregateCache(clock=Clock())
+    calls: list[int] = []
+
+    def on_miss() -> None:
+        calls.append(cache.misses)  # before the computation is counted
+
+    cache.call(engine, A.summary, SessionFilter(), on_miss=on_miss)
+    cache.call(engine, A.summary, SessionFilter(), on_miss=on_miss)
+    assert calls == [0]
+    cache.call(engine, A.summary, SessionFilter(statuses=("failed",)), on_miss=on_miss)
+    assert calls == [0, 1]
+
+
+def test_a_miss_hook_that_raises_leaves_nothing_cached(engine: Engine) -> None:
+    """The dashboard's hook raises when the view was abandoned meanwhile: no entry is made."""
+    cache = AggregateCache(clock=Clock())
+
+    def abandoned() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cache.call(engine, A.summary, SessionFilter(), on_miss=abandoned)
+    assert len(cache) == 0 and cache.misses == 0
+
+
 def test_keyword_arguments_are_part_of_the_key(engine: Engine) -> None:
     cache = AggregateCache(clock=Clock())
     small = cache.call(engine, A.scatter, SessionFilter(), limit=1)

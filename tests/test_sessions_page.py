@@ -568,7 +568,7 @@ def test_an_abandoned_views_query_is_interrupted(tmp_path: Path, monkeypatch: py
         script_requests = None
 
     coordinator = Context.parallel_coordinator
-    monkeypatch.setattr(cancel, "_context", lambda: Context)
+    monkeypatch.setattr(cancel, "run_context", lambda: Context)
     url = f"sqlite:///{tmp_path / 'slow.db'}"
     engine = cancel.install(make_engine(Settings(url, "environment"), read_only=False))
     slow = text("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "

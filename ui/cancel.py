@@ -33,7 +33,7 @@ _running: dict[int, tuple[Any, Any]] = {}  # id(dbapi connection) -> (connection
 _watcher: threading.Thread | None = None
 
 
-def _context() -> Any | None:
+def run_context() -> Any | None:
     """The Streamlit script-run context this thread works for (None outside Streamlit)."""
     try:
         from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -65,14 +65,14 @@ def _abandoned_run(ctx: Any) -> bool:
 
 def abandoned() -> bool:
     """True when the run this thread works for has been replaced by a newer view."""
-    ctx = _context()
+    ctx = run_context()
     return ctx is not None and _abandoned_run(ctx)
 
 
 def leave_if_abandoned() -> None:
     """In an abandoned run, end it now (Streamlit's own yield point) instead of reporting
     the interrupted query as a database failure."""
-    ctx = _context()
+    ctx = run_context()
     if ctx is not None and _abandoned_run(ctx):
         yield_check = getattr(ctx, "yield_check", None)
         if callable(yield_check):
@@ -106,7 +106,7 @@ def _ensure_watcher() -> None:
 
 
 def _before(conn: Any, *_: Any) -> None:
-    ctx = _context()
+    ctx = run_context()
     if ctx is None:
         return
     raw = conn.connection.dbapi_connection

@@ -42,7 +42,7 @@ from core.query import (
     model_choices,
 )
 from core.store import DatabaseMissingError, make_engine
-from ui import cancel
+from ui import cancel, pacing
 
 T = TypeVar("T")
 
@@ -129,7 +129,8 @@ def _aggregate(settings: Settings, fn: Callable[..., T], session_filter: Session
                **kwargs: Any) -> T:
     """An aggregate through :mod:`core.cache` (keyed by filter and data version, bounded)."""
     try:
-        return cached(get_engine(settings), fn, session_filter, **kwargs)
+        return cached(get_engine(settings), fn, session_filter, on_miss=pacing.wait_for_paint,
+                      **kwargs)
     except (SQLAlchemyError, DatabaseMissingError, OSError) as error:
         _log(settings, f"aggregate {fn.__name__}", error)
         cancel.leave_if_abandoned()

@@ -30,6 +30,7 @@ from core.compare import MAX_COMPARE, MIN_COMPARE
 from core.config import Settings
 from core.query import Page, SessionRow
 from core.store import STATUSES
+from ui import pacing
 from ui.columns import BY_KEY, COLUMNS, HIDEABLE_KEYS, TIMESTAMP_KEYS, label, sortable
 from ui.compare import PARAM as COMPARE_PARAM
 from ui.data import DatabaseUnavailable, load_page, load_techniques
@@ -458,3 +459,4 @@ def render_sessions_table(settings: Settings, view: ViewState) -> None:
     page = load_page(settings, view.filter)
     live = view.auto_refresh and _has_live_rows(page)
     st.fragment(_sessions_fragment, run_every=REFRESH_SECONDS if live else None)(settings)
+    pacing.table_handed_over(page.total)  # the cards, charts and counts let it paint first
