@@ -8,6 +8,7 @@ position of a header follows from the visible columns. Waits are on data, never 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -348,6 +349,10 @@ def test_bad_link_and_empty_result_read_well(dashboard: Any, viewer: Page,
     viewer.goto(f"{dashboard.url}/Sessions?q=nothing-matches-this")
     expect(viewer.get_by_text("No sessions match these filters")).to_be_visible()
     viewer.screenshot(path=screenshot_dir / "sessions-empty.png")
+    # Click once the empty page's run has ended, as a reader would: on a loaded CI machine a
+    # click during that run was once not followed by the reset (not reproduced since).
+    with contextlib.suppress(AssertionError):
+        expect(viewer.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=10_000)
     viewer.get_by_role("button", name="Reset filters").last.click()
     expect(viewer.get_by_text("Showing")).to_be_visible()
     hover_grid(viewer)
