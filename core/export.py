@@ -6,6 +6,7 @@ so a download always matches what the screen shows, in the same order.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -22,6 +23,7 @@ from sqlalchemy.exc import CompileError
 
 from core.export_schema import CELLS_TABLE, PG_MODEL_COLUMN, has_export_cells
 from core.filters import SessionFilter
+from core.pg_copy import iter_copy_out
 from core.query import M, S, SessionRow, _techniques, build_select, row_from_mapping
 from core.schema import capabilities
 from core.store import parse_timestamp, statement_timeout_suspended
@@ -564,13 +566,15 @@ def iter_copy_csv(connection: Connection, f: SessionFilter, *, chunk_rows: int =
     driver = connection.connection.driver_connection
     encoding = driver.info.encoding
     size = max(1, chunk_rows - 1)  # the first chunk holds the header too
-    with statement_timeout_suspended(connection), driver.cursor() as cursor, \
-            cursor.copy(statement) as copy:
+    # A reader that stops early closes the rows first (cancelling the COPY), then the timeout
+    # comes back on a connection that is free again.
+    with statement_timeout_suspended(connection), \
+            contextlib.closing(iter_copy_out(driver, statement)) as rows:
         # Each row is copied out of its COPY buffer at once: holding thousands of them until a
         # chunk is full costs more than the copy (allocator churn).
         block = bytearray()
         pending = 0
-        for data in copy:
+        for data in rows:
             block += data
             pending += 1
             if pending >= size:
