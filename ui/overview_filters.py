@@ -204,11 +204,11 @@ def render_filters(models: Mapping[str, str], techniques: Sequence[str]) -> None
                  help="The last N days including today, or all time (UTC days). Changes on the "
                       "cards compare with the period of the same length just before.")
         start, end = st.session_state.get(K_FROM), st.session_state.get(K_TO)
-        left, right = st.columns(2)
-        left.date_input("From", value=None, key=K_FROM, min_value=EARLIEST, max_value=end,
-                        format="YYYY-MM-DD", help="First day, inclusive (UTC).")
-        right.date_input("To", value=None, key=K_TO, min_value=start or EARLIEST,
-                         format="YYYY-MM-DD", help="Last day, inclusive (UTC). Empty: up to now.")
+        # One per line: side by side, a chosen date shows as "2026" and a clear button.
+        st.date_input("From", value=None, key=K_FROM, min_value=EARLIEST, max_value=end,
+                      format="YYYY-MM-DD", help="First day, inclusive (UTC).")
+        st.date_input("To", value=None, key=K_TO, min_value=start or EARLIEST,
+                      format="YYYY-MM-DD", help="Last day, inclusive (UTC). Empty: up to now.")
         st.multiselect("Status", STATUSES, key=K_STATUS, placeholder="All statuses",
                        format_func=str.capitalize)
         st.multiselect("Model", list(models), key=K_MODELS, placeholder="All models",

@@ -279,11 +279,11 @@ def render_filters(settings: Settings, view: ViewState) -> None:
                  format_func=QUICK_LABELS.get, on_change=_apply_quick_range,
                  help="Quick choices: the last N days including today, or all time (UTC days).")
         start, end = _utc_date(f.start_date), _utc_date(f.end_date)
-        left, right = st.columns(2)
-        left.date_input("From", value=declared(K_FROM, start), key=K_FROM, min_value=EARLIEST, max_value=end,
-                        format="YYYY-MM-DD", help="First day, inclusive (UTC).")
-        right.date_input("To", value=declared(K_TO, end), key=K_TO, min_value=start or EARLIEST,
-                         format="YYYY-MM-DD", help="Last day, inclusive (UTC). Empty: up to now.")
+        # One per line: side by side, a chosen date shows as "2026" and a clear button.
+        st.date_input("From", value=declared(K_FROM, start), key=K_FROM, min_value=EARLIEST, max_value=end,
+                      format="YYYY-MM-DD", help="First day, inclusive (UTC).")
+        st.date_input("To", value=declared(K_TO, end), key=K_TO, min_value=start or EARLIEST,
+                      format="YYYY-MM-DD", help="Last day, inclusive (UTC). Empty: up to now.")
         st.text_input(
             "Search", value=declared(K_SEARCH, f.search, ""), key=K_SEARCH, max_chars=MAX_SEARCH_LENGTH,
             placeholder="Session id, model id or name",
