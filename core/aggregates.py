@@ -84,6 +84,7 @@ from core.schema import (
 )
 from core.stats_sql import (
     FACTS_INDEX,
+    MODEL_FACTS_INDEX,
     Granularity,
     IndexedBy,
     bucket_expression,
@@ -116,14 +117,20 @@ def aggregate_filter(f: SessionFilter) -> SessionFilter:
                    techniques=f.techniques)
 
 
-def _scanned(connection: Connection, f: SessionFilter, *, few: bool = False) -> Any:
+def _scanned(connection: Connection, f: SessionFilter, *, few: bool = False,
+             models_only: bool = False) -> Any:
     """The sessions table as a full-scan aggregate should read it.
 
     On SQLite with the facts index, through that index (no JSON parsed per row; it holds the
-    ids a search tests too); but not when the filter names models or ``few`` (a search the
-    trigram index resolved to a short list of ids): those select few rows, which the
-    planner finds faster through its own indexes.
+    ids a search tests too). A filter that keeps a set of models (named, or a search that
+    matched model names and no session id: ``models_only``) reads the model-first copy of it
+    instead, only those models' entries: at 1,000,000 sessions, 67,468 sessions of 'whisper'
+    models in 0.03 s where the table's rows took 1.0 s and the whole facts index 0.46 s.
+    ``few`` (a search the trigram index resolved to a short list of ids) selects few rows,
+    which the planner finds faster through its own indexes.
     """
+    if (f.model_ids or models_only) and has_index(connection, MODEL_FACTS_INDEX):
+        return IndexedBy(S, MODEL_FACTS_INDEX)
     if f.model_ids or few or not has_facts_index(connection):
         return S
     return IndexedBy(S, FACTS_INDEX)
@@ -139,7 +146,9 @@ def _filtered(connection: Connection, f: SessionFilter, caps: Capabilities
     """
     matched = trigram_matches(connection, f)
     few = matched is not None and matched.ids is not None
-    return _scanned(connection, f, few=few), filter_clauses(f, caps, matched=matched)
+    models_only = few and not matched.ids and bool(matched.models)  # type: ignore[union-attr]
+    return (_scanned(connection, f, few=few, models_only=models_only),
+            filter_clauses(f, caps, matched=matched))
 
 
 def _completed_value(name: str, caps: Capabilities) -> ColumnElement[Any]:

@@ -376,6 +376,12 @@ def _init_sqlite(connection: Connection) -> None:
         f"CREATE INDEX IF NOT EXISTS ix_sessions_facts ON {SESSIONS} (status, created_key,"
         " model_id, size_reduction, speed_improvement, completed_key, session_id)"
     )
+    # The same values by model first (core.stats_sql.MODEL_FACTS_INDEX): aggregates of a few
+    # hundred models (a model-name search) read their sessions' entries, not a million.
+    connection.exec_driver_sql(
+        f"CREATE INDEX IF NOT EXISTS ix_sessions_model_facts ON {SESSIONS} (model_id, status,"
+        " created_key, size_reduction, speed_improvement, completed_key, session_id)"
+    )
     techniques_of = _SQLITE_TECHNIQUES_OF.format(row="NEW")
     statements = [
         f"CREATE TABLE IF NOT EXISTS {TECHNIQUES_TABLE} (technique TEXT NOT NULL,"

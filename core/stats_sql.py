@@ -48,6 +48,7 @@ Granularity = Literal["day", "week", "month"]
 # SQLite: an index holding every value a full-table aggregate reads (created by init-db). Its
 # entries carry the generated columns already computed, so a scan through it never parses JSON.
 FACTS_INDEX = "ix_sessions_facts"
+MODEL_FACTS_INDEX = "ix_sessions_model_facts"  # the same, model first (a set of models)
 DAY_MAX_DAYS = 45  # up to about six weeks, one bar per day reads well
 WEEK_MAX_DAYS = 740  # up to about two years, one bar per week; beyond that, months
 

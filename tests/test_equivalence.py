@@ -633,15 +633,20 @@ AGGREGATES_OF_A_SEARCH = ("summary", "status_counts", "technique_stats", "period
 
 def test_aggregates_of_a_search_equal_the_plain_path(
         initialised: tuple[Engine, Engine, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The Sessions page's cards, charts and status counts for a search: with the trigram
-    MATCH run once (few ids, or a scan for broad matches) they equal the plain path's."""
+    """The Sessions page's cards, charts and status counts for a search or a set of models:
+    with the trigram MATCH run once (few ids, or a scan for broad matches) and the model-first
+    facts index, they equal the plain path's."""
     writer, reader, backend = initialised
     platform_writes(writer, backend, random.Random(SEED + 11))
     with reader.connect() as conn:
         terms = [*search_terms(conn)[:10], "-00", "opt", "m-0"]
         caps = capabilities(conn)
+        model_ids = sorted(r[0] for r in conn.execute(text("SELECT model_id FROM models")))
     filters = [SessionFilter(search=t) for t in terms]
     filters += [SessionFilter(search=t, statuses=("completed", "failed")) for t in terms[::3]]
+    filters += [SessionFilter(model_ids=(*model_ids[:3], *MISSING_MODELS[:1])),
+                SessionFilter(model_ids=tuple(model_ids[3:5]), statuses=("completed",)),
+                SessionFilter(model_ids=tuple(model_ids[:6]), search="opt")]
     override_capabilities(reader, plain_caps(backend))
     with reader.connect() as conn:
         expected = {f: [getattr(aggregates, name)(conn, f) for name in AGGREGATES_OF_A_SEARCH]
