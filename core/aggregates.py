@@ -272,12 +272,18 @@ def summary(connection: Connection, f: SessionFilter) -> Summary:
     # (measured at a million rows: 2.5 s unfiltered, but 9.6 s for 90 days, against 4.7 s).
     walkable = _status_only(f) and all(
         has_index(connection, f"ix_sessions_status_{m}") for m in ("size", "speed"))
-    if caps.dialect != "sqlite" or not walkable:
+    # A set of models read through its own index: its sessions' completed values are few
+    # enough to pick each median with a bounded sort (LIMIT 2 OFFSET k) rather than rank them
+    # all with window functions (at 1,000,000 sessions, 52,198 values of 'whisper' models:
+    # 0.06 s against 0.2 s a metric).
+    models_set = isinstance(sessions, IndexedBy) and sessions.index == MODEL_FACTS_INDEX
+    if caps.dialect != "sqlite" or not (walkable or models_set):
         rows = _grouped(connection, caps, base, [], {"size": (0.5,), "speed": (0.5,)},
                         _summary_extras)
         return _summary_from(rows[0] if rows else None)
-    # SQLite, status filter only: count first, then read each median at its position in the
-    # (status, metric) index instead of sorting every completed session.
+    # SQLite, status filter only (or a set of models): count first, then read each median at
+    # its position in the (status, metric) index (or the models' values) instead of ranking
+    # every completed session.
     source = base.subquery("base")
     row = dict(connection.execute(select(
         *_summary_extras(source), func.count(source.c.size).label("size_n"),
@@ -285,8 +291,8 @@ def summary(connection: Connection, f: SessionFilter) -> Summary:
     for metric, name in (("size", "size_reduction"), ("speed", "speed_improvement")):
         value = derived(name, caps)
         completed = [*where, S.c.status == "completed", value.is_not(None)]
-        sessions = IndexedBy(S, f"ix_sessions_status_{metric}")
-        row[f"{metric}_q50"] = walked_quantile(connection, value, sessions, completed,
+        walk = IndexedBy(S, f"ix_sessions_status_{metric}") if walkable else sessions
+        row[f"{metric}_q50"] = walked_quantile(connection, value, walk, completed,
                                                int(row[f"{metric}_n"]), 0.5)
     return _summary_from(row)
 
