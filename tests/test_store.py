@@ -123,3 +123,22 @@ def test_a_bad_statement_timeout_setting_is_named_in_a_clear_error(
     monkeypatch.setenv("SESSIONS_STATEMENT_TIMEOUT_MS", bad)
     with pytest.raises(SettingsError, match=r"SESSIONS_STATEMENT_TIMEOUT_MS .* whole number"):
         load_settings(None, {})
+
+
+@pytest.mark.postgres
+def test_postgresql_reads_get_enough_work_mem_for_exact_bitmaps(pg_server_url: str) -> None:
+    """The dashboard's read-only engine raises work_mem: with the default 4 MB, a broad match's
+    bitmap goes lossy and each aggregate rechecks every row (5-10 s at a million sessions)."""
+    from core.store import PG_READ_WORK_MEM
+
+    reader = make_engine(Settings(pg_server_url, "--db"), read_only=True)
+    writer = make_engine(Settings(pg_server_url, "--db"), read_only=False)
+    try:
+        with reader.connect() as conn:
+            assert conn.execute(text("SHOW work_mem")).scalar_one() == PG_READ_WORK_MEM
+            assert conn.execute(text("SHOW transaction_read_only")).scalar_one() == "on"
+        with writer.connect() as conn:  # init-db and the platform's writes keep the server's own
+            assert conn.execute(text("SHOW work_mem")).scalar_one() != PG_READ_WORK_MEM
+    finally:
+        reader.dispose()
+        writer.dispose()
