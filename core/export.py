@@ -21,7 +21,14 @@ from sqlalchemy import DateTime, Text, cast, column, func, literal_column, selec
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import CompileError
 
-from core.export_schema import CELLS_TABLE, PG_MODEL_COLUMN, has_export_cells
+from core.export_schema import (
+    CELLS_TABLE,
+    MAX_TIE_DISTANCE,
+    PG_MODEL_COLUMN,
+    has_export_cells,
+    pg_decimal,
+    pg_timestamp_ok,
+)
 from core.filters import SessionFilter
 from core.pg_copy import iter_copy_out
 from core.query import M, S, SessionRow, _techniques, build_select, row_from_mapping
@@ -401,22 +408,12 @@ def _fill_lines(connection: Connection, raw: list[Any], lines: list[str], cells:
 # text format escapes (backslash, control characters), or a session id starting with "[". A \x01
 # inside a value can only add false alarms (the row then goes to Python); COPY sends it as is.
 _PG_UNSAFE_TEXT = (r"""'^\x01\[|[\x02-\x1f,"\\]|\x01[ =+@\u3000\uff1d\uff0b\uff0d\uff20-]'""")
-_PG_TIMESTAMP_OK = ("({t} IS NULL OR ({t} >= TIMESTAMP '0001-01-01 00:00:00'"
-                    " AND {t} <= TIMESTAMP '9999-12-31 23:59:59.999999'))")
-_PG_MAX_TIE_DISTANCE = "0.001"
-
-
-def _pg_decimal(sign: str, n: str, places: int) -> str:
-    """``sign || n / 10**places || '.' || the fraction without trailing zeros (at least 0)``."""
-    scale = 10 ** places
-    return (f"{sign} || ({n} / {scale})::text || '.' || coalesce(nullif(rtrim(lpad(({n} % {scale})::text,"
-            f" {places}, '0'), '0'), ''), '0')")
 
 
 def _pg_line_sql(inner: str) -> str:
     """The COPY query: a CSV line (no terminator) or a JSON array of the raw values, a row."""
     names = ("sid", "mid", "name", "st", "pr", "tj", "sz", "sp", "ac", "ca", "ua", "coa")
-    ts_ok = {t: _PG_TIMESTAMP_OK.format(t=t) for t in ("ca", "ua", "coa")}
+    ts_ok = {t: pg_timestamp_ok(t) for t in ("ca", "ua", "coa")}
     helpers = {
         # Only below 1e8 (the accepted range): a bigint cannot hold every float.
         "n_pr": ("CASE WHEN abs(coalesce(pr, 0)) < 100000000"
@@ -439,7 +436,7 @@ def _pg_line_sql(inner: str) -> str:
 
     def number_ok(x: str) -> str:
         return (f"({x} IS NULL OR ({x} <> 0 AND abs({x}) < 100000000"
-                f" AND tie_{x} > {_PG_MAX_TIE_DISTANCE}))")
+                f" AND tie_{x} > {MAX_TIE_DISTANCE}))")
 
     def number_cell(x: str) -> str:
         # On the grid (x is the double nearest n / 10**4, as most stored metrics are), float8's
@@ -449,7 +446,7 @@ def _pg_line_sql(inner: str) -> str:
         own = f"{x}::text"
         return (f"CASE WHEN {x} IS NULL THEN '' WHEN n_{x}::float8 / 10000 = abs({x}) THEN"
                 f" CASE WHEN strpos({own}, '.') = 0 THEN {own} || '.0' ELSE {own} END"
-                f" ELSE {_pg_decimal(sign, f'n_{x}', 4)} END")
+                f" ELSE {pg_decimal(sign, f'n_{x}', 4)} END")
 
     def timestamp_cell(t: str) -> str:
         # datetime.isoformat() leaves out a zero fraction.
@@ -459,15 +456,15 @@ def _pg_line_sql(inner: str) -> str:
     joined = " || chr(1) || ".join(("''", "sid", "mid", "name", "st", "tech"))
     ok = " AND ".join([
         f"({joined}) !~ {_PG_UNSAFE_TEXT}",
-        f"abs(coalesce(pr, 0)) < 100000000 AND tie_pr > {_PG_MAX_TIE_DISTANCE}",
+        f"abs(coalesce(pr, 0)) < 100000000 AND tie_pr > {MAX_TIE_DISTANCE}",
         *(number_ok(x) for x in ("sz", "sp", "ac")),
         "ts_ok",
         "(mu IS NULL OR mu <= 0 OR (mu < 500000000000000 AND mu % 100 <> 50))",
     ])
     duration = ("CASE WHEN mu IS NULL THEN '' WHEN mu <= 0 THEN '0.0' ELSE "
-                + _pg_decimal("''", "((mu + 50) / 100)", 4) + " END")
+                + pg_decimal("''", "((mu + 50) / 100)", 4) + " END")
     cells = ["sid", "mid", "name", "st",
-             _pg_decimal("CASE WHEN pr < 0 THEN '-' ELSE '' END", "n_pr", 2), "tech",
+             pg_decimal("CASE WHEN pr < 0 THEN '-' ELSE '' END", "n_pr", 2), "tech",
              *(number_cell(x) for x in ("sz", "sp", "ac")), duration,
              *(timestamp_cell(t) for t in ("ca", "ua", "coa"))]
     line = " || ',' || ".join(f"({c})" for c in cells)

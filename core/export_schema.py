@@ -40,7 +40,7 @@ _FORMULA_FIRST = ("(' ', char(12288), '=', '+', '-', '@', char(9), char(13), cha
 _CONTROL = "'*[' || " + " || ".join(f"char({i})" for i in range(1, 32)) + " || ']*'"
 _CANONICAL_TIMESTAMP = ("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
                         ".[0-9][0-9][0-9][0-9][0-9][0-9]")
-_MAX_TIE_DISTANCE = "0.001"
+MAX_TIE_DISTANCE = "0.001"
 
 
 def plain_text(x: str) -> str:
@@ -119,7 +119,7 @@ def cells_select(row: str, where: str = "") -> str:
     def number_ok(x: str) -> str:
         # Zero keeps its sign in Python (-0.0) but not in SQL comparisons: Python's turn.
         return (f"({x} IS NULL OR ({x} <> 0 AND abs({x}) < 100000000"
-                f" AND {_tie(x, 4)} > {_MAX_TIE_DISTANCE}))")
+                f" AND {_tie(x, 4)} > {MAX_TIE_DISTANCE}))")
 
     def number_cell(x: str) -> str:
         sign = f"CASE WHEN {x} < 0 THEN '-' ELSE '' END"
@@ -128,7 +128,7 @@ def cells_select(row: str, where: str = "") -> str:
     ok = " AND ".join([
         plain_text("st"),
         f"typeof(pr) IN ('integer', 'real') AND abs(pr) < 100000000"
-        f" AND {_tie('pr', 2)} > {_MAX_TIE_DISTANCE}",
+        f" AND {_tie('pr', 2)} > {MAX_TIE_DISTANCE}",
         f"tech IS NOT NULL AND {plain_text('tech')} AND instr(tech, '\"') = 0",
         *(number_ok(x) for x in ("si", "sp", "ac")),
         "ca_ok AND ua_ok AND coa_ok",
@@ -161,13 +161,14 @@ def _pg_plain(x: str) -> str:
     return f"({x} !~ {_PG_UNSAFE})"
 
 
-def _pg_decimal(sign: str, n: str, places: int) -> str:
+def pg_decimal(sign: str, n: str, places: int) -> str:
+    """``sign || n / 10**places || '.' || the fraction without trailing zeros (at least 0)``."""
     scale = 10 ** places
     return (f"{sign} || ({n} / {scale})::text || '.' || coalesce(nullif(rtrim(lpad(({n} % {scale})::text,"
             f" {places}, '0'), '0'), ''), '0')")
 
 
-def _pg_timestamp_ok(t: str) -> str:
+def pg_timestamp_ok(t: str) -> str:
     return (f"({t} IS NULL OR ({t} >= TIMESTAMP '0001-01-01 00:00:00'"
             f" AND {t} <= TIMESTAMP '9999-12-31 23:59:59.999999'))")
 
@@ -193,7 +194,7 @@ def _pg_function() -> str:
     for the session and evaluates each value once.
     """
     expressions = _expressions("postgresql")
-    ts_ok = {t: _pg_timestamp_ok(t) for t in ("ca", "ua", "coa")}
+    ts_ok = {t: pg_timestamp_ok(t) for t in ("ca", "ua", "coa")}
     values = [
         ("st", "text", "status"),
         ("pr", "double precision",
@@ -222,23 +223,23 @@ def _pg_function() -> str:
     ]
 
     def number_ok(x: str) -> str:
-        return f"({x} IS NULL OR ({x} <> 0 AND abs({x}) < 100000000 AND tie_{x} > {_MAX_TIE_DISTANCE}))"
+        return f"({x} IS NULL OR ({x} <> 0 AND abs({x}) < 100000000 AND tie_{x} > {MAX_TIE_DISTANCE}))"
 
     def number_cell(x: str) -> str:
         sign = f"CASE WHEN {x} < 0 THEN '-' ELSE '' END"
-        return f"CASE WHEN {x} IS NULL THEN '' ELSE {_pg_decimal(sign, f'n_{x}', 4)} END"
+        return f"CASE WHEN {x} IS NULL THEN '' ELSE {pg_decimal(sign, f'n_{x}', 4)} END"
 
     ok = " AND ".join([
         f"st IS NOT NULL AND {_pg_plain('st')}",
-        f"pr = pr AND abs(pr) < 100000000 AND tie_pr > {_MAX_TIE_DISTANCE}",
+        f"pr = pr AND abs(pr) < 100000000 AND tie_pr > {MAX_TIE_DISTANCE}",
         f"tech IS NOT NULL AND {_pg_plain('tech')} AND strpos(tech, '\"') = 0",
         *(number_ok(x) for x in ("si", "sp", "ac")),
         "ts_ok",
         "(mu IS NULL OR mu <= 0 OR (mu < 500000000000000 AND mu % 100 <> 50))",
     ])
     duration = ("CASE WHEN mu IS NULL THEN '' WHEN mu <= 0 THEN '0.0' ELSE "
-                + _pg_decimal("''", "((mu + 50) / 100)", 4) + " END")
-    cells = ["st", _pg_decimal("CASE WHEN pr < 0 THEN '-' ELSE '' END", "n_pr", 2), "tech",
+                + pg_decimal("''", "((mu + 50) / 100)", 4) + " END")
+    cells = ["st", pg_decimal("CASE WHEN pr < 0 THEN '-' ELSE '' END", "n_pr", 2), "tech",
              *(number_cell(x) for x in ("si", "sp", "ac")), duration,
              *(_pg_timestamp_cell(t) for t in ("ca", "ua", "coa"))]
     line = " || ',' || ".join(f"({c})" for c in cells)
