@@ -33,7 +33,7 @@ T = TypeVar("T")
 class AggregateCache:
     """Time-to-live plus least-recently-used cache of ``fn(connection, filter, **kwargs)``."""
 
-    def __init__(self, *, ttl: float = 60.0, max_entries: int = 256, version_ttl: float = 5.0,
+    def __init__(self, *, ttl: float = 60.0, max_entries: int = 256, version_ttl: float = 2.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self.max_entries = max_entries

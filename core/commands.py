@@ -24,14 +24,28 @@ from core.export import iter_csv
 from core.filters import SORT_KEYS, FilterError, SessionFilter
 from core.loader import load_lines
 from core.query import iter_sessions, list_sessions
-from core.schema import init_db
-from core.store import STATUSES, make_engine
+from core.store import STATUSES, make_engine, metadata
 
 
 def _engine(args: argparse.Namespace, *, read_only: bool) -> Any:
     settings = load_settings(args.db)
     try:
         return make_engine(settings, read_only=read_only)
+    except (SQLAlchemyError, ValueError) as error:
+        raise CliError(f"cannot open database {settings.masked_db_url}: {error}") from None
+
+
+def _reader(args: argparse.Namespace) -> Any:
+    """The speed layer's copy, synced once, when there is one; else the platform's tables."""
+    from core.speed import MirrorConfigError, SpeedLayer
+
+    settings = load_settings(args.db)
+    try:
+        layer = SpeedLayer(settings)
+        layer.ensure_fresh()
+        return layer.reader()
+    except MirrorConfigError as error:
+        raise CliError(str(error)) from None
     except (SQLAlchemyError, ValueError) as error:
         raise CliError(f"cannot open database {settings.masked_db_url}: {error}") from None
 
@@ -46,10 +60,37 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_init_db(args: argparse.Namespace) -> int:
-    engine = _engine(args, read_only=False)
-    init_db(engine)
-    print(f"initialised {_describe(args)}")
+    """Install, upgrade (``--dry-run`` first says how) or ``--remove`` the speed layer."""
+    from core.speed import MirrorConfigError
+    from core.speed.install import install, plan_install, remove
+
+    settings = load_settings(args.db)
+    try:
+        if args.remove:
+            if args.dry_run:
+                print(f"would remove from {settings.masked_db_url}: the index ix_dashboard_changed "
+                      "and the table dashboard_speed_version, then delete the dashboard's copy")
+                return 0
+            remove(settings)
+            return 0
+        plan = plan_install(settings)
+        print(f"init-db on {settings.masked_db_url}")
+        print("\n".join(plan.lines()))
+        if args.dry_run:
+            print("(dry run: nothing was changed)")
+            return 0
+        install(settings, progress=_progress_line)
+    except MirrorConfigError as error:
+        raise CliError(str(error)) from None
+    except SQLAlchemyError as error:
+        raise CliError(f"init-db failed on {settings.masked_db_url}: "
+                       f"{error.__class__.__name__}: {str(error).splitlines()[0]}") from None
+    print(f"initialised {settings.masked_db_url}")
     return 0
+
+
+def _progress_line(message: str) -> None:
+    print(f"  {datetime.now().strftime('%H:%M:%S')} {message}", flush=True)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -70,7 +111,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_load(args: argparse.Namespace) -> int:
     engine = _engine(args, read_only=False)
-    init_db(engine)
+    metadata.create_all(engine)
     path = Path(args.file)
     try:
         handle: TextIO = sys.stdin if args.file == "-" else path.open(encoding="utf-8")
@@ -125,7 +166,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         session_filter = filter_from_args(args)
     except FilterError as error:
         raise CliError(str(error)) from None
-    engine = _engine(args, read_only=True)
+    engine = _reader(args)
     out = sys.stdout
     try:
         with engine.connect() as connection:
@@ -171,8 +212,13 @@ def cmd_first_start(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    init = subparsers.add_parser("init-db", help="create tables, indexes and triggers (idempotent)")
+    init = subparsers.add_parser(
+        "init-db", help="install or upgrade the speed layer: one index in the platform's database, "
+        "the dashboard's own copy of the rows beside it (idempotent)")
     _add_db(init)
+    init.add_argument("--dry-run", action="store_true", help="say what it would do, change nothing")
+    init.add_argument("--remove", action="store_true",
+                      help="take away everything init-db added, in both places")
     init.set_defaults(handler=cmd_init_db)
 
     demo = subparsers.add_parser("demo", help="write deterministic demo models and sessions")

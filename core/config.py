@@ -20,6 +20,8 @@ DEFAULT_DB_PATH = PROJECT_ROOT / "data" / "sessions.db"
 DEFAULT_DB_URL = f"sqlite:///{DEFAULT_DB_PATH}"
 
 DB_URL_ENV = "SESSIONS_DB_URL"
+MIRROR_ENV = "SESSIONS_MIRROR"
+MIRROR_OFF = "off"
 STATEMENT_TIMEOUT_ENV = "SESSIONS_STATEMENT_TIMEOUT_MS"
 DEFAULT_STATEMENT_TIMEOUT_MS = 15_000
 
@@ -64,6 +66,9 @@ class Settings:
     db_url: str
     db_url_source: str  # "--db", "environment", "secrets.toml" or "default"
     statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
+    # Where the speed layer keeps its copy (core.speed): "" for the default place, "off" for
+    # none, else a file path (SQLite platform) or a schema name (PostgreSQL platform).
+    mirror: str = ""
 
     @property
     def is_default_database(self) -> bool:
@@ -87,10 +92,12 @@ def load_settings(db_url: str | None = None, secrets: dict[str, Any] | None = No
     else:
         url, source = DEFAULT_DB_URL, "default"
     timeout = os.environ.get(STATEMENT_TIMEOUT_ENV) or connection.get("statement_timeout_ms")
+    mirror = os.environ.get(MIRROR_ENV) or connection.get("mirror") or ""
     return Settings(
         db_url=resolve_sqlite_path(url),
         db_url_source=source,
         statement_timeout_ms=_timeout_ms(timeout),
+        mirror=str(mirror).strip(),
     )
 
 

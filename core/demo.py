@@ -17,8 +17,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from core.config import DEFAULT_DB_PATH, Settings
-from core.schema import init_db
-from core.store import make_engine, models, optimization_sessions
+from core.store import make_engine, metadata, models, optimization_sessions
 
 FRAMEWORKS = ("pytorch", "tensorflow", "onnx", "jax")
 FAMILIES = (
@@ -164,9 +163,10 @@ def write_demo(
     engine: Engine, *, sessions: int = 5000, model_count: int = 40, seed: int = 7,
     anchor: datetime | None = None, batch_size: int = 5000,
 ) -> DemoSummary:
-    """Create the schema and fill it with demo models and sessions (replacing earlier demo rows)."""
+    """Create the platform's tables and fill them with demo models and sessions (replacing
+    earlier demo rows). The speed layer is installed separately (``init-db``)."""
     anchor = anchor or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    init_db(engine)
+    metadata.create_all(engine)
     rng = random.Random(seed)
     model_rows = build_models(rng, model_count, anchor)
     orphan_count = 0
@@ -194,7 +194,8 @@ def ensure_demo_database(settings: Settings) -> bool:
 
     Only for the default SQLite file: a configured database is never written. The file is
     built under a temporary name and renamed into place, so a second process starting at the
-    same moment never sees a half-written database. Returns True when it created the file.
+    same moment never sees a half-written database; then the speed layer is installed, as
+    ``init-db`` would. Returns True when it created the file.
     """
     if not settings.is_default_database or DEFAULT_DB_PATH.exists():
         return False
@@ -214,4 +215,8 @@ def ensure_demo_database(settings: Settings) -> bool:
         temporary.unlink(missing_ok=True)
         return False
     os.replace(temporary, DEFAULT_DB_PATH)
+    # The speed layer: its index on the demo's table and the dashboard's copy beside it.
+    from core.speed.install import install
+
+    install(settings, progress=lambda _: None)
     return True

@@ -681,7 +681,8 @@ def distinct_techniques(connection: Connection) -> list[str]:
         rows = connection.execute(select(technique).distinct().order_by(technique))
         return [r[0] for r in rows]
     found: set[str] = set()
-    for (value,) in connection.execute(select(derived("techniques_json", caps)).distinct()):
+    for (value,) in connection.execute(
+            select(derived("techniques_json", caps)).select_from(S).distinct()):
         found.update(_techniques(value))
     return sorted(found)
 

@@ -212,12 +212,17 @@ def _sqlite_read_only_url(url: str) -> str:
     )
 
 
-def make_engine(settings: Settings, *, read_only: bool = True) -> Engine:
+def make_engine(settings: Settings, *, read_only: bool = True, search_path: str | None = None,
+                wal: bool = True) -> Engine:
     """Open the sessions database.
 
     The dashboard opens it read-only with a statement timeout: SQLite in ``mode=ro`` plus
     ``query_only``, PostgreSQL in read-only transactions. Only the CLI's writing commands
-    (``init-db``, ``demo``, ``load``) pass ``read_only=False``.
+    (``init-db``, ``demo``, ``load``) and the speed layer's own copy pass ``read_only=False``.
+    ``search_path`` (PostgreSQL) makes unqualified table names resolve in another schema: the
+    speed layer's copy of the tables (:mod:`core.speed`) is read with the same queries.
+    ``wal=False`` leaves a SQLite file's journal mode as its owner set it (``init-db`` on the
+    platform's file).
     """
     url = settings.db_url
     backend = make_url(url).get_backend_name()
@@ -244,7 +249,7 @@ def make_engine(settings: Settings, *, read_only: bool = True) -> Engine:
             cursor.execute("PRAGMA busy_timeout = 5000")
             if read_only:
                 cursor.execute("PRAGMA query_only = ON")
-            else:
+            elif wal:
                 cursor.execute("PRAGMA journal_mode = WAL")
             cursor.close()
             if read_only and timeout_ms:
@@ -259,6 +264,8 @@ def make_engine(settings: Settings, *, read_only: bool = True) -> Engine:
         # match (a search whose models hold 200,000 sessions) lossy, and every row of every
         # page is then checked again: 5-10 s per aggregate at 1,000,000 sessions, 0.2-1 s here.
         options += f" -c default_transaction_read_only=on -c work_mem={PG_READ_WORK_MEM}"
+    if search_path:
+        options += f" -c search_path={search_path}"
     return create_engine(url, pool_pre_ping=True, connect_args={"options": options})
 
 

@@ -164,7 +164,9 @@ def test_first_start_creates_the_demo_database_once_and_never_touches_a_configur
     assert core.demo.ensure_demo_database(default) is False  # already there: left alone
     with make_engine(default).connect() as conn:
         assert list_sessions(conn, SessionFilter(limit=1))["total"] == 5000
-    assert [p.name for p in target.parent.iterdir()] == ["sessions.db"]  # no temp or WAL files
+    # No temp or WAL files; the speed layer's copy in its own folder.
+    assert sorted(p.name for p in target.parent.iterdir()) == [".dashboard-copy", "sessions.db"]
+    assert [p.name for p in (target.parent / ".dashboard-copy").iterdir()] == ["sessions.db"]
     configured = Settings(f"sqlite:///{tmp_path / 'other.db'}", "environment")
     assert core.demo.ensure_demo_database(configured) is False
     assert not (tmp_path / "other.db").exists()

@@ -41,13 +41,14 @@ from core.query import (
     find_session,
     model_choices,
 )
-from core.store import DatabaseMissingError, make_engine
+from core.speed import SpeedLayer, dispose_layers, speed_layer
+from core.store import DatabaseMissingError
 from ui import cancel, pacing
 
 T = TypeVar("T")
 
 PAGE_TTL_S = 2  # a page is re-read at least this often (auto-refresh of running sessions)
-COUNTS_TTL_S = 30
+COUNTS_TTL_S = 4  # a platform write shows within 5 s
 CHOICES_TTL_S = 300
 MAX_ENTRIES = 256
 TIMEOUT_REASON = "the query took too long"
@@ -89,10 +90,16 @@ def current_settings() -> Settings:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def get_engine(settings: Settings) -> Engine:
-    """One pool per database; the demo database is written on the very first start."""
+def get_layer(settings: Settings) -> SpeedLayer:
+    """One speed layer per database (pools, the copy's sync thread); the demo database is
+    written on the very first start."""
     ensure_demo_database(settings)
-    return cancel.install(make_engine(settings))
+    return speed_layer(settings, engine_hook=cancel.install)
+
+
+def get_engine(settings: Settings) -> Engine:
+    """The engine that answers now: the speed layer's copy when current, else the platform."""
+    return get_layer(settings).reader()
 
 
 @contextmanager
@@ -182,8 +189,9 @@ def load_session(settings: Settings, session_id: str) -> dict[str, Any] | None:
 def clear_caches() -> None:
     """Forget this module's cached results and engine (the Retry button after a failure)."""
     for function in (load_page, load_data_issue_count, load_model_choices, load_techniques,
-                     get_engine):
+                     get_layer):
         function.clear()
+    dispose_layers()
     default_cache.clear()
 
 

@@ -23,7 +23,6 @@ No Streamlit runtime is used here (no ``st.*`` calls, no caches tied to script r
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -41,7 +40,8 @@ from core.config import Settings, SettingsError, load_settings
 from core.download_link import TOKEN_PARAM, LinkError, canonical_query, check_token, derive_key
 from core.export import export_filename, iter_filtered_csv
 from core.filters import FILTER_PARAMS, FilterError, SessionFilter
-from core.store import DatabaseMissingError, make_engine
+from core.speed import dispose_layers, speed_layer
+from core.store import DatabaseMissingError
 from core.users import CredentialsError, load_credentials, password_fingerprint
 from ui.view import HIDE, REFRESH, SESSION, SHOW
 
@@ -51,8 +51,6 @@ CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 SCREEN_PARAMS = frozenset({HIDE, SHOW, SESSION, REFRESH})
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
-_engines: dict[Settings, Engine] = {}
-_engines_lock = threading.Lock()
 
 
 def _text(status: int, message: str) -> PlainTextResponse:
@@ -64,20 +62,13 @@ def _log(message: str) -> None:
 
 
 def engine_for(settings: Settings) -> Engine:
-    """One read-only pool per database for this route (the pages keep their own)."""
-    with _engines_lock:
-        engine = _engines.get(settings)
-        if engine is None:
-            engine = _engines[settings] = make_engine(settings)
-        return engine
+    """The engine that answers for ``settings``: the speed layer's copy when it is current."""
+    return speed_layer(settings).reader()
 
 
 def dispose_engines() -> None:
-    """Close the route's pools (tests; a server shutting down)."""
-    with _engines_lock:
-        for engine in _engines.values():
-            engine.dispose()
-        _engines.clear()
+    """Close the pools and stop the sync threads (tests; a server shutting down)."""
+    dispose_layers()
 
 
 def parse_filter(params: dict[str, list[str]]) -> SessionFilter:
