@@ -363,7 +363,8 @@ def status_counts(connection: Connection, f: SessionFilter) -> tuple[StatusCount
         found = {status: int(n) for status, n in rows}
         return tuple(StatusCount(s, found.get(s, 0)) for s in STATUSES)
     if caps.status_counts and _status_only(f):
-        statement = select(_COUNTS.c.status, _COUNTS.c.sessions)
+        # PostgreSQL keeps each status in several slots (one per writer backend): sum them.
+        statement = select(_COUNTS.c.status, func.sum(_COUNTS.c.sessions)).group_by(_COUNTS.c.status)
         if f.statuses:
             statement = statement.where(_COUNTS.c.status.in_(f.statuses))
     else:
