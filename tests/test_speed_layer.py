@@ -131,17 +131,19 @@ def platform_writes(writer: Engine, rng: random.Random, tag: str) -> None:
     for i in range(8):
         statements.append((
             "INSERT INTO optimization_sessions (session_id, model_id, status, criteria, total_steps,"
-            f" completed_steps, created_at, updated_at) VALUES (:sid, :model, 'pending', {_json(backend, 'c')},"
-            " 10, 0, :now, :now)",
+            " completed_steps, created_at, updated_at) VALUES (:sid, :model, 'pending',"
+            f" {_json(backend, 'c')}, 10, 0, :now, :now)",
             {"sid": f"{tag}-new-{i}", "model": rng.choice(["m-01", "m-new", "m-03"]),
              "c": '{"techniques": ["pruning", "quantization"]}'}))
     for sid in picked[:8]:
-        statements.append(("UPDATE optimization_sessions SET completed_steps = coalesce(completed_steps, 0) + 1,"
-                           " status = 'running', updated_at = :now WHERE session_id = :sid", {"sid": sid}))
+        statements.append(("UPDATE optimization_sessions SET status = 'running', updated_at = :now,"
+                           " completed_steps = coalesce(completed_steps, 0) + 1"
+                           " WHERE session_id = :sid", {"sid": sid}))
     for sid in picked[8:14]:
         statements.append((
             "UPDATE optimization_sessions SET status = 'completed', completed_steps = total_steps,"
-            f" results = {_json(backend, 'r')}, completed_at = :now, updated_at = :now WHERE session_id = :sid",
+            f" results = {_json(backend, 'r')}, completed_at = :now, updated_at = :now"
+            " WHERE session_id = :sid",
             {"sid": sid, "r": '{"size_reduction_percent": 61.5, "speed_improvement_percent": 2.5,'
                               ' "accuracy_delta_percent": -0.4}'}))
     for sid in picked[14:17]:
