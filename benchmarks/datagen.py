@@ -4,12 +4,13 @@ The rows come from :func:`core.demo.generate_sessions` (about 14 s per million o
 serialised once into the text the platform's columns hold, and loaded the fast way:
 
 * SQLite: the bare platform tables (``metadata.create_all``), then one ``executemany`` with the
-  journal off, then ``init_db`` (timed: that is "init-db on an existing platform database");
-* PostgreSQL: the bare tables, ``COPY ... FROM STDIN``, then ``init_db`` (timed), then
-  ``VACUUM ANALYZE`` (what autovacuum does on a live server; index-only counts need it).
+  journal off;
+* PostgreSQL: the bare tables, ``COPY ... FROM STDIN``, then ``VACUUM ANALYZE`` (what autovacuum
+  does on a live server; index-only counts need it).
 
-Derived structures are created after the load by ``init_db`` (generated columns, indexes, FTS and
-technique tables backfilled in bulk), never maintained row by row during the load.
+Then, once the database is in place, the speed layer is installed as ``python -m core init-db``
+does (:func:`core.speed.install.install`, timed: "init-db on an existing platform database"):
+one index in the platform's tables, the dashboard's copy with every derived structure beside.
 
 Each database is built once and reused: a SQLite file / a PostgreSQL database named by size,
 seed and generator version. A small table ``bench_build_info`` in it records how the build went.
@@ -31,7 +32,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from core.config import Settings
 from core.demo import build_models, generate_sessions
-from core.schema import init_db
+from core.speed.install import install
 from core.store import Malformed, make_engine, metadata
 
 GENERATOR_VERSION = 1
@@ -121,7 +122,7 @@ def _log(message: str) -> None:
 
 
 def build_sqlite(path: Path, sessions: int, seed: int, *, init: bool = True) -> dict[str, Any]:
-    """Write a platform database at ``path`` (bare tables, bulk rows), then time ``init_db``."""
+    """Write a platform database at ``path`` (bare tables, bulk rows), then time ``init-db``."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{temporary}{suffix}").unlink(missing_ok=True)
@@ -154,12 +155,6 @@ def build_sqlite(path: Path, sessions: int, seed: int, *, init: bool = True) -> 
     info: dict[str, Any] = {"sessions": sessions, "seed": seed, "load_s": round(load_s, 2)}
     engine = _writer(url)
     try:
-        if init:
-            started = time.perf_counter()
-            init_db(engine)
-            info["init_db_s"] = round(time.perf_counter() - started, 2)
-            _log(f"sqlite: init_db on the bare {sessions:,}-row database took {info['init_db_s']} s")
-        _write_info(engine, info)
         with engine.begin() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
@@ -167,7 +162,23 @@ def build_sqlite(path: Path, sessions: int, seed: int, *, init: bool = True) -> 
     os.replace(temporary, path)
     for suffix in ("-wal", "-shm"):
         Path(f"{temporary}{suffix}").unlink(missing_ok=True)
+    if init:
+        info["install_s"] = _install(f"sqlite:///{path}", "sqlite", sessions)
+    engine = _writer(f"sqlite:///{path}")
+    try:
+        _write_info(engine, info)
+    finally:
+        engine.dispose()
     return info
+
+
+def _install(url: str, backend: str, sessions: int) -> float:
+    """``init-db`` on the built platform database, timed."""
+    started = time.perf_counter()
+    install(Settings(db_url=url, db_url_source="--db"), progress=lambda m: _log(f"{backend}: {m}"))
+    seconds = round(time.perf_counter() - started, 2)
+    _log(f"{backend}: init-db on the {sessions:,}-session platform database took {seconds} s")
+    return seconds
 
 
 def ensure_sqlite(db_dir: Path, sessions: int, seed: int, *, rebuild: bool = False,
@@ -180,7 +191,8 @@ def ensure_sqlite(db_dir: Path, sessions: int, seed: int, *, rebuild: bool = Fal
         try:
             info = read_info(engine)
             if info is not None:
-                init_db(engine)  # idempotent: adds anything a newer schema wants
+                # Idempotent: a newer version's steps, a copy built or synced.
+                install(Settings(db_url=url, db_url_source="--db"), progress=_log)
                 return url, info
         finally:
             engine.dispose()
@@ -227,11 +239,6 @@ def build_postgresql(server_url: str, name: str, sessions: int, seed: int, *,
     info: dict[str, Any] = {"sessions": sessions, "seed": seed, "load_s": round(load_s, 2)}
     engine = _writer(url)
     try:
-        if init:
-            started = time.perf_counter()
-            init_db(engine)
-            info["init_db_s"] = round(time.perf_counter() - started, 2)
-            _log(f"postgresql: init_db on the bare {sessions:,}-row database took {info['init_db_s']} s")
         started = time.perf_counter()
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM (ANALYZE)")
@@ -243,6 +250,14 @@ def build_postgresql(server_url: str, name: str, sessions: int, seed: int, *,
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.exec_driver_sql(f'ALTER DATABASE "{temporary}" RENAME TO "{name}"')
     admin.dispose()
+    if init:
+        final = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        info["install_s"] = _install(final, "postgresql", sessions)
+        engine = _writer(final)
+        try:
+            _write_info(engine, info)
+        finally:
+            engine.dispose()
     return info
 
 
@@ -260,7 +275,7 @@ def ensure_postgresql(server_url: str, sessions: int, seed: int, *,
         try:
             info = read_info(engine)
             if info is not None:
-                init_db(engine)
+                install(Settings(db_url=url, db_url_source="--db"), progress=_log)
                 return url, info
         finally:
             engine.dispose()

@@ -19,6 +19,8 @@ was never initialised still works: :func:`derived` then inlines the same express
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -243,12 +245,29 @@ _NULLABLE_SORT_COLUMNS = {"size_reduction", "speed_improvement", "accuracy_delta
                           "techniques_json"}
 
 
-def init_db(engine: Engine) -> None:
+_progress: ContextVar[Callable[[str], None]] = ContextVar("init_db_progress", default=lambda _: None)
+
+
+def _step(message: str) -> None:
+    """Say which long step ``init_db`` starts (minutes at a million rows)."""
+    _progress.get()(message)
+
+
+def init_db(engine: Engine, progress: Callable[[str], None] | None = None) -> None:
     """Create the tables when missing and add every derived structure; idempotent.
 
-    Safe on a platform database that already holds data: it only adds columns, indexes,
-    tables and triggers, and fills the derived tables from the existing rows.
+    The speed layer runs it on the dashboard's copy (:mod:`core.speed.mirror`), never on the
+    platform's tables. It only adds columns, indexes, tables and triggers, and fills the
+    derived tables from the existing rows; ``progress`` hears of each long step.
     """
+    token = _progress.set(progress or (lambda _: None))
+    try:
+        _init_db(engine)
+    finally:
+        _progress.reset(token)
+
+
+def _init_db(engine: Engine) -> None:
     metadata.create_all(engine)
     with engine.begin() as connection:
         if connection.dialect.name == "sqlite":
@@ -261,8 +280,11 @@ def init_db(engine: Engine) -> None:
             connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
             _init_postgresql(connection)
         from core.export_schema import init_export_cells  # imports this module
+
+        _step("export lines (each session's CSV row)")
         init_export_cells(connection)
     if engine.dialect.name == "postgresql":
+        _step("VACUUM (ANALYZE)")
         _vacuum_sessions(engine)
     forget_capabilities(engine)
 
@@ -297,6 +319,7 @@ def _add_generated_columns(connection: Connection, kind: str) -> None:
     ]
     if not additions:
         return
+    _step(f"{len(additions)} generated columns")
     if dialect == "postgresql":
         # Stored columns rewrite the table: one ALTER TABLE rewrites it once, not once a column.
         connection.exec_driver_sql(f"ALTER TABLE {SESSIONS} {', '.join(additions)}")
@@ -308,6 +331,7 @@ def _add_generated_columns(connection: Connection, kind: str) -> None:
 def _create_indexes(connection: Connection) -> None:
     dialect = connection.dialect.name
     for index_name, columns in _INDEXES.items():
+        _step(f"index {index_name}")
         rendered = []
         for column in columns:
             if dialect == "postgresql":
@@ -423,12 +447,15 @@ def _init_sqlite(connection: Connection) -> None:
     for statement in statements:
         connection.exec_driver_sql(statement)
     changed = AGG_SESSIONS not in tables_before
+    _step("rollups (per day, status and technique)")
     _init_rollups(connection)
     if KEYS_TABLE not in tables_before or COUNTS_TABLE not in tables_before \
             or SEARCH_TABLE not in tables_before:
+        _step("search index and per-status counts")
         _rebuild_sqlite_keys(connection)
         changed = True
     if TECHNIQUES_TABLE not in tables_before or "trg_techniques_insert" not in triggers_before:
+        _step("techniques table")
         _backfill(connection)
         changed = True
     if changed or _sqlite_objects(connection, "index") != indexes_before:

@@ -263,7 +263,7 @@ class Mirror:
         progress("adding indexes, rollups, search and export tables to the copy")
         engine = self.location.write_engine(building=True)
         try:
-            init_db(engine)
+            init_db(engine, progress=lambda step: progress(f"  {step}"))
         finally:
             engine.dispose()
         self._swap_in()
