@@ -93,7 +93,7 @@ def write_cost(url: str, updates: int) -> dict[str, Any]:
     """
     from sqlalchemy import text
 
-    from core.export_schema import _MODEL_TRIGGERS, _TRIGGERS
+    from core.speed.export_cells import _MODEL_TRIGGERS, _TRIGGERS
 
     engine = make_engine(Settings(db_url=url, db_url_source="--url"), read_only=False)
     sqlite = engine.dialect.name == "sqlite"

@@ -228,8 +228,8 @@ def worker_sql(url: str, repeat: int, export_rows: int | None, show_plans: bool,
     from core.export import iter_filtered_csv
     from core.filters import SessionFilter
     from core.query import build_count, build_page_select, count_sessions, fetch_page
-    from core.schema import capabilities
     from core.speed import SpeedLayer
+    from core.speed.derived import capabilities
 
     rss_imported = rss_mb()
     layer = SpeedLayer(Settings(db_url=url, db_url_source="--db"), max_lag_s=float("inf"))

@@ -75,7 +75,7 @@ _COLUMN = {name: index for index, name in enumerate(SESSION_COLUMNS)}
 
 def install_legacy(engine: Engine) -> str | None:
     """Today's ``python -m core init-db``: generated columns, indexes, tables and triggers."""
-    from core import schema  # imported when used: the redesign may retire the module
+    from core.speed import derived as schema  # in-table, as init-db installed it before the copy
 
     schema.init_db(engine)
     return None
@@ -125,7 +125,7 @@ def install_indexes(engine: Engine) -> str | None:
 
 
 def expression_index_statements(dialect: str) -> list[str]:
-    from core import schema
+    from core.speed import derived as schema
 
     expressions = schema._expressions(dialect)
     nullable = schema._NULLABLE_SORT_COLUMNS

@@ -30,7 +30,7 @@ from sqlalchemy import create_engine
 
 from core import aggregates as A
 from core.filters import SessionFilter
-from core.schema import override_capabilities
+from core.speed.derived import override_capabilities
 
 CALLS: list[tuple[str, Any, dict[str, Any]]] = [
     ("summary", A.summary, {}),

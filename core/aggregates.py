@@ -6,7 +6,7 @@ All of them filter through :func:`core.query.filter_clauses`, the table's own WH
 a chart always covers exactly the rows the Sessions table and the CLI list for the same filter
 (sort and paging are ignored). Medians and quartiles are exact on both backends
 (:mod:`core.stats_sql`). Filters that restrict only status, whole days and one technique are
-answered from the rollup tables init-db keeps by triggers (:mod:`core.rollups`), the same
+answered from the rollup tables init-db keeps by triggers (:mod:`core.speed.rollups`), the same
 numbers without a full scan. Size reduction and speed improvement are only counted for completed
 sessions: a failed run's partial numbers are not a result.
 
@@ -61,7 +61,17 @@ from core.aggregate_types import (
 )
 from core.filters import SessionFilter
 from core.query import M, S, filter_clauses, optional_float, trigram_matches
-from core.rollups import (
+from core.speed.derived import (
+    ALL_WEEKS,
+    COUNTS_TABLE,
+    FRONT_INDEX,
+    POINTS_INDEX,
+    Capabilities,
+    capabilities,
+    derived,
+    timestamp_key,
+)
+from core.speed.rollups import (
     Plan,
     counts_table,
     counts_where,
@@ -71,16 +81,6 @@ from core.rollups import (
     summary_rollup,
     techniques_rollup,
     values_table,
-)
-from core.schema import (
-    ALL_WEEKS,
-    COUNTS_TABLE,
-    FRONT_INDEX,
-    POINTS_INDEX,
-    Capabilities,
-    capabilities,
-    derived,
-    timestamp_key,
 )
 from core.stats_sql import (
     FACTS_INDEX,
@@ -171,7 +171,7 @@ def _grouped(connection: Connection, caps: Capabilities, base: Select[Any], keys
     Quantile columns are named ``<metric>_q<percent>`` (``size_q50``). PostgreSQL does it all
     in one statement. SQLite has no ``percentile_cont``: the database returns each metric's
     histogram per group (every distinct value with its count, a few thousand rows) and the
-    quantiles are read off it with ``percentile_cont``'s rule, as :mod:`core.rollups` reads
+    quantiles are read off it with ``percentile_cont``'s rule, as :mod:`core.speed.rollups` reads
     the stored histograms. Ranking every value with window functions instead cost 3-4 times
     more (at 1,000,000 sessions, per technique of the 'whisper' models: 1.9 s). The base rows
     are read once (a materialized CTE) and the parts come back as one UNION ALL.

@@ -21,7 +21,11 @@ from sqlalchemy import DateTime, Text, cast, column, func, literal_column, selec
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import CompileError
 
-from core.export_schema import (
+from core.filters import SessionFilter
+from core.pg_copy import iter_copy_out
+from core.query import M, S, SessionRow, _techniques, build_select, row_from_mapping
+from core.speed.derived import capabilities
+from core.speed.export_cells import (
     CELLS_TABLE,
     MAX_TIE_DISTANCE,
     PG_MODEL_COLUMN,
@@ -29,10 +33,6 @@ from core.export_schema import (
     pg_decimal,
     pg_timestamp_ok,
 )
-from core.filters import SessionFilter
-from core.pg_copy import iter_copy_out
-from core.query import M, S, SessionRow, _techniques, build_select, row_from_mapping
-from core.schema import capabilities
 from core.store import parse_timestamp, statement_timeout_suspended
 
 CSV_COLUMNS: tuple[str, ...] = (
@@ -109,7 +109,7 @@ def iter_filtered_csv(connection: Connection, f: SessionFilter, *, chunk_rows: i
     """Every match of ``f`` (not just one page) as CSV chunks, in the table's order.
 
     The same text as ``iter_csv(iter_sessions(connection, f))``, produced several times faster.
-    Where init-db added the export cells (:mod:`core.export_schema`), each row's line was made
+    Where init-db added the export cells (:mod:`core.speed.export_cells`), each row's line was made
     when the row was written, and the export only reads it: on SQLite joined by session id
     (:func:`_iter_cells_csv`), on PostgreSQL from stored generated columns through ``COPY``.
     Otherwise, on PostgreSQL (psycopg 3, server 14+) the lines are made by the server and
@@ -314,7 +314,7 @@ def _fast_batches(connection: Connection, f: SessionFilter, batch_size: int
             yield _shape(partition, cells)
 
 
-# -- SQLite: lines from the cells init-db keeps (core.export_schema) ------------------------------
+# -- SQLite: lines from the cells init-db keeps (core.speed.export_cells) ------------------------------
 
 _CELLS = table(CELLS_TABLE, column("session_id"), column("line"))
 # The line init-db keeps, else "[" and the session id (a kept line never starts with "["). No
@@ -517,7 +517,7 @@ def _copy_statement(connection: Connection, f: SessionFilter) -> str | None:
     raw = [*(by_name[n] for n in names), *(S.c[n] for n in _TIMESTAMPS)]
     cells = has_export_cells(connection)
     if cells:
-        # The stored cells (core.export_schema): the line, or the raw values for Python.
+        # The stored cells (core.speed.export_cells): the line, or the raw values for Python.
         inner = base.with_only_columns(
             func.coalesce(_PG_CELLS_LINE, cast(func.json_build_array(*raw), Text)),
             maintain_column_froms=False)

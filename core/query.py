@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.filters import SessionFilter
-from core.schema import (
+from core.speed.derived import (
     AGG_COUNTS,
     AGG_MODELS,
     COUNTS_TABLE,
@@ -36,7 +36,7 @@ from core.store import models, optimization_sessions, statement_timeout_suspende
 S = optimization_sessions
 M = models
 MIN_TRIGRAM = 3  # trigram indexes need three characters; shorter text scans
-# Derived tables made by init-db (core.schema); lightweight handles, not part of the contract.
+# Derived tables made by init-db (core.speed.derived); lightweight handles, not part of the contract.
 _TECHNIQUES = table(TECHNIQUES_TABLE, column("session_id"), column("technique"))
 _SEARCH = table(SEARCH_TABLE, column("session_id"), column(SEARCH_TABLE))
 _COUNTS = table(COUNTS_TABLE, column("status"), column("sessions"))

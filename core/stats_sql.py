@@ -36,7 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause, Subquery
 
 from core.query import S
-from core.schema import TECHNIQUES_TABLE, Capabilities, derived, timestamp_key
+from core.speed.derived import TECHNIQUES_TABLE, Capabilities, derived, timestamp_key
 
 Granularity = Literal["day", "week", "month"]
 # SQLite: an index holding every value a full-table aggregate reads (created by init-db). Its

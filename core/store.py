@@ -4,7 +4,7 @@ The platform writes ``models`` and ``optimization_sessions``; the dashboard read
 column types here are tolerant on purpose: rows written by someone else may carry timestamps
 with a ``T`` separator or a ``Z`` suffix, or JSON that does not parse, and reading them must not
 fail. Derived structures that make queries fast (generated columns, search and technique
-indexes) live in :mod:`core.schema`.
+indexes) live in :mod:`core.speed.derived`.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from sqlalchemy.engine import Connection, Engine
 from core import aggregates as A
 from core.cache import AggregateCache
 from core.filters import SessionFilter
-from core.rollups import rollup_plan
-from core.schema import init_db
+from core.speed.derived import init_db
+from core.speed.rollups import rollup_plan
 from core.store import optimization_sessions
 
 

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 
 from core import aggregates as A
 from core.filters import SessionFilter
-from core.schema import init_db
+from core.speed.derived import init_db
 from core.store import models, optimization_sessions
 
 CURRENT = SessionFilter(start_date="2025-06-01", end_date="2025-06-10")

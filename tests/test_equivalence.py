@@ -45,7 +45,7 @@ from core.query import (
     iter_sessions,
     row_from_mapping,
 )
-from core.schema import (
+from core.speed.derived import (
     Capabilities,
     capabilities,
     derived,

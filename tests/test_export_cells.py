@@ -1,4 +1,4 @@
-"""The export cells init-db keeps (core.export_schema) give exactly the reference CSV.
+"""The export cells init-db keeps (core.speed.export_cells) give exactly the reference CSV.
 
 The reference is ``iter_csv(iter_sessions(conn, f))``. The data is random around every boundary
 of the SQL's proofs (tests.test_equivalence's generators: ties, zeros, huge numbers, odd
@@ -18,10 +18,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from core.export import _CELLS, _CELLS_LINE, iter_csv, iter_filtered_csv
-from core.export_schema import CELLS_TABLE, cells_select, has_export_cells, init_export_cells
 from core.filters import SORT_KEYS, SessionFilter
 from core.query import S, build_select, iter_sessions
-from core.schema import capabilities, init_db
+from core.speed.derived import capabilities, init_db
+from core.speed.export_cells import CELLS_TABLE, cells_select, has_export_cells, init_export_cells
 from core.store import STATUSES
 from tests.test_equivalence import (
     SEARCHES,

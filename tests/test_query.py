@@ -29,7 +29,7 @@ from core.query import (
     list_sessions,
     model_choices,
 )
-from core.schema import init_db
+from core.speed.derived import init_db
 from core.store import Malformed, make_engine, models, optimization_sessions
 
 
@@ -365,7 +365,7 @@ def test_sqlite_rows_with_json_that_does_not_parse_show_empty_values(sqlite_db_u
 
 
 def test_a_bare_platform_database_without_init_db_gives_the_same_answers(empty_db_url: str) -> None:
-    from core.schema import forget_capabilities
+    from core.speed.derived import forget_capabilities
     from core.store import metadata
 
     writer = make_engine(Settings(empty_db_url, "--db"), read_only=False)

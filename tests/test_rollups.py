@@ -26,9 +26,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from core import aggregates as A
-from core import rollups as R
 from core.filters import SessionFilter
-from core.schema import (
+from core.speed import rollups as R
+from core.speed.derived import (
     AGG_BINS,
     AGG_COUNTS,
     AGG_MODELS,

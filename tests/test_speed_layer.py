@@ -182,7 +182,7 @@ def test_the_copy_answers_exactly_like_the_platform_once_built(
         installed: tuple[Settings, Engine, SpeedLayer]) -> None:
     _, _, layer = installed
     with layer.plan().engine.connect() as conn:
-        from core.schema import capabilities
+        from core.speed.derived import capabilities
 
         caps = capabilities(conn)
     assert caps.rollups and caps.status_counts and caps.techniques_table
@@ -301,7 +301,7 @@ def test_remove_takes_away_everything_init_db_added_and_nothing_else(
 
 def test_init_db_removes_what_earlier_versions_installed_in_the_platform_tables(
         platform: tuple[Settings, Engine]) -> None:
-    from core.schema import init_db
+    from core.speed.derived import init_db
 
     settings, writer = platform
     bare = _platform_objects(writer)

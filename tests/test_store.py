@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import insert, select, text
 
 from core.config import DEFAULT_DB_URL, PROJECT_ROOT, Settings, load_settings, mask_url
-from core.schema import init_db
+from core.speed.derived import init_db
 from core.store import (
     DatabaseMissingError,
     Malformed,

@@ -2,7 +2,7 @@
 
 The copy (a file or a schema of the dashboard's own, :mod:`core.speed.location`) holds the
 platform's ``models`` and ``optimization_sessions`` row for row, plus every derived structure
-of :mod:`core.schema` (generated columns, indexes, rollups, search and export tables, kept by
+of :mod:`core.speed.derived` (generated columns, indexes, rollups, search and export tables, kept by
 triggers *on the copy*). The platform's tables get nothing but one index on ``updated_at``
 (:mod:`core.speed.platform`), so a platform write costs what it cost before the dashboard.
 
@@ -223,7 +223,7 @@ class Mirror:
         path. Writes the platform makes during the build are caught by the first sync (its
         watermark is the moment the rows were read).
         """
-        from core.schema import init_db
+        from core.speed.derived import init_db
 
         self.close()
         self._drop_build()

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Connection
 
-from core.schema import SESSIONS, _expressions
+from core.speed.derived import SESSIONS, _expressions
 
 CELLS_TABLE = "export_cells"
 _TRIGGERS = ("trg_export_cells_insert", "trg_export_cells_update", "trg_export_cells_delete")

@@ -1,4 +1,4 @@
-"""Exact aggregates from the rollup tables init-db keeps by triggers (see core.schema).
+"""Exact aggregates from the rollup tables init-db keeps by triggers (see core.speed.derived).
 
 ``agg_counts`` (per technique, created day and status), ``agg_values`` (how many completed
 sessions per metric value, technique and created week, plus every week summed), ``agg_bins``
@@ -53,7 +53,7 @@ from core.aggregate_types import (
 )
 from core.filters import SessionFilter
 from core.query import M, S, filter_clauses
-from core.schema import (
+from core.speed.derived import (
     AGG_BINS,
     AGG_COUNTS,
     AGG_MODELS,
@@ -531,7 +531,7 @@ connection: Connection, caps: Capabilities, plan: Plan, metric: str,
 
 
 def _bin_expression(caps: Capabilities, value: ColumnElement[Any]) -> ColumnElement[Any]:
-    """:func:`core.schema.value_bin` as an expression."""
+    """:func:`core.speed.derived.value_bin` as an expression."""
     return cast(value, Integer) if caps.dialect == "sqlite" else func.floor(value)
 
 

@@ -1,8 +1,8 @@
 """Derived structures that make queries fast, and the SQL expressions they are made of.
 
 The platform's tables hold JSON and (on SQLite) timestamps as text. Sorting or filtering on
-values extracted at query time scans the whole table, so ``init_db`` adds, without touching the
-platform's data:
+values extracted at query time scans the whole table, so ``init_db`` adds to the dashboard's
+copy of those tables (:mod:`core.speed.mirror`; never to the platform's own):
 
 * generated columns (virtual on SQLite, stored on PostgreSQL) for the metrics, the progress,
   the techniques list, a malformed-data flag and, on SQLite, sortable UTC timestamp keys;
@@ -11,9 +11,10 @@ platform's data:
 * a trigram search index: an FTS5 ``trigram`` table kept by triggers on SQLite, ``pg_trgm``
   GIN indexes on PostgreSQL.
 
-Everything is maintained by the database itself (generated columns and triggers), so rows the
-platform inserts or updates with plain SQL stay correct with no rebuild step. A database that
-was never initialised still works: :func:`derived` then inlines the same expressions.
+Everything is maintained by the copy's database itself (generated columns and triggers), so the
+rows each sync upserts or deletes keep them correct with no rebuild step. A database without
+them (the platform's own) answers alike: :func:`derived` then inlines the same expressions, and
+:func:`capabilities` is the one probe of which structures a database has.
 """
 
 from __future__ import annotations
@@ -279,7 +280,7 @@ def _init_db(engine: Engine) -> None:
             connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
             connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
             _init_postgresql(connection)
-        from core.export_schema import init_export_cells  # imports this module
+        from core.speed.export_cells import init_export_cells  # imports this module
 
         _step("export lines (each session's CSV row)")
         init_export_cells(connection)
@@ -725,7 +726,7 @@ def value_bin(dialect: str, value: str) -> str:
     """SQL for the bin of ``value`` in ``agg_bins``: monotone in the value, each bin one interval.
 
     Truncation on SQLite (``floor`` is not always compiled in), ``floor`` on PostgreSQL;
-    :mod:`core.rollups` mirrors both in Python.
+    :mod:`core.speed.rollups` mirrors both in Python.
     """
     return f"CAST({value} AS INTEGER)" if dialect == "sqlite" else f"floor({value})"
 
