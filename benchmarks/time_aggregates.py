@@ -26,10 +26,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine
-
 from core import aggregates as A
+from core.config import Settings
 from core.filters import SessionFilter
+from core.speed import SpeedLayer
 from core.speed.derived import override_capabilities
 
 CALLS: list[tuple[str, Any, dict[str, Any]]] = [
@@ -56,14 +56,17 @@ def make_filter(spec: str, today: date) -> SessionFilter:
         return SessionFilter(statuses=("completed",))
     if spec.startswith("technique="):
         return SessionFilter(techniques=(spec.split("=", 1)[1],))
+    if spec.startswith("q="):
+        return SessionFilter(search=spec.split("=", 1)[1])
     raise SystemExit(f"unknown filter {spec!r}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", required=True)
+    parser.add_argument("--db", required=True, help="the platform's database URL: read through the "
+                        "speed layer (its copy when current, else the platform's tables)")
     parser.add_argument("--filter", default="all",
-                        help="all, completed, Nd (last N days to --today), technique=NAME")
+                        help="all, completed, Nd (last N days to --today), technique=NAME, q=TEXT")
     parser.add_argument("--today", default="2025-12-31")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", nargs="*", default=None)
@@ -73,7 +76,12 @@ def main() -> int:
                         help="as without the rollups and partial indexes (the plain queries), for A/B")
     args = parser.parse_args()
     f = make_filter(args.filter, date.fromisoformat(args.today))
-    engine = create_engine(args.db)
+    layer = SpeedLayer(Settings(db_url=args.db, db_url_source="--db", statement_timeout_ms=0),
+                       max_lag_s=float("inf"))
+    layer.ensure_fresh()
+    plan = layer.plan()
+    print(f"answered by the {plan.source}{': ' + plan.reason if plan.reason else ''}")
+    engine = plan.engine
     with engine.connect() as connection:  # capabilities and index list, read once per engine
         caps = A.capabilities(connection)
         A.has_facts_index(connection)

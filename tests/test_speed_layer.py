@@ -11,27 +11,21 @@ import random
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
-from core import aggregates
 from core.config import Settings
-from core.export import iter_csv
 from core.filters import SessionFilter
-from core.query import fetch_page, iter_sessions
+from core.query import fetch_page
 from core.speed import SpeedLayer
 from core.speed.install import install, plan_install, remove
 from core.speed.mirror import mirror_state
 from core.store import make_engine
-from tests.test_equivalence import SEED, _alike, load, random_filter, search_terms
-
-AGGREGATES = (aggregates.summary, aggregates.status_counts, aggregates.technique_stats,
-              aggregates.period_stats, aggregates.scatter, aggregates.pareto_front)
+from tests.test_equivalence import SEED, assert_copy_answers_like_the_platform, load
 
 
 def _platform_objects(engine: Engine) -> dict[str, Any]:
@@ -78,38 +72,6 @@ def installed(platform: tuple[Settings, Engine]) -> Iterator[tuple[Settings, Eng
     layer = SpeedLayer(settings)
     yield settings, writer, layer
     layer.dispose()
-
-
-def _answers(conn: Connection, filters: list[SessionFilter]) -> list[Any]:
-    out: list[Any] = []
-    for f in filters:
-        out.append(fetch_page(conn, f))
-        out.append("".join(iter_csv(iter_sessions(conn, f))))
-        unpaged = replace(f, skip=0)
-        out.extend(fn(conn, unpaged) for fn in AGGREGATES)
-    return out
-
-
-def _filters(conn: Connection, count: int, seed: int) -> list[SessionFilter]:
-    rng = random.Random(seed)
-    terms = search_terms(conn)
-    model_ids = [r[0] for r in conn.execute(text("SELECT DISTINCT model_id FROM optimization_sessions"))]
-    return [SessionFilter(), SessionFilter(statuses=("completed",), sort="size_reduction_percent"),
-            *(random_filter(rng, terms, model_ids) for _ in range(count))]
-
-
-def assert_copy_answers_like_the_platform(layer: SpeedLayer, *, rounds: int = 25, seed: int = SEED) -> None:
-    plan = layer.plan()
-    assert plan.uses_copy, plan.reason
-    with layer.platform_engine().connect() as conn:
-        filters = _filters(conn, rounds, seed)
-        expected = _answers(conn, filters)
-    with plan.engine.connect() as conn:
-        got = _answers(conn, filters)
-    for f, a, b in zip([f for f in filters for _ in range(2 + len(AGGREGATES))], got, expected,
-                       strict=True):
-        # Sums may add the same values in another order on another path: equal up to rounding.
-        assert _alike(a, b), f
 
 
 def _now() -> datetime:
