@@ -37,6 +37,7 @@ from core.download_link import (
 )
 from core.export import export_filename, iter_filtered_csv
 from core.filters import SessionFilter
+from core.speed.install import install
 from core.store import make_engine, models, optimization_sessions
 from core.users import add_user, load_credentials, password_fingerprint, remove_user, set_password
 from tests.asgi_client import get
@@ -68,6 +69,7 @@ def build_database(url: str) -> None:
             "completed_at": ANCHOR - timedelta(days=3, hours=-1),
         }])
     engine.dispose()
+    install(Settings(url, "environment"), progress=lambda _: None)  # the route reads the copy
 
 
 @pytest.fixture

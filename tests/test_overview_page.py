@@ -25,6 +25,7 @@ from core.cache import default_cache
 from core.config import DB_URL_ENV, Settings
 from core.demo import write_demo
 from core.filters import SessionFilter
+from core.speed.install import install
 from core.store import make_engine, optimization_sessions
 from core.users import add_user
 from ui import overview_filters as OF
@@ -50,6 +51,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
             "results": {"size_reduction_percent": 99.0, "latency_ms": 3.5},
             "created_at": at, "updated_at": at, "completed_at": at}])
     engine.dispose()
+    install(Settings(db_url=url, db_url_source="environment"), progress=lambda _: None)
     return url
 
 

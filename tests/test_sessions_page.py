@@ -30,6 +30,7 @@ from core.config import DB_URL_ENV, Settings
 from core.demo import write_demo
 from core.filters import SessionFilter
 from core.query import fetch_page, list_sessions
+from core.speed.install import install
 from core.store import Malformed, make_engine, models, optimization_sessions
 from tests.asgi_client import get as asgi_get
 from ui import sidebar, table
@@ -81,6 +82,7 @@ def build_database(url: str) -> str:
     write_demo(engine, sessions=DEMO_SESSIONS, model_count=6, anchor=ANCHOR)
     engine.dispose()
     _add_formula_rows(url)
+    install(Settings(url, "environment"), progress=lambda _: None)  # the pages read the copy
     return url
 
 

@@ -28,6 +28,7 @@ from core.config import Settings
 from core.demo import write_demo
 from core.filters import SessionFilter
 from core.query import fetch_page, iter_sessions
+from core.speed.install import install
 from core.store import make_engine, models, optimization_sessions
 from core.users import add_user
 from ui.compare import compare_link
@@ -67,6 +68,8 @@ def build_database(url: str) -> None:
              "updated_at": now, "completed_at": None},
         ])
     engine.dispose()
+    # The speed layer as init-db installs it: the pages read the copy, kept by the server's sync.
+    install(Settings(url, "environment"), progress=lambda _: None)
 
 
 def core_page(url: str, f: SessionFilter) -> tuple[list[str], int]:
