@@ -207,6 +207,37 @@ def test_a_write_that_does_not_bump_updated_at_is_caught_by_the_full_sync(
     assert_copy_answers_like_the_platform(layer, seed=SEED + 7)
 
 
+def test_the_comparison_of_every_row_runs_a_chunk_per_sync_until_the_pass_is_done(
+        installed: tuple[Settings, Engine, SpeedLayer], monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.speed import mirror
+
+    _, writer, layer = installed
+    monkeypatch.setattr(mirror, "FULL_CHUNK", 60)
+    with writer.begin() as conn:  # neither bumps updated_at: only the comparison finds them
+        conn.execute(text("UPDATE optimization_sessions SET status = 'cancelled' WHERE status = 'pending'"))
+        conn.execute(text("DELETE FROM optimization_sessions WHERE session_id IN (SELECT session_id"
+                          " FROM optimization_sessions WHERE status = 'failed' ORDER BY session_id"
+                          " DESC LIMIT 3)"))
+        conn.execute(text("INSERT INTO optimization_sessions (session_id, model_id, status, created_at,"
+                          " updated_at) VALUES ('zz-old', 'm-01', 'running', :t, :t)"),
+                     {"t": datetime(2020, 1, 1)})
+    assert layer.location is not None
+    with layer.location.write_engine().begin() as conn:  # make a pass due now
+        conn.execute(mirror_state.update().where(mirror_state.c.key == "full_at")
+                     .values(value="2000-01-01T00:00:00+00:00"))
+    syncs = 0
+    while True:
+        layer.sync()
+        syncs += 1
+        with layer.location.write_engine().connect() as conn:
+            state = layer.mirror.read_state(conn)  # type: ignore[union-attr]
+        if state.full_cursor is None and state.full_at and state.full_at.year > 2000:
+            break
+        assert syncs < 50
+    assert syncs >= 500 // 60  # a chunk per sync, not all at once
+    assert_copy_answers_like_the_platform(layer, seed=SEED + 13)
+
+
 def test_a_copy_that_is_behind_foreign_or_of_another_format_is_not_read(
         installed: tuple[Settings, Engine, SpeedLayer]) -> None:
     settings, _, layer = installed

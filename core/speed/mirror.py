@@ -15,8 +15,9 @@ How the copy stays current (:meth:`Mirror.sync`, every second or two, one transa
 2. when the row counts still differ, rows gone from the platform are deleted (an anti-join),
    and if they differ even then, every row is compared (an insert stamped in the past);
 3. ``models`` (a few thousand rows) are compared whole;
-4. every :data:`FULL_EVERY` seconds every session is compared, whatever its ``updated_at``:
-   the safety net for a write that did not bump it.
+4. every :data:`FULL_EVERY` seconds a comparison of every session starts, whatever its
+   ``updated_at``, :data:`FULL_CHUNK` sessions (by id) per sync so that no sync grows long:
+   the safety net for a write that did not bump ``updated_at``.
 
 The platform's contract is that every write of a session sets its ``updated_at``; such
 writes, inserts and deletes show in the copy at the next sync. All reads of one sync see one
@@ -61,7 +62,8 @@ log = logging.getLogger(__name__)
 # read (the plain path answers) until ``init-db`` builds it again.
 MIRROR_FORMAT = "1"
 OVERLAP = timedelta(seconds=60)
-FULL_EVERY = 600.0
+FULL_EVERY = 600.0  # seconds between the starts of two comparisons of every row
+FULL_CHUNK = 20_000  # sessions compared per sync while such a comparison is under way
 PLATFORM_ALIAS = "platform"  # SQLite: the schema name of the attached platform file
 SESSION_COLUMNS = tuple(c.name for c in optimization_sessions.columns)
 MODEL_COLUMNS = tuple(c.name for c in models.columns)
@@ -85,7 +87,8 @@ class MirrorState:
     built_at: datetime | None
     synced_at: datetime | None  # the start of the last sync: the copy is at least this fresh
     watermark: datetime | None
-    full_at: datetime | None
+    full_at: datetime | None  # when the last comparison of every row ended
+    full_cursor: str | None = None  # the last id compared by a comparison under way
 
     @classmethod
     def from_rows(cls, rows: dict[str, str | None]) -> MirrorState:
@@ -95,7 +98,8 @@ class MirrorState:
 
         return cls(format=rows.get("format"), platform=rows.get("platform"),
                    built_at=at("built_at"), synced_at=at("synced_at"),
-                   watermark=at("watermark"), full_at=at("full_at"))
+                   watermark=at("watermark"), full_at=at("full_at"),
+                   full_cursor=rows.get("full_cursor"))
 
 
 @dataclass(frozen=True)
@@ -354,40 +358,80 @@ class Mirror:
                 return SyncReport(0, 0, 0, False, time.monotonic() - started,
                                   skipped="another process is syncing this copy")
         state = self.read_state(connection)
+        comparing = state.full_cursor is not None or self._full_due(state, now)
         if self.dialect == "sqlite" and not full:
             version = connection.exec_driver_sql(f"PRAGMA {PLATFORM_ALIAS}.data_version").scalar_one()
             unchanged = version == self._sqlite_data_version
             self._sqlite_data_version = version
-            if unchanged and not self._full_due(state, now):
+            if unchanged and not comparing:
                 self._write_state(connection, synced_at=now)
                 return SyncReport(0, 0, 0, False, time.monotonic() - started,
                                   skipped="the platform's file has not changed")
-        full = full or self._full_due(state, now) or state.watermark is None
+        full = full or state.watermark is None
         src_s, src_m, dst_s, dst_m = self._tables(connection)
         written = self._upsert(connection, src_s, dst_s, SESSION_COLUMNS, "session_id",
                                None if full else self._since(state))
         deleted = 0
-        if full or self._counts_differ(connection, src_s, dst_s):
+        values: dict[str, datetime | str | None] = {"synced_at": now}
+        if full:
             deleted = self._delete_missing(connection, src_s, dst_s, "session_id")
-            if not full and self._counts_differ(connection, src_s, dst_s):
-                written += self._upsert(connection, src_s, dst_s, SESSION_COLUMNS, "session_id", None)
-                full = True
+            values.update(full_at=now, full_cursor=None)
+        else:
+            if self._counts_differ(connection, src_s, dst_s):
+                deleted = self._delete_missing(connection, src_s, dst_s, "session_id")
+                if self._counts_differ(connection, src_s, dst_s):  # an insert stamped in the past
+                    written += self._upsert(connection, src_s, dst_s, SESSION_COLUMNS,
+                                            "session_id", None)
+            if comparing:
+                cursor, chunk_written, chunk_deleted = self._compare_chunk(
+                    connection, src_s, dst_s, state.full_cursor or "")
+                written, deleted = written + chunk_written, deleted + chunk_deleted
+                values.update(full_cursor=cursor)
+                if cursor is None:
+                    values.update(full_at=now)
         models_changed = self._upsert(connection, src_m, dst_m, MODEL_COLUMNS, "model_id", None)
         models_changed += self._delete_missing(connection, src_m, dst_m, "model_id")
-        newest = connection.execute(select(func.max(self._updated_key(dst_s)))).scalar()
-        watermark = min(filter(None, (_aware(newest), now)))
-        values: dict[str, datetime | str | None] = {"synced_at": now, "watermark": watermark}
-        if full:
-            values["full_at"] = now
+        newest = connection.execute(
+            select(func.max(self._copy_updated_key())).select_from(dst_s)).scalar()
+        values["watermark"] = min(filter(None, (_aware(newest), now)))
         self._write_state(connection, **values)
         report = SyncReport(written, deleted, models_changed, full, time.monotonic() - started)
         if report.changed:
             log.debug("mirror sync: %s", report)
         return report
 
+    def _compare_chunk(self, connection: Connection, source: Table, target: Table, after: str
+                       ) -> tuple[str | None, int, int]:
+        """Compare the next :data:`FULL_CHUNK` sessions by id, whatever their ``updated_at``.
+
+        The safety net for writes that did not bump ``updated_at``, a chunk per sync so no sync
+        grows long: a whole pass takes (sessions / FULL_CHUNK) syncs. Returns the last id
+        compared (None when the pass is complete) and the rows written and deleted.
+        """
+        upper = connection.execute(
+            select(source.c.session_id).where(source.c.session_id > after)
+            .order_by(source.c.session_id).offset(FULL_CHUNK - 1).limit(1)).scalar()
+        in_range: list[ColumnElement[bool]] = [source.c.session_id > after]
+        target_range: list[ColumnElement[bool]] = [target.c.session_id > after]
+        if upper is not None:
+            in_range.append(source.c.session_id <= upper)
+            target_range.append(target.c.session_id <= upper)
+        written = self._upsert(connection, source, target, SESSION_COLUMNS, "session_id", None,
+                               where=and_(*in_range))
+        gone = ~exists().where(source.c.session_id == target.c.session_id)
+        deleted = max(connection.execute(target.delete().where(*target_range, gone),
+                                         execution_options=_ROWCOUNT).rowcount, 0)
+        return (str(upper) if upper is not None else None), written, deleted
+
     @staticmethod
     def _full_due(state: MirrorState, now: datetime) -> bool:
         return state.full_at is None or (now - state.full_at).total_seconds() >= FULL_EVERY
+
+    def _copy_updated_key(self) -> ColumnElement[Any]:
+        """The copy's newest ``updated_at``, read off its own index (``ix_sessions_updated``)."""
+        if self.dialect == "sqlite":
+            return literal_column("main.optimization_sessions.updated_key")
+        return literal_column(f'"{self.location.schema}".optimization_sessions.updated_at')
 
     @staticmethod
     def _since(state: MirrorState) -> datetime | None:
@@ -404,10 +448,13 @@ class Mirror:
         return table.c.updated_at
 
     def _upsert(self, connection: Connection, source: Table, target: Table,
-                columns: tuple[str, ...], key: str, since: datetime | None) -> int:
+                columns: tuple[str, ...], key: str, since: datetime | None,
+                where: ColumnElement[bool] | None = None) -> int:
         """Insert the source's rows the target lacks, update those that differ; the count."""
-        if since is None:
-            where: ColumnElement[bool] = true()
+        if where is not None:
+            pass
+        elif since is None:
+            where = true()
         elif self.dialect == "sqlite":
             where = self._updated_key(source) >= since.strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
         else:
