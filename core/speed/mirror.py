@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 MIRROR_FORMAT = "1"
 OVERLAP = timedelta(seconds=60)
 FULL_EVERY = 600.0  # seconds between the starts of two comparisons of every row
-FULL_CHUNK = 20_000  # sessions compared per sync while such a comparison is under way
+FULL_CHUNK = 5_000  # sessions compared per sync while such a comparison is under way
 PLATFORM_ALIAS = "platform"  # SQLite: the schema name of the attached platform file
 SESSION_COLUMNS = tuple(c.name for c in optimization_sessions.columns)
 MODEL_COLUMNS = tuple(c.name for c in models.columns)
@@ -459,14 +459,19 @@ class Mirror:
             where = self._updated_key(source) >= since.strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
         else:
             where = source.c.updated_at >= since.replace(tzinfo=None)
-        insert = sqlite_dialect.insert if self.dialect == "sqlite" else pg_dialect.insert
-        statement = insert(target).from_select(
-            columns, select(*[source.c[c] for c in columns]).where(where))
+        # Only rows that are new or differ reach the upsert: an unchanged row is then neither
+        # rewritten nor locked (PostgreSQL locks a conflicting row even when it updates nothing).
         others = [c for c in columns if c != key]
+        current = target.alias("current")
+        differs = or_(current.c[key].is_(None),
+                      *[source.c[c].is_distinct_from(current.c[c]) for c in others])
+        rows = (select(*[source.c[c] for c in columns])
+                .select_from(source.outerjoin(current, current.c[key] == source.c[key]))
+                .where(where, differs))
+        insert = sqlite_dialect.insert if self.dialect == "sqlite" else pg_dialect.insert
+        statement = insert(target).from_select(columns, rows)
         statement = statement.on_conflict_do_update(
-            index_elements=[target.c[key]],
-            set_={c: statement.excluded[c] for c in others},
-            where=or_(*[target.c[c].is_distinct_from(statement.excluded[c]) for c in others]))
+            index_elements=[target.c[key]], set_={c: statement.excluded[c] for c in others})
         return max(connection.execute(statement, execution_options=_ROWCOUNT).rowcount, 0)
 
     @staticmethod
