@@ -66,6 +66,7 @@ from core.speed.derived import (
     COUNTS_TABLE,
     FRONT_INDEX,
     POINTS_INDEX,
+    STATUS_METRIC_INDEXES,
     Capabilities,
     capabilities,
     derived,
@@ -287,7 +288,7 @@ def summary(connection: Connection, f: SessionFilter) -> Summary:
     # filters it: a date range or a technique would be checked row by row against the table
     # (measured at a million rows: 2.5 s unfiltered, but 9.6 s for 90 days, against 4.7 s).
     walkable = _status_only(f) and all(
-        has_index(connection, f"ix_sessions_status_{m}") for m in ("size", "speed"))
+        has_index(connection, STATUS_METRIC_INDEXES[m]) for m in ("size", "speed"))
     # A set of models read through its own index: its sessions' completed values are few
     # enough to pick each median with a bounded sort (LIMIT 2 OFFSET k) rather than rank them
     # all with window functions (at 1,000,000 sessions, 52,198 values of 'whisper' models:

@@ -13,7 +13,6 @@ interpolation rule, so both backends return the same exact numbers:
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -26,17 +25,16 @@ from sqlalchemy import (
     literal_column,
     select,
     table,
-    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause, Subquery
 
 from core.query import S
-from core.speed.derived import TECHNIQUES_TABLE, Capabilities, derived, timestamp_key
+from core.speed.derived import TECHNIQUES_TABLE, Capabilities, capabilities, derived, timestamp_key
 
 Granularity = Literal["day", "week", "month"]
 # SQLite: an index holding every value a full-table aggregate reads (created by init-db). Its
@@ -164,20 +162,9 @@ def _compile_indexed_by(element: IndexedBy, compiler: SQLCompiler, **kw: Any) ->
     return f"{rendered} INDEXED BY {element.index}"
 
 
-_indexes: weakref.WeakKeyDictionary[Engine, frozenset[str]] = weakref.WeakKeyDictionary()
-
-
 def has_index(connection: Connection, name: str) -> bool:
-    """Whether the SQLite database has index ``name`` (the list is read once per engine)."""
-    if connection.dialect.name != "sqlite":
-        return False
-    engine = connection.engine
-    found = _indexes.get(engine)
-    if found is None:
-        rows = connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'"))
-        found = frozenset(row[0] for row in rows)
-        _indexes[engine] = found
-    return name in found
+    """Whether the SQLite database has index ``name`` (from the one capabilities probe)."""
+    return capabilities(connection).has_index(name)
 
 
 def has_facts_index(connection: Connection) -> bool:

@@ -42,6 +42,8 @@ KEYS_TABLE = "session_keys"
 # concurrent platform writers do not queue on one counter row; readers sum the slots.
 COUNTS_TABLE = "session_counts"
 COUNT_SLOTS = 16
+# The (status, metric) indexes whose value order the SQLite medians walk (core.aggregates).
+STATUS_METRIC_INDEXES = {"size": "ix_sessions_status_size", "speed": "ix_sessions_status_speed"}
 # Partial indexes over the completed sessions with both metrics (see _create_indexes).
 POINTS_INDEX = "ix_sessions_points"
 FRONT_INDEX = "ix_sessions_front"
@@ -138,9 +140,14 @@ class Capabilities:
     status_counts: bool = False  # COUNTS_TABLE: exact sessions per status, kept by triggers
     rollups: bool = False  # ROLLUP_TABLES: exact pre-aggregated facts, kept by triggers
     points_indexes: bool = False  # POINTS_INDEX and FRONT_INDEX (partial, completed with metrics)
+    indexes: frozenset[str] = frozenset()  # index names on the sessions table (SQLite: all)
 
     def has(self, name: str) -> bool:
         return name in self.generated_columns
+
+    def has_index(self, name: str) -> bool:
+        """Whether SQLite index ``name`` exists (readers name it in ``INDEXED BY``)."""
+        return self.dialect == "sqlite" and name in self.indexes
 
 
 _capabilities: weakref.WeakKeyDictionary[Engine, Capabilities] = weakref.WeakKeyDictionary()
@@ -191,6 +198,7 @@ def _inspect_capabilities(connection: Connection) -> Capabilities:
         status_counts=COUNTS_TABLE in tables and (dialect != "sqlite" or KEYS_TABLE in tables),
         rollups=all(name in tables for name in ROLLUP_TABLES),
         points_indexes=POINTS_INDEX in indexes and FRONT_INDEX in indexes,
+        indexes=frozenset(indexes),
     )
 
 
