@@ -655,6 +655,14 @@ def test_aggregates_of_a_search_equal_the_plain_path(
         expected = {f: [getattr(aggregates, name)(conn, f) for name in AGGREGATES_OF_A_SEARCH]
                     for f in filters}
     override_capabilities(reader, caps)
+    by_lists = []  # broad scans read per technique by lists of techniques (SQLite)
+    original = aggregates._by_technique_set
+
+    def spy(*args: Any) -> Any:
+        by_lists.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(aggregates, "_by_technique_set", spy)
     for limit in (query.MATCHED_IDS_LIMIT, 3):
         monkeypatch.setattr(query, "MATCHED_IDS_LIMIT", limit)
         with reader.connect() as conn:
@@ -662,6 +670,7 @@ def test_aggregates_of_a_search_equal_the_plain_path(
                 found = [getattr(aggregates, name)(conn, f) for name in AGGREGATES_OF_A_SEARCH]
                 for name, x, y in zip(AGGREGATES_OF_A_SEARCH, found, expected[f], strict=True):
                     assert _alike(x, y), (limit, f, name, x, y)
+    assert bool(by_lists) == (backend == "sqlite")
 
 
 def test_date_bounds_compare_alike_on_every_path(initialised: tuple[Engine, Engine, str]) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, inspect, select
 
 from core.config import Settings
+from core.speed.derived import init_db
 from core.speed.location import MirrorLocation, mirror_location
 from core.speed.mirror import MIRROR_FORMAT, Mirror
 from core.speed.platform import (
@@ -68,7 +69,8 @@ def _copy_status(mirror: Mirror, settings: Settings) -> tuple[str, str]:
                           f"{MIRROR_FORMAT}"
     if state.platform != settings.masked_db_url:
         return "rebuild", f"build it again: it was made from {state.platform}"
-    return "sync", "up to date in format; compare every row with the platform once (a full sync)"
+    return "sync", ("of this format: add what this version derives, if anything, then compare "
+                    "every row with the platform once (a full sync)")
 
 
 def plan_install(settings: Settings) -> InstallPlan:
@@ -114,6 +116,12 @@ def install(settings: Settings, progress: Progress = print) -> InstallPlan:
             if plan.copy_action in ("build", "rebuild"):
                 mirror.build(progress)
             else:
+                # Idempotent: what a newer version derives is added to the copy in place.
+                engine = plan.location.write_engine()
+                try:
+                    init_db(engine, progress=lambda step: progress(f"copy: {step}"))
+                finally:
+                    engine.dispose()
                 report = mirror.sync(full=True)
                 progress(f"copy: synced ({report.sessions_written} sessions written, "
                          f"{report.sessions_deleted} deleted, {report.models_changed} models)")

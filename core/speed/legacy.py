@@ -35,6 +35,9 @@ _INDEXES = (
     "ix_sessions_facts", "ix_sessions_model_facts", "ix_sessions_data_issue",
     "ix_sessions_points", "ix_sessions_front", "ix_sessions_session_id_trgm",
     "ix_sessions_model_id_trgm", "ix_models_name", "ix_models_name_trgm",
+    # Never installed in the platform's tables by a release, but init_db makes them wherever it
+    # runs; dropping the columns they index would fail while they exist.
+    "ix_sessions_technique_size", "ix_sessions_technique_speed",
 )
 _TRIGGERS = (
     "trg_search_insert", "trg_search_update", "trg_search_delete",
