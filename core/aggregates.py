@@ -69,6 +69,7 @@ from core.speed.derived import (
     POINTS_INDEX,
     STATUS_METRIC_INDEXES,
     TECHNIQUE_SET_INDEXES,
+    WEEK_INDEXES,
     Capabilities,
     capabilities,
     derived,
@@ -448,11 +449,6 @@ def _by_technique_set(connection: Connection, caps: Capabilities,
     table holds them (strings only, once per session), so counts and histograms, and the
     quartiles read off them, are those of the join; means are the histograms' sums over counts.
     """
-    techniques_json = derived("techniques_json", caps)
-    counts = (select(techniques_json, S.c.status, func.count())
-              .select_from(IndexedBy(S, next(iter(TECHNIQUE_SET_INDEXES))))
-              .where(*where).group_by(techniques_json, S.c.status))
-    found: dict[str, dict[str, Any]] = {}
     names: dict[Any, tuple[str, ...]] = {}
 
     def named(value: Any) -> tuple[str, ...]:
@@ -465,26 +461,43 @@ def _by_technique_set(connection: Connection, caps: Capabilities,
                                  if isinstance(items, list) else ())
         return names[value]
 
-    for techniques, status, n in connection.execute(counts):
-        for technique in named(techniques):
-            row = found.setdefault(technique, {"technique": technique, **dict.fromkeys(STATUSES, 0)})
+    return _streamed(connection, caps, where, "techniques_json", "technique", named,
+                     TECHNIQUE_SET_INDEXES, (0.25, 0.5, 0.75), means=True)
+
+
+def _streamed(connection: Connection, caps: Capabilities, where: list[ColumnElement[bool]],
+              leading: str, key: str, keys_of: Callable[[Any], tuple[Any, ...]],
+              indexes: Mapping[str, str], quantiles: tuple[float, ...], *, means: bool
+              ) -> list[dict[str, Any]]:
+    """Counts by status and metric histograms grouped by the generated column ``leading``,
+    each histogram read in (``leading``, value) order off its index in ``indexes``; every
+    group then counts for each of ``keys_of(group)``, which name the rows (``key``)."""
+    group = derived(leading, caps)
+    counts = (select(group, S.c.status, func.count())
+              .select_from(IndexedBy(S, next(iter(indexes))))
+              .where(*where).group_by(group, S.c.status))
+    found: dict[Any, dict[str, Any]] = {}
+    for value, status, n in connection.execute(counts):
+        for name in keys_of(value):
+            row = found.setdefault(name, {key: name, **dict.fromkeys(STATUSES, 0)})
             row[status] = row.get(status, 0) + int(n)
-    for index, metric_column in TECHNIQUE_SET_INDEXES.items():
+    for index, metric_column in indexes.items():
         metric = _METRIC_OF[metric_column]
-        value = derived(metric_column, caps)
-        statement = (select(techniques_json, value, func.count())
+        measured = derived(metric_column, caps)
+        statement = (select(group, measured, func.count())
                      .select_from(IndexedBy(S, index))
-                     .where(*where, S.c.status == "completed", value.is_not(None))
-                     .group_by(techniques_json, value))
-        histograms: dict[str, Counter[float]] = {}
-        for techniques, v, n in connection.execute(statement):
-            for technique in named(techniques):
-                histograms.setdefault(technique, Counter())[v] += int(n)
-        for technique, row in found.items():
-            histogram = sorted(histograms.get(technique, Counter()).items())
-            total = sum(n for _, n in histogram)
-            row[f"{metric}_mean"] = sum(v * n for v, n in histogram) / total if total else None
-            for q in (0.25, 0.5, 0.75):
+                     .where(*where, S.c.status == "completed", measured.is_not(None))
+                     .group_by(group, measured))
+        histograms: dict[Any, Counter[float]] = {}
+        for value, v, n in connection.execute(statement):
+            for name in keys_of(value):
+                histograms.setdefault(name, Counter())[v] += int(n)
+        for name, row in found.items():
+            histogram = sorted(histograms.get(name, Counter()).items())
+            if means:
+                total = sum(n for _, n in histogram)
+                row[f"{metric}_mean"] = sum(v * n for v, n in histogram) / total if total else None
+            for q in quantiles:
                 row[_quantile_name(metric, q)] = histogram_quantile(histogram, q)
     return list(found.values())
 
@@ -532,6 +545,11 @@ def period_stats(connection: Connection, f: SessionFilter, *,
         found = period_rollup(connection, plan, granularity, first.date(), last.date())
         return _period_series(granularity, first, last, found)
     sessions, where = _filtered(connection, f, caps)
+    if granularity == "week" and isinstance(sessions, IndexedBy) and sessions.index == FACTS_INDEX \
+            and all(caps.has_index(name) for name in WEEK_INDEXES):
+        rows = _streamed(connection, caps, where, "created_week", "bucket", lambda week: (week,),
+                         WEEK_INDEXES, (0.5,), means=False)
+        return _period_series(granularity, first, last, {bucket_start(r["bucket"]): r for r in rows})
     base = (
         select(bucket_expression(granularity, caps).label("bucket"), S.c.status,
                _completed_value("size_reduction", caps).label("size"),

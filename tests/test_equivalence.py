@@ -671,6 +671,24 @@ def test_aggregates_of_a_search_equal_the_plain_path(
                 for name, x, y in zip(AGGREGATES_OF_A_SEARCH, found, expected[f], strict=True):
                     assert _alike(x, y), (limit, f, name, x, y)
     assert bool(by_lists) == (backend == "sqlite")
+    # Weekly buckets (the page picks them for ranges of 46-740 days) on every path.
+    weekly = []
+    original_streamed = aggregates._streamed
+
+    def spy_streamed(*args: Any, **kwargs: Any) -> Any:
+        weekly.append(args[3])
+        return original_streamed(*args, **kwargs)
+
+    monkeypatch.setattr(aggregates, "_streamed", spy_streamed)
+    for f in filters[:8]:
+        override_capabilities(reader, plain_caps(backend))
+        with reader.connect() as conn:
+            expected_weeks = aggregates.period_stats(conn, f, granularity="week")
+        override_capabilities(reader, caps)
+        with reader.connect() as conn:
+            found_weeks = aggregates.period_stats(conn, f, granularity="week")
+        assert _alike(found_weeks, expected_weeks), f
+    assert ("created_week" in weekly) == (backend == "sqlite")
 
 
 def test_date_bounds_compare_alike_on_every_path(initialised: tuple[Engine, Engine, str]) -> None:

@@ -47,6 +47,9 @@ STATUS_METRIC_INDEXES = {"size": "ix_sessions_status_size", "speed": "ix_session
 # SQLite: the metrics by list of techniques (see _init_sqlite), read by core.aggregates.
 TECHNIQUE_SET_INDEXES = {"ix_sessions_technique_size": "size_reduction",
                          "ix_sessions_technique_speed": "speed_improvement"}
+# SQLite: the metrics by week created, the same way (core.aggregates.period_stats).
+WEEK_INDEXES = {"ix_sessions_week_size": "size_reduction",
+                "ix_sessions_week_speed": "speed_improvement"}
 # Partial indexes over the completed sessions with both metrics (see _create_indexes).
 POINTS_INDEX = "ix_sessions_points"
 FRONT_INDEX = "ix_sessions_front"
@@ -94,6 +97,8 @@ _SQLITE_EXPRESSIONS: dict[str, str] = {
     # SQLite keeps timestamps as text; another writer may use 'T' or a 'Z'/'+00:00' suffix.
     # strftime() normalises all of them to UTC 'YYYY-MM-DD HH:MM:SS.SSS', which sorts as text.
     "created_key": "strftime('%Y-%m-%d %H:%M:%f', {t}created_at)",
+    # The Monday of its week (core.stats_sql.bucket_expression's week bucket, computed once).
+    "created_week": "date(strftime('%Y-%m-%d %H:%M:%f', {t}created_at), 'weekday 0', '-6 days')",
     "updated_key": "strftime('%Y-%m-%d %H:%M:%f', {t}updated_at)",
     "completed_key": "strftime('%Y-%m-%d %H:%M:%f', {t}completed_at)",
 }
@@ -122,7 +127,7 @@ _PG_EXPRESSIONS: dict[str, str] = {
     ),
 }
 _TYPES = {"progress": Float, "techniques_json": Text, "data_issue": Integer,
-          "created_key": Text, "updated_key": Text, "completed_key": Text,
+          "created_key": Text, "updated_key": Text, "completed_key": Text, "created_week": Text,
           **{name: Float for name in METRICS}}
 _SQL_TYPES = {"sqlite": {Float: "REAL", Text: "TEXT", Integer: "INTEGER"},
               "postgresql": {Float: "double precision", Text: "text", Integer: "integer"}}
@@ -421,11 +426,13 @@ def _init_sqlite(connection: Connection) -> None:
     # Per technique of a broad scan (core.aggregates.technique_stats): the values grouped by the
     # session's list of techniques, in (list, value) order, so each histogram streams off an
     # index instead of joining every session to its techniques and sorting.
-    for name, metric in TECHNIQUE_SET_INDEXES.items():
-        _step(f"index {name}")
-        connection.exec_driver_sql(
-            f"CREATE INDEX IF NOT EXISTS {name} ON {SESSIONS} (techniques_json, {metric}, status,"
-            " created_key, model_id, session_id)")
+    for leading, indexes in (("techniques_json", TECHNIQUE_SET_INDEXES),
+                             ("created_week", WEEK_INDEXES)):
+        for name, metric in indexes.items():
+            _step(f"index {name}")
+            connection.exec_driver_sql(
+                f"CREATE INDEX IF NOT EXISTS {name} ON {SESSIONS} ({leading}, {metric}, status,"
+                " created_key, model_id, session_id)")
     techniques_of = _SQLITE_TECHNIQUES_OF.format(row="NEW")
     statements = [
         f"CREATE TABLE IF NOT EXISTS {TECHNIQUES_TABLE} (technique TEXT NOT NULL,"

@@ -24,7 +24,7 @@ MODELS = "models"
 
 _SESSION_COLUMNS = ("size_reduction", "speed_improvement", "accuracy_delta", "progress",
                     "techniques_json", "data_issue", "created_key", "updated_key",
-                    "completed_key", "export_pre", "export_post")
+                    "completed_key", "created_week", "export_pre", "export_post")
 _MODEL_COLUMNS = ("export_name",)
 _INDEXES = (
     "ix_sessions_created", "ix_sessions_status_created", "ix_sessions_model_created",
@@ -37,7 +37,8 @@ _INDEXES = (
     "ix_sessions_model_id_trgm", "ix_models_name", "ix_models_name_trgm",
     # Never installed in the platform's tables by a release, but init_db makes them wherever it
     # runs; dropping the columns they index would fail while they exist.
-    "ix_sessions_technique_size", "ix_sessions_technique_speed",
+    "ix_sessions_technique_size", "ix_sessions_technique_speed", "ix_sessions_week_size",
+    "ix_sessions_week_speed",
 )
 _TRIGGERS = (
     "trg_search_insert", "trg_search_update", "trg_search_delete",
