@@ -67,7 +67,7 @@ def _copy_status(mirror: Mirror, settings: Settings) -> tuple[str, str]:
     if state.format != MIRROR_FORMAT:
         return "rebuild", f"build it again: it has format {state.format}, this version uses " \
                           f"{MIRROR_FORMAT}"
-    if state.platform != settings.masked_db_url:
+    if not location.copies_this_platform(state.platform):
         return "rebuild", f"build it again: it was made from {state.platform}"
     return "sync", ("of this format: add what this version derives, if anything, then compare "
                     "every row with the platform once (a full sync)")

@@ -118,7 +118,7 @@ class SpeedLayer:
         if state.format != MIRROR_FORMAT:
             return (f"the copy has format {state.format}, this version reads {MIRROR_FORMAT}"
                     " (python -m core init-db builds it again)")
-        if state.platform != self.settings.masked_db_url:
+        if not self.location.copies_this_platform(state.platform):
             return f"the copy was made from {state.platform}, not this database"
         fresh = max(filter(None, (state.synced_at, self._fresh_at)), default=None)
         if fresh is None:
@@ -164,7 +164,7 @@ class SpeedLayer:
             return None
         state = self._recorded_state()
         if state is None or state.format != MIRROR_FORMAT \
-                or state.platform != self.settings.masked_db_url:
+                or not self.mirror.location.copies_this_platform(state.platform):
             return None
         with self._sync_lock:
             started = datetime.now(UTC)

@@ -55,6 +55,21 @@ class MirrorLocation:
         return f"schema {self.schema} of {self.platform.masked_db_url}"
 
     @property
+    def platform_identity(self) -> str:
+        """What the copy records as its source, and is checked against before it is read.
+
+        SQLite: the platform's file (its absolute path). PostgreSQL: always the database the
+        copy's schema is in (its address may change, a cloned database clones both), so any
+        copy found there copies these tables.
+        """
+        if self.path is not None:
+            return f"sqlite:///{self.platform_path.resolve()}"
+        return "postgresql: the tables beside this schema"
+
+    def copies_this_platform(self, recorded: str | None) -> bool:
+        return self.path is None or recorded == self.platform_identity
+
+    @property
     def build_path(self) -> Path:
         """SQLite: the file a new copy is built in before it replaces the current one."""
         assert self.path is not None

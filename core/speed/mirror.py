@@ -258,7 +258,7 @@ class Mirror:
                     execution_options=_ROWCOUNT).rowcount
                 progress(f"copied {copied:,} sessions")
                 self._write_state(connection, format=MIRROR_FORMAT,
-                                  platform=self.location.platform.masked_db_url,
+                                  platform=self.location.platform_identity,
                                   built_at=started, synced_at=started, watermark=started,
                                   full_at=started)
         finally:
