@@ -106,6 +106,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     summary = write_demo(engine, sessions=args.sessions, seed=args.seed, anchor=anchor)
     print(f"demo data: {summary.models} models, {summary.sessions} sessions "
           f"({summary.orphan_sessions} on models without metadata)")
+    print("the pages read it as it is; `python -m core init-db` adds the speed layer")
     return 0
 
 

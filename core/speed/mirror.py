@@ -151,11 +151,10 @@ class Mirror:
         """(platform sessions, platform models, copy sessions, copy models)."""
         md = MetaData()
         if self.dialect == "sqlite":
-            source_schema = PLATFORM_ALIAS
-            target_schema = "main"
+            source_schema, target_schema = PLATFORM_ALIAS, "main"
         else:
             source_schema = self._platform_schema(connection)
-            target_schema = mirror_schema or self.location.schema
+            target_schema = mirror_schema or self.location.schema or ""
         return (optimization_sessions.to_metadata(md, schema=source_schema),
                 models.to_metadata(md, schema=source_schema),
                 optimization_sessions.to_metadata(md, schema=target_schema),
