@@ -22,6 +22,7 @@ import ui.auth
 from core.auth_settings import AUTH_FILE_ENV, COOKIE_EXPIRY_ENV, COOKIE_KEY_ENV
 from core.config import DB_URL_ENV, Settings
 from core.demo import write_demo
+from core.speed.install import install
 from core.store import make_engine
 from core.users import add_user, check_password, load_credentials, remove_user, set_password
 
@@ -175,6 +176,23 @@ def test_login_shows_home_with_shell_and_session_count(creds: Path) -> None:
     assert at.button(key="auth_logout_button").label == "Log out"
     assert at.session_state["authentication_status"] is True
     assert at.session_state["roles"] == ["manager"]
+
+
+def test_home_says_whether_the_speed_layer_answers(creds: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    at = login(open_page("app.py"), "alice", "alice password")
+    (plain,) = [c.value.replace("\\", "") for c in at.caption
+                if "platform's tables directly" in c.value]
+    assert "python -m core init-db" in plain  # the reason, and how to end it
+    url = f"sqlite:///{tmp_path / 'with-copy.db'}"
+    settings = Settings(db_url=url, db_url_source="environment")
+    engine = make_engine(settings, read_only=False)
+    write_demo(engine, sessions=50, model_count=3)
+    engine.dispose()
+    install(settings, progress=lambda _: None)
+    monkeypatch.setenv(DB_URL_ENV, url)
+    at = login(open_page("app.py"), "alice", "alice password")
+    assert any("dashboard's own copy" in c.value for c in at.caption)
 
 
 @pytest.mark.parametrize("script", PAGE_SCRIPTS)

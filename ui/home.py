@@ -15,7 +15,8 @@ from core.config import DB_URL_ENV, Settings
 from core.filters import SessionFilter
 from core.query import Page
 from core.store import optimization_sessions
-from ui.data import DatabaseUnavailable, connect, load_page, load_techniques
+from ui.data import DatabaseUnavailable, connect, get_layer, load_page, load_techniques
+from ui.shell import escape_markdown
 from ui.table import column_config, page_frame
 from ui.timefmt import viewer_timezone
 from ui.view import ViewState
@@ -49,10 +50,18 @@ def load_latest(settings: Settings) -> Page | None:
 
 
 def render_database_summary(settings: Settings, page: Page | None) -> None:
-    """One line with the count; for the demo database, how to point at a real one."""
+    """One line with the count and which database answers; for the demo, how to point at a
+    real one."""
     if page is not None:
         noun = "session" if page.total == 1 else "sessions"
         st.markdown(f"The database holds **{page.total:,}** optimization {noun}.")
+        plan = get_layer(settings).plan()
+        if plan.uses_copy:
+            st.caption("Pages read the dashboard's own copy of the sessions, kept current "
+                       "within seconds (the speed layer).")
+        else:
+            st.caption(f"Pages read the platform's tables directly, without the speed layer: "
+                       f"{escape_markdown(plan.reason)}.")
     if settings.is_default_database:
         st.info(
             "This is the **demo database**: generated example data, not your platform's. "
