@@ -85,6 +85,9 @@ def cmd_init_db(args: argparse.Namespace) -> int:
     except SQLAlchemyError as error:
         raise CliError(f"init-db failed on {settings.masked_db_url}: "
                        f"{error.__class__.__name__}: {str(error).splitlines()[0]}") from None
+    except OSError as error:  # the copy's folder cannot be written
+        raise CliError(f"cannot write the dashboard's copy ({error.strerror}: {error.filename}); "
+                       "set SESSIONS_MIRROR to a file path the dashboard may write") from None
     print(f"initialised {settings.masked_db_url}")
     return 0
 

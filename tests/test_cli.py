@@ -34,6 +34,17 @@ def demo_url(empty_db_url: str, capsys: pytest.CaptureFixture[str]) -> str:
     return empty_db_url
 
 
+def test_init_db_names_a_copy_folder_it_cannot_write(
+        sqlite_db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the copy's folder would be")
+    monkeypatch.setenv("SESSIONS_MIRROR", str(blocked / "copy.db"))
+    code, _, err = run(capsys, "init-db", "--db", sqlite_db_url)
+    assert code == 2 and "cannot write the dashboard's copy" in err and "SESSIONS_MIRROR" in err
+    assert "Traceback" not in err
+
+
 def test_init_db_is_idempotent(empty_db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "init-db", "--db", empty_db_url)[0] == 0
     assert run(capsys, "init-db", "--db", empty_db_url)[0] == 0
