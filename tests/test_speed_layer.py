@@ -23,7 +23,7 @@ from core.filters import SessionFilter
 from core.query import fetch_page
 from core.speed import SpeedLayer
 from core.speed.install import install, plan_install, remove
-from core.speed.mirror import mirror_state
+from core.speed.state import mirror_state
 from core.store import make_engine
 from tests.test_equivalence import SEED, assert_copy_answers_like_the_platform, load
 

@@ -24,7 +24,8 @@ engine, which structures that database has (:func:`core.speed.derived.capabiliti
 
 from core.speed.layer import ReadPlan, SpeedLayer, dispose_layers, speed_layer
 from core.speed.location import MirrorConfigError, MirrorLocation, mirror_location
-from core.speed.mirror import MIRROR_FORMAT, Mirror, SyncReport
+from core.speed.mirror import Mirror
+from core.speed.state import MIRROR_FORMAT, SyncReport
 
 __all__ = [
     "MIRROR_FORMAT",

@@ -15,12 +15,13 @@ from sqlalchemy import func, inspect, select
 from core.config import Settings
 from core.speed.derived import init_db
 from core.speed.location import MirrorLocation, mirror_location
-from core.speed.mirror import MIRROR_FORMAT, Mirror
+from core.speed.mirror import Mirror
 from core.speed.platform import (
     install_platform_objects,
     pending_steps,
     remove_platform_objects,
 )
+from core.speed.state import unusable_reason
 from core.store import make_engine, metadata, optimization_sessions
 
 Progress = Callable[[str], None]
@@ -48,11 +49,13 @@ class InstallPlan:
         return out
 
 
+_BUILD = "build it: copy the platform's rows, then add indexes, rollups and search tables there"
+
+
 def _copy_status(mirror: Mirror, settings: Settings) -> tuple[str, str]:
     location = mirror.location
     if location.path is not None and not location.path.exists():
-        return "build", "build it: copy the platform's rows, then add indexes, rollups and " \
-                        "search tables there"
+        return "build", _BUILD
     engine = location.read_engine()
     try:
         with engine.connect() as connection:
@@ -61,14 +64,11 @@ def _copy_status(mirror: Mirror, settings: Settings) -> tuple[str, str]:
         state = None
     finally:
         engine.dispose()
+    reason = unusable_reason(state, location)
     if state is None:
-        return "build", "build it: copy the platform's rows, then add indexes, rollups and " \
-                        "search tables there"
-    if state.format != MIRROR_FORMAT:
-        return "rebuild", f"build it again: it has format {state.format}, this version uses " \
-                          f"{MIRROR_FORMAT}"
-    if not location.copies_this_platform(state.platform):
-        return "rebuild", f"build it again: it was made from {state.platform}"
+        return "build", _BUILD
+    if reason:
+        return "rebuild", f"build it again: {reason}"
     return "sync", ("of this format: add what this version derives, if anything, then compare "
                     "every row with the platform once (a full sync)")
 

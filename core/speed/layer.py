@@ -23,7 +23,8 @@ from sqlalchemy.engine import Engine
 
 from core.config import Settings
 from core.speed.location import MirrorLocation, mirror_location
-from core.speed.mirror import MIRROR_FORMAT, Mirror, MirrorState, SyncReport
+from core.speed.mirror import Mirror
+from core.speed.state import MirrorState, SyncReport, unusable_reason
 from core.store import make_engine
 
 log = logging.getLogger("core.speed")
@@ -113,13 +114,9 @@ class SpeedLayer:
         if self.location.path is not None and not self.location.path.exists():
             return f"no copy at {self.location.path} (python -m core init-db builds it)"
         state = self._recorded_state()
-        if state is None:
-            return f"no copy in {self.location.description} (python -m core init-db builds it)"
-        if state.format != MIRROR_FORMAT:
-            return (f"the copy has format {state.format}, this version reads {MIRROR_FORMAT}"
-                    " (python -m core init-db builds it again)")
-        if not self.location.copies_this_platform(state.platform):
-            return f"the copy was made from {state.platform}, not this database"
+        reason = unusable_reason(state, self.location)
+        if reason or state is None:
+            return f"{reason} (python -m core init-db builds it)"
         fresh = max(filter(None, (state.synced_at, self._fresh_at)), default=None)
         if fresh is None:
             return "the copy was never synced"
@@ -162,9 +159,7 @@ class SpeedLayer:
         if self.mirror is None or (self.location is not None and self.location.path is not None
                                    and not self.location.path.exists()):
             return None
-        state = self._recorded_state()
-        if state is None or state.format != MIRROR_FORMAT \
-                or not self.mirror.location.copies_this_platform(state.platform):
+        if unusable_reason(self._recorded_state(), self.mirror.location):
             return None
         with self._sync_lock:
             started = datetime.now(UTC)
@@ -230,15 +225,13 @@ _layers: dict[Settings, SpeedLayer] = {}
 _layers_lock = threading.Lock()
 
 
-def speed_layer(settings: Settings, *, engine_hook: EngineHook | None = None,
-                start_sync: bool = True) -> SpeedLayer:
+def speed_layer(settings: Settings, *, engine_hook: EngineHook | None = None) -> SpeedLayer:
     """The process's layer for ``settings``, created (and its sync thread started) once."""
     with _layers_lock:
         layer = _layers.get(settings)
         if layer is None:
             layer = _layers[settings] = SpeedLayer(settings, engine_hook=engine_hook)
-            if start_sync:
-                layer.start()
+            layer.start()
         return layer
 
 

@@ -31,15 +31,12 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Column,
     MetaData,
     Table,
-    Text,
     and_,
     exists,
     func,
@@ -54,13 +51,11 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.speed.location import MirrorLocation, platform_uri
-from core.store import models, optimization_sessions
+from core.speed.state import MIRROR_FORMAT, MirrorState, SyncReport, mirror_state
+from core.store import models, optimization_sessions, parse_timestamp
 
 log = logging.getLogger(__name__)
 
-# Bump when the copy's layout or derived structures change: a copy of another format is not
-# read (the plain path answers) until ``init-db`` builds it again.
-MIRROR_FORMAT = "1"
 OVERLAP = timedelta(seconds=60)
 FULL_EVERY = 600.0  # seconds between the starts of two comparisons of every row
 FULL_CHUNK = 5_000  # sessions compared per sync while such a comparison is under way
@@ -70,68 +65,8 @@ MODEL_COLUMNS = tuple(c.name for c in models.columns)
 SQLITE_TIME_FORMAT = "'%Y-%m-%d %H:%M:%f'"
 _ROWCOUNT = {"preserve_rowcount": True}  # SQLAlchemy keeps an INSERT's row count only if asked
 
-_state_metadata = MetaData()
-mirror_state = Table(
-    "mirror_state", _state_metadata,
-    Column("key", Text, primary_key=True),
-    Column("value", Text, nullable=True),
-)
-
-
-@dataclass(frozen=True)
-class MirrorState:
-    """What the copy records about itself (one row per key in ``mirror_state``)."""
-
-    format: str | None
-    platform: str | None  # the platform it copies (masked URL): a copy of another is not used
-    built_at: datetime | None
-    synced_at: datetime | None  # the start of the last sync: the copy is at least this fresh
-    watermark: datetime | None
-    full_at: datetime | None  # when the last comparison of every row ended
-    full_cursor: str | None = None  # the last id compared by a comparison under way
-
-    @classmethod
-    def from_rows(cls, rows: dict[str, str | None]) -> MirrorState:
-        def at(key: str) -> datetime | None:
-            value = rows.get(key)
-            return datetime.fromisoformat(value) if value else None
-
-        return cls(format=rows.get("format"), platform=rows.get("platform"),
-                   built_at=at("built_at"), synced_at=at("synced_at"),
-                   watermark=at("watermark"), full_at=at("full_at"),
-                   full_cursor=rows.get("full_cursor"))
-
-
-@dataclass(frozen=True)
-class SyncReport:
-    """What one sync did."""
-
-    sessions_written: int
-    sessions_deleted: int
-    models_changed: int
-    full: bool
-    seconds: float
-    skipped: str = ""  # why nothing was done (another process was syncing, nothing changed)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.sessions_written or self.sessions_deleted or self.models_changed)
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip().replace("T", " ").removesuffix("Z")
-        try:
-            value = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Mirror:
@@ -212,11 +147,6 @@ class Mirror:
             self._writer = None
 
     # -- build --------------------------------------------------------------------------------
-
-    def exists(self) -> bool:
-        if self.location.path is not None:
-            return self.location.path.exists()
-        return False
 
     def build(self, progress: Callable[[str], None] = lambda _: None) -> None:
         """Copy the platform's rows and add every derived structure, out of readers' sight.
@@ -392,7 +322,7 @@ class Mirror:
         models_changed += self._delete_missing(connection, src_m, dst_m, "model_id")
         newest = connection.execute(
             select(func.max(self._copy_updated_key())).select_from(dst_s)).scalar()
-        values["watermark"] = min(filter(None, (_aware(newest), now)))
+        values["watermark"] = min(filter(None, (parse_timestamp(newest), now)))
         self._write_state(connection, **values)
         report = SyncReport(written, deleted, models_changed, full, time.monotonic() - started)
         if report.changed:
@@ -446,18 +376,17 @@ class Mirror:
             return func.strftime(literal_column(SQLITE_TIME_FORMAT), table.c.updated_at)
         return table.c.updated_at
 
+    def _changed_since(self, source: Table, since: datetime) -> ColumnElement[bool]:
+        if self.dialect == "sqlite":
+            return self._updated_key(source) >= since.strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
+        return source.c.updated_at >= since.replace(tzinfo=None)
+
     def _upsert(self, connection: Connection, source: Table, target: Table,
                 columns: tuple[str, ...], key: str, since: datetime | None,
                 where: ColumnElement[bool] | None = None) -> int:
         """Insert the source's rows the target lacks, update those that differ; the count."""
-        if where is not None:
-            pass
-        elif since is None:
-            where = true()
-        elif self.dialect == "sqlite":
-            where = self._updated_key(source) >= since.strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
-        else:
-            where = source.c.updated_at >= since.replace(tzinfo=None)
+        if where is None:
+            where = true() if since is None else self._changed_since(source, since)
         # Only rows that are new or differ reach the upsert: an unchanged row is then neither
         # rewritten nor locked (PostgreSQL locks a conflicting row even when it updates nothing).
         others = [c for c in columns if c != key]

@@ -80,7 +80,7 @@ def drop_changed_rows_index(connection: Connection) -> None:
         connection.exec_driver_sql(f'DROP INDEX IF EXISTS "{CHANGED_INDEX}"')
 
 
-def _config(connection: Connection) -> Config:
+def _config(connection: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -103,9 +103,7 @@ class Step:
 
 
 def _script() -> ScriptDirectory:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(config)
+    return ScriptDirectory.from_config(_config())
 
 
 def pending_steps(connection: Connection) -> list[Step]:
@@ -120,12 +118,6 @@ def pending_steps(connection: Connection) -> list[Step]:
         steps.append(Step(revision.revision, (revision.doc or "").strip().splitlines()[0],
                           tuple(details)))
     return steps
-
-
-def head_revision() -> str:
-    head = _script().get_current_head()
-    assert head is not None
-    return head
 
 
 def install_platform_objects(engine: Engine) -> list[Step]:

@@ -11,7 +11,10 @@ Revises: 0001
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alembic import op
+from sqlalchemy.engine import Connection
 
 from core.speed.platform import changed_rows_index, drop_changed_rows_index
 
@@ -25,19 +28,19 @@ def describe(connection: object) -> list[str]:
     return ["add index ix_dashboard_changed on optimization_sessions (updated_at, session_id)"]
 
 
-def upgrade() -> None:
+def _run(step: Callable[[Connection], None]) -> None:
+    """PostgreSQL's CONCURRENTLY cannot run inside a transaction: step out of Alembic's."""
     connection = op.get_bind()
     if connection.dialect.name == "postgresql":
         with op.get_context().autocommit_block():
-            changed_rows_index(connection)
+            step(connection)
     else:
-        changed_rows_index(connection)
+        step(connection)
+
+
+def upgrade() -> None:
+    _run(changed_rows_index)
 
 
 def downgrade() -> None:
-    connection = op.get_bind()
-    if connection.dialect.name == "postgresql":
-        with op.get_context().autocommit_block():
-            drop_changed_rows_index(connection)
-    else:
-        drop_changed_rows_index(connection)
+    _run(drop_changed_rows_index)
