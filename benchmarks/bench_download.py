@@ -63,13 +63,32 @@ def main() -> int:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        env = {**os.environ, "DASHBOARD_AUTH_FILE": str(credentials), "DASHBOARD_COOKIE_KEY": KEY,
-               "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+        env = {
+            **os.environ,
+            "DASHBOARD_AUTH_FILE": str(credentials),
+            "DASHBOARD_COOKIE_KEY": KEY,
+            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        }
         server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "server.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "server.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             base = f"http://127.0.0.1:{port}"
@@ -99,8 +118,7 @@ def main() -> int:
             if args.gzip:
                 curl.append("--compressed")
             started = time.monotonic()
-            download = subprocess.Popen([*curl, url], stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE)
+            download = subprocess.Popen([*curl, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             assert download.stdout is not None and download.stderr is not None
             size = lines = 0
             while block := download.stdout.read(1 << 20):
@@ -115,11 +133,15 @@ def main() -> int:
             rows = lines - 1
             query = csv_link("bench", credential, f, KEY).split("?", 1)[1].split("token=")[0].rstrip("&")
             print(f"filter: {query or '-'}{' (gzip on the wire)' if args.gzip else ''}")
-            print(f"rows {rows:,}, {size / 1e6:.1f} MB, {seconds:.1f} s, "
-                  f"{rows / seconds:,.0f} rows/s, first byte {float(first_byte or 0):.2f} s")
-            print(f"server CPU {_cpu_s(pid) - cpu_before:.1f} s; RSS before {before_kb / 1024:.0f} MB, "
-                  f"peak {peak_kb[0] / 1024:.0f} MB (+{(peak_kb[0] - before_kb) / 1024:.0f} MB), "
-                  f"after {_status_kb(pid, 'VmRSS') / 1024:.0f} MB")
+            print(
+                f"rows {rows:,}, {size / 1e6:.1f} MB, {seconds:.1f} s, "
+                f"{rows / seconds:,.0f} rows/s, first byte {float(first_byte or 0):.2f} s"
+            )
+            print(
+                f"server CPU {_cpu_s(pid) - cpu_before:.1f} s; RSS before {before_kb / 1024:.0f} MB, "
+                f"peak {peak_kb[0] / 1024:.0f} MB (+{(peak_kb[0] - before_kb) / 1024:.0f} MB), "
+                f"after {_status_kb(pid, 'VmRSS') / 1024:.0f} MB"
+            )
         finally:
             server.terminate()
             server.wait(timeout=10)

@@ -73,10 +73,16 @@ def run(url: str, path: str, rows_limit: int | None, f: SessionFilter) -> dict[s
     engine.dispose()
     rows -= 1  # the header
     out: dict[str, Any] = {
-        "backend": engine.dialect.name, "path": path, "rows": rows, "bytes": size,
-        "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds),
-        "client_cpu_s": round(cpu, 2), "rows_per_client_cpu_s": round(rows / max(cpu, 1e-9)),
-        "rss_peak_added_mb": round(added, 1), "load_1min": os.getloadavg()[0],
+        "backend": engine.dialect.name,
+        "path": path,
+        "rows": rows,
+        "bytes": size,
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(rows / seconds),
+        "client_cpu_s": round(cpu, 2),
+        "rows_per_client_cpu_s": round(rows / max(cpu, 1e-9)),
+        "rss_peak_added_mb": round(added, 1),
+        "load_1min": os.getloadavg()[0],
     }
     if server_before is not None and server_after is not None:
         server = server_after - server_before
@@ -100,13 +106,18 @@ def write_cost(url: str, updates: int) -> dict[str, Any]:
     results_cast = "" if sqlite else "CAST(:r AS jsonb)"
     statement = text(
         "UPDATE optimization_sessions SET status = 'completed', completed_steps = total_steps,"
-        f" results = {results_cast or ':r'}, updated_at = :t, completed_at = :t WHERE session_id = :sid")
+        f" results = {results_cast or ':r'}, updated_at = :t, completed_at = :t WHERE session_id = :sid"
+    )
     out: dict[str, Any] = {"backend": engine.dialect.name, "updates": updates}
     for label in ("without", "with", "without ", "with "):
         with engine.connect() as conn:
-            ids = [r[0] for r in conn.execute(text(
-                "SELECT session_id FROM optimization_sessions WHERE status = 'running' LIMIT :n"),
-                {"n": updates})]
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    text("SELECT session_id FROM optimization_sessions WHERE status = 'running' LIMIT :n"),
+                    {"n": updates},
+                )
+            ]
             conn.rollback()
             transaction = conn.begin()
             # pysqlite opens its transaction at the first DML, not at DDL: start it first, or
@@ -117,14 +128,26 @@ def write_cost(url: str, updates: int) -> dict[str, Any]:
                     for name in (*_TRIGGERS, *_MODEL_TRIGGERS):
                         conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
                 else:
-                    conn.exec_driver_sql("ALTER TABLE optimization_sessions DROP COLUMN IF EXISTS"
-                                         " export_post, DROP COLUMN IF EXISTS export_pre")
+                    conn.exec_driver_sql(
+                        "ALTER TABLE optimization_sessions DROP COLUMN IF EXISTS"
+                        " export_post, DROP COLUMN IF EXISTS export_pre"
+                    )
             started = time.perf_counter()
             for i, sid in enumerate(ids):
-                conn.execute(statement, {"sid": sid, "t": f"2026-01-01 00:00:{i % 60:02d}.123456",
-                                         "r": json.dumps({"size_reduction_percent": 41.5 + i / 7,
-                                                          "speed_improvement_percent": 12.25,
-                                                          "accuracy_delta_percent": -0.3})})
+                conn.execute(
+                    statement,
+                    {
+                        "sid": sid,
+                        "t": f"2026-01-01 00:00:{i % 60:02d}.123456",
+                        "r": json.dumps(
+                            {
+                                "size_reduction_percent": 41.5 + i / 7,
+                                "speed_improvement_percent": 12.25,
+                                "accuracy_delta_percent": -0.3,
+                            }
+                        ),
+                    },
+                )
             seconds = time.perf_counter() - started
             transaction.rollback()
         out.setdefault(label.strip() + "_ms", []).append(round(seconds * 1000 / max(1, len(ids)), 3))
@@ -136,17 +159,27 @@ def write_cost(url: str, updates: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--url", required=True, help="database URL (SQLite file or PostgreSQL)")
-    parser.add_argument("--path", choices=("auto", "nocells", "plain"), default="auto",
-                        help="auto: what the route runs; nocells: without the export cells (the COPY"
-                             " path builds each line in SQL); plain: without the cells and without COPY")
+    parser.add_argument(
+        "--path",
+        choices=("auto", "nocells", "plain"),
+        default="auto",
+        help="auto: what the route runs; nocells: without the export cells (the COPY"
+        " path builds each line in SQL); plain: without the cells and without COPY",
+    )
     parser.add_argument("--rows", type=int, default=None, help="stop after this many rows")
     parser.add_argument("--status", action="append", default=[], help="filter on a status")
     parser.add_argument("--sort", default="created_at")
-    parser.add_argument("--write-cost", type=int, default=0, metavar="N",
-                        help="instead: time N session UPDATEs with and without the export's structures")
+    parser.add_argument(
+        "--write-cost",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: time N session UPDATEs with and without the export's structures",
+    )
     args = parser.parse_args(argv)
     if args.write_cost:
         print(json.dumps(write_cost(args.url, args.write_cost)))

@@ -90,8 +90,10 @@ class TickWriter(threading.Thread):
         try:
             while not self.stop.is_set():
                 now = datetime.now(UTC).replace(tzinfo=None)
-                params = {"sid": rng.choice(self.tick_pool),
-                          "now": now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now}
+                params = {
+                    "sid": rng.choice(self.tick_pool),
+                    "now": now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now,
+                }
                 started = time.perf_counter()
                 error = None
                 try:
@@ -116,11 +118,15 @@ def _latencies(ticks: list[Tick]) -> dict[str, Any]:
     ms = [t.seconds * 1000 for t in ticks]
     if not ms:
         return {"writes": 0}
-    return {"writes": len(ms), "p50_ms": round(_percentile(ms, 0.5), 2),
-            "p99_ms": round(_percentile(ms, 0.99), 2), "max_ms": round(max(ms), 1),
-            "over_1s": sum(t.seconds > LONG_WAIT_S for t in ticks),
-            "errors": sum(t.error is not None for t in ticks),
-            "first_error": next((t.error for t in ticks if t.error), None)}
+    return {
+        "writes": len(ms),
+        "p50_ms": round(_percentile(ms, 0.5), 2),
+        "p99_ms": round(_percentile(ms, 0.99), 2),
+        "max_ms": round(max(ms), 1),
+        "over_1s": sum(t.seconds > LONG_WAIT_S for t in ticks),
+        "errors": sum(t.error is not None for t in ticks),
+        "first_error": next((t.error for t in ticks if t.error), None),
+    }
 
 
 def run_candidate(backend: Backend, template: str, candidate: str, tick_pool: list[str]) -> dict[str, Any]:
@@ -145,24 +151,32 @@ def run_candidate(backend: Backend, template: str, candidate: str, tick_pool: li
         raise writer.failure
     during = [t for t in writer.ticks if t.started < ended and t.started + t.seconds > started]
     before = [t for t in writer.ticks if t.started + t.seconds <= started]
-    return {"candidate": candidate, "install_s": round(ended - started, 2), "installed_by": installed_by,
-            "during": _latencies(during), "baseline": _latencies(before),
-            "ticks": [(round(t.started - started, 4), round(t.seconds * 1000, 3), t.error)
-                      for t in writer.ticks]}
+    return {
+        "candidate": candidate,
+        "install_s": round(ended - started, 2),
+        "installed_by": installed_by,
+        "during": _latencies(during),
+        "baseline": _latencies(before),
+        "ticks": [(round(t.started - started, 4), round(t.seconds * 1000, 3), t.error) for t in writer.ticks],
+    }
 
 
 def print_table(backend: str, sessions: int, rows: list[dict[str, Any]]) -> None:
     print(f"\n{backend}, {sessions:,} sessions, a progress tick every {TICK_INTERVAL_S * 1000:.0f} ms")
-    print(f"{'candidate':<10} {'install s':>9} {'writes':>6} {'p50 ms':>8} {'p99 ms':>9} {'max ms':>9}"
-          f" {'>1 s':>5} {'errors':>6}   baseline p50 / max ms")
+    print(
+        f"{'candidate':<10} {'install s':>9} {'writes':>6} {'p50 ms':>8} {'p99 ms':>9} {'max ms':>9}"
+        f" {'>1 s':>5} {'errors':>6}   baseline p50 / max ms"
+    )
     for row in rows:
         d, b = row["during"], row["baseline"]
         if not d["writes"]:
             print(f"{row['candidate']:<10} {row['install_s']:>9.2f}      0 (no write overlapped)")
             continue
-        print(f"{row['candidate']:<10} {row['install_s']:>9.2f} {d['writes']:>6} {d['p50_ms']:>8.2f}"
-              f" {d['p99_ms']:>9.2f} {d['max_ms']:>9.1f} {d['over_1s']:>5} {d['errors']:>6}"
-              f"   {b.get('p50_ms', 0):.2f} / {b.get('max_ms', 0):.1f}")
+        print(
+            f"{row['candidate']:<10} {row['install_s']:>9.2f} {d['writes']:>6} {d['p50_ms']:>8.2f}"
+            f" {d['p99_ms']:>9.2f} {d['max_ms']:>9.1f} {d['over_1s']:>5} {d['errors']:>6}"
+            f"   {b.get('p50_ms', 0):.2f} / {b.get('max_ms', 0):.1f}"
+        )
         if d["first_error"]:
             print(f"{'':<10} first error: {d['first_error']}")
 
@@ -170,21 +184,28 @@ def print_table(backend: str, sessions: int, rows: list[dict[str, Any]]) -> None
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="postgresql")
-    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL"),
-                        help="SQLAlchemy URL of the PostgreSQL server (default: $BENCH_PG_URL)")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("BENCH_PG_URL"),
+        help="SQLAlchemy URL of the PostgreSQL server (default: $BENCH_PG_URL)",
+    )
     parser.add_argument("--sessions", type=int, default=100_000)
     parser.add_argument("--db-dir", type=Path, default=Path("/tmp/bench_writes"))
-    parser.add_argument("--candidate", action="append", choices=sorted(CANDIDATES),
-                        help="repeatable (default: dashboard)")
+    parser.add_argument(
+        "--candidate", action="append", choices=sorted(CANDIDATES), help="repeatable (default: dashboard)"
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write every tick here")
     args = parser.parse_args(argv)
     if args.backend == "postgresql" and not args.pg_url:
-        parser.error("PostgreSQL needs --pg-url or BENCH_PG_URL (a server URL; its databases"
-                     " are created and dropped by this run)")
+        parser.error(
+            "PostgreSQL needs --pg-url or BENCH_PG_URL (a server URL; its databases"
+            " are created and dropped by this run)"
+        )
     with contextlib.suppress(ImportError):  # imported now, not inside the timed install
         import core.speed.platform  # noqa: F401
-    backend = Backend(args.backend, pg_url=args.pg_url, db_dir=args.db_dir,
-                      prefix=f"bench_install_{os.getpid()}")
+    backend = Backend(
+        args.backend, pg_url=args.pg_url, db_dir=args.db_dir, prefix=f"bench_install_{os.getpid()}"
+    )
     data = make_dataset(args.backend, args.sessions, 0)
     rows = []
     try:
@@ -197,8 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(rows) > 1:
         print_table(args.backend, args.sessions, rows)
     if args.json:
-        args.json.write_text(json.dumps({"backend": args.backend, "sessions": args.sessions,
-                                         "results": rows}))
+        args.json.write_text(
+            json.dumps({"backend": args.backend, "sessions": args.sessions, "results": rows})
+        )
     return 0
 
 

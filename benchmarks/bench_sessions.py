@@ -55,10 +55,14 @@ OPERATIONS: list[tuple[str, dict[str, Any]]] = [
     ("first page, unfiltered", {}),
     ("status=completed, skip=500000", {"statuses": ("completed",), "skip": 500_000}),
     ("status=completed, last page", {"statuses": ("completed",), "skip": None}),
-    ("one model + 30 days", {"model_ids": (MODEL_ID,), "start_date": MODEL_RANGE[0],
-                             "end_date": MODEL_RANGE[1]}),
-    ("status=completed by size reduction", {"statuses": ("completed",),
-                                            "sort": "size_reduction_percent", "order": "desc"}),
+    (
+        "one model + 30 days",
+        {"model_ids": (MODEL_ID,), "start_date": MODEL_RANGE[0], "end_date": MODEL_RANGE[1]},
+    ),
+    (
+        "status=completed by size reduction",
+        {"statuses": ("completed",), "sort": "size_reduction_percent", "order": "desc"},
+    ),
     (f"search model name '{SEARCH_MODEL_NAME}'", {"search": SEARCH_MODEL_NAME}),
     (f"search session id '{SEARCH_SESSION_ID}'", {"search": SEARCH_SESSION_ID}),
 ]
@@ -74,8 +78,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def timings(values: list[float]) -> dict[str, float]:
-    return {"p50": statistics.median(values), "p95": percentile(values, 0.95),
-            "min": min(values), "max": max(values), "runs": len(values)}
+    return {
+        "p50": statistics.median(values),
+        "p95": percentile(values, 0.95),
+        "min": min(values),
+        "max": max(values),
+        "runs": len(values),
+    }
 
 
 def measure(func: Callable[[], Any], repeat: int) -> tuple[dict[str, float], Any]:
@@ -167,8 +176,16 @@ def explain(connection: Any, statement: Any) -> list[str]:
     return [row[0] for row in rows]
 
 
-AGGREGATES = ("summary", "status_counts", "technique_stats", "period_stats", "scatter", "pareto_front",
-              "model_ranking", "overview page")  # the last: the Overview's calls together
+AGGREGATES = (
+    "summary",
+    "status_counts",
+    "technique_stats",
+    "period_stats",
+    "scatter",
+    "pareto_front",
+    "model_ranking",
+    "overview page",
+)  # the last: the Overview's calls together
 
 
 def _aggregate_calls(engine: Any) -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
@@ -191,8 +208,9 @@ def _aggregate_calls(engine: Any) -> list[tuple[str, Callable[[], Any], Callable
         if func is None:
             continue
         kwargs = {"granularity": "week"} if name == "period_stats" else {}
-        found.append((name, lambda func=func, kwargs=kwargs: cache.call(engine, func, f, **kwargs),
-                      cache.clear))
+        found.append(
+            (name, lambda func=func, kwargs=kwargs: cache.call(engine, func, f, **kwargs), cache.clear)
+        )
     if hasattr(aggregates, "summary_change"):
         found.append(("overview page", lambda: _overview_page(engine, cache, f), cache.clear))
     return found
@@ -206,16 +224,26 @@ def _overview_page(engine: Any, cache: Any, f: Any) -> None:
     import core.aggregates as aggregates
 
     calls: list[tuple[Any, dict[str, Any]]] = [
-        (aggregates.summary_change, {}), (aggregates.period_stats, {}), (aggregates.scatter, {}),
-        (aggregates.pareto_front, {}), (aggregates.technique_stats, {}),
-        (aggregates.model_ranking, {"limit": 50})]
+        (aggregates.summary_change, {}),
+        (aggregates.period_stats, {}),
+        (aggregates.scatter, {}),
+        (aggregates.pareto_front, {}),
+        (aggregates.technique_stats, {}),
+        (aggregates.model_ranking, {"limit": 50}),
+    ]
     with ThreadPoolExecutor(max_workers=3) as pool:
         for future in [pool.submit(cache.call, engine, fn, f, **kwargs) for fn, kwargs in calls]:
             future.result()
 
 
-def worker_sql(url: str, repeat: int, export_rows: int | None, show_plans: bool,
-               sqlite_mmap_mb: int = 0, skip_aggregates: bool = False) -> dict[str, Any]:
+def worker_sql(
+    url: str,
+    repeat: int,
+    export_rows: int | None,
+    show_plans: bool,
+    sqlite_mmap_mb: int = 0,
+    skip_aggregates: bool = False,
+) -> dict[str, Any]:
     import tracemalloc
 
     rss_start = rss_mb()
@@ -245,10 +273,15 @@ def worker_sql(url: str, repeat: int, export_rows: int | None, show_plans: bool,
         def _mmap(dbapi_connection: Any, _record: Any) -> None:  # what store.make_engine could do
             dbapi_connection.execute(f"PRAGMA mmap_size = {sqlite_mmap_mb * 2**20}")
 
-    out: dict[str, Any] = {"backend": engine.dialect.name, "ops": [], "plans": {},
-                           "source": plan.source,
-                           "sqlite_mmap_mb": sqlite_mmap_mb, "machine_start": machine_state(),
-                           "memory": {"rss_start_mb": rss_start, "rss_after_imports_mb": rss_imported}}
+    out: dict[str, Any] = {
+        "backend": engine.dialect.name,
+        "ops": [],
+        "plans": {},
+        "source": plan.source,
+        "sqlite_mmap_mb": sqlite_mmap_mb,
+        "machine_start": machine_state(),
+        "memory": {"rss_start_mb": rss_start, "rss_after_imports_mb": rss_imported},
+    }
 
     with engine.connect() as conn:
         completed_total = count_sessions(conn, SessionFilter(statuses=("completed",)))
@@ -268,11 +301,22 @@ def worker_sql(url: str, repeat: int, export_rows: int | None, show_plans: bool,
 
         stats, result = measure(page, repeat)
         count_stats, _ = measure(count, max(3, repeat // 2))
-        out["ops"].append({"name": name, "skip": f.skip, "rows": len(result.rows), "total": result.total,
-                           "page": stats, "count": count_stats})
-        print(f"  {name}: p50 {stats['p50']:.1f} ms, p95 {stats['p95']:.1f} ms "
-              f"(count p50 {count_stats['p50']:.1f} ms), total {result.total:,}", file=sys.stderr,
-              flush=True)
+        out["ops"].append(
+            {
+                "name": name,
+                "skip": f.skip,
+                "rows": len(result.rows),
+                "total": result.total,
+                "page": stats,
+                "count": count_stats,
+            }
+        )
+        print(
+            f"  {name}: p50 {stats['p50']:.1f} ms, p95 {stats['p95']:.1f} ms "
+            f"(count p50 {count_stats['p50']:.1f} ms), total {result.total:,}",
+            file=sys.stderr,
+            flush=True,
+        )
         if show_plans:
             with engine.connect() as conn:
                 caps = capabilities(conn)
@@ -283,7 +327,7 @@ def worker_sql(url: str, repeat: int, export_rows: int | None, show_plans: bool,
 
     # Aggregates: cold (cache cleared: data version + computation) and repeated (a cache hit).
     out["aggregates"] = []
-    for name, call, clear in ([] if skip_aggregates else _aggregate_calls(engine)):
+    for name, call, clear in [] if skip_aggregates else _aggregate_calls(engine):
         colds = []
         try:
             for _ in range(max(2, min(3, repeat // 4))):
@@ -301,8 +345,12 @@ def worker_sql(url: str, repeat: int, export_rows: int | None, show_plans: bool,
             call()
             repeated[i] = (time.perf_counter() - started) * 1000
         out["aggregates"].append({"name": name, "cold": timings(colds), "repeated": timings(repeated)})
-        print(f"  aggregate {name}: cold p50 {statistics.median(colds):.0f} ms, repeated p50 "
-              f"{statistics.median(repeated):.2f} ms", file=sys.stderr, flush=True)
+        print(
+            f"  aggregate {name}: cold p50 {statistics.median(colds):.0f} ms, repeated p50 "
+            f"{statistics.median(repeated):.2f} ms",
+            file=sys.stderr,
+            flush=True,
+        )
 
     # CSV export of every session (no filter): rows/s and added memory.
     def export(limit: int | None) -> tuple[int, int, float]:
@@ -322,18 +370,28 @@ def worker_sql(url: str, repeat: int, export_rows: int | None, show_plans: bool,
     cpu_started = time.process_time()
     rows, size, seconds = export(export_rows)
     cpu_seconds = time.process_time() - cpu_started
-    export_out.update(rows=rows, bytes=size, seconds=seconds, rows_per_s=rows / seconds,
-                      rows_per_cpu_s=rows / max(cpu_seconds, 1e-9),
-                      rss_before_mb=rss_before, rss_peak_added_mb=peak_rss_mb() - rss_before)
+    export_out.update(
+        rows=rows,
+        bytes=size,
+        seconds=seconds,
+        rows_per_s=rows / seconds,
+        rows_per_cpu_s=rows / max(cpu_seconds, 1e-9),
+        rss_before_mb=rss_before,
+        rss_peak_added_mb=peak_rss_mb() - rss_before,
+    )
     tracemalloc.start()
     _, _, traced_seconds = export(export_rows)
     export_out["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
     export_out["traced_seconds"] = traced_seconds
     out["export"] = export_out
-    print(f"  export: {rows:,} rows at {rows / seconds:,.0f} rows/s, "
-          f"+{export_out['rss_peak_added_mb']:.1f} MB "
-          f"RSS peak, {export_out['tracemalloc_peak_mb']:.1f} MB traced", file=sys.stderr, flush=True)
+    print(
+        f"  export: {rows:,} rows at {rows / seconds:,.0f} rows/s, "
+        f"+{export_out['rss_peak_added_mb']:.1f} MB "
+        f"RSS peak, {export_out['tracemalloc_peak_mb']:.1f} MB traced",
+        file=sys.stderr,
+        flush=True,
+    )
 
     # PostgreSQL COPY export, when core offers one.
     try:
@@ -353,11 +411,18 @@ def worker_sql(url: str, repeat: int, export_rows: int | None, show_plans: bool,
                     size += len(chunk)
                     rows += chunk.count("\r\n")
             seconds = time.perf_counter() - started
-            out["export_copy"] = {"rows": rows - 1, "bytes": size, "seconds": seconds,
-                                  "rows_per_s": (rows - 1) / seconds,
-                                  "rss_peak_added_mb": peak_rss_mb() - rss_before}
-            print(f"  export via COPY: {rows - 1:,} rows at {(rows - 1) / seconds:,.0f} rows/s",
-                  file=sys.stderr, flush=True)
+            out["export_copy"] = {
+                "rows": rows - 1,
+                "bytes": size,
+                "seconds": seconds,
+                "rows_per_s": (rows - 1) / seconds,
+                "rss_peak_added_mb": peak_rss_mb() - rss_before,
+            }
+            print(
+                f"  export via COPY: {rows - 1:,} rows at {(rows - 1) / seconds:,.0f} rows/s",
+                file=sys.stderr,
+                flush=True,
+            )
 
     engine.dispose()
     out["memory"].update(rss_end_mb=rss_mb(), rss_peak_mb=peak_rss_mb(), **rss_parts_mb())
@@ -369,13 +434,14 @@ def worker_sql(url: str, repeat: int, export_rows: int | None, show_plans: bool,
 
 
 def run_worker(args: list[str]) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args],
-                          stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), *args], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
     if proc.returncode != 0:
         raise SystemExit(f"worker {' '.join(args[:2])} failed with exit code {proc.returncode}")
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_MARK):
-            return json.loads(line[len(RESULT_MARK):])
+            return json.loads(line[len(RESULT_MARK) :])
     raise SystemExit("worker printed no result")
 
 
@@ -389,8 +455,12 @@ class PgServer:
         self.started = False
 
     def _start(self) -> str:
-        proc = subprocess.run(["bash", str(PG_TEST_SERVER), "start", str(self.directory)],
-                              stdout=subprocess.PIPE, text=True, timeout=300)
+        proc = subprocess.run(
+            ["bash", str(PG_TEST_SERVER), "start", str(self.directory)],
+            stdout=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
         lines = proc.stdout.strip().splitlines()
         if proc.returncode != 0 or not lines:
             raise SystemExit("could not start PostgreSQL with scripts/pg-test-server (or pass --pg-url)")
@@ -413,16 +483,24 @@ class PgServer:
                 conn.exec_driver_sql(f"ALTER SYSTEM SET shared_buffers = '{self.shared_buffers}'")
         engine.dispose()
         if self.shared_buffers and current != self.shared_buffers:
-            subprocess.run(["bash", str(PG_TEST_SERVER), "stop", str(self.directory)],
-                           stdout=subprocess.DEVNULL, timeout=300, check=True)
+            subprocess.run(
+                ["bash", str(PG_TEST_SERVER), "stop", str(self.directory)],
+                stdout=subprocess.DEVNULL,
+                timeout=300,
+                check=True,
+            )
             url = self._start()
         self.url = url
         return url
 
     def __exit__(self, *exc: Any) -> None:
         if self.started:
-            subprocess.run(["bash", str(PG_TEST_SERVER), "stop", str(self.directory)],
-                           stdout=subprocess.DEVNULL, timeout=300, check=False)
+            subprocess.run(
+                ["bash", str(PG_TEST_SERVER), "stop", str(self.directory)],
+                stdout=subprocess.DEVNULL,
+                timeout=300,
+                check=False,
+            )
 
 
 def _fmt_ms(value: float | None) -> str:
@@ -434,18 +512,30 @@ def _fmt_ms(value: float | None) -> str:
 def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     """The Markdown tables printed at the end (and pasted into README.md)."""
     backends = list(results)
-    lines = [f"{args.sessions:,} sessions, {args.repeat} runs per operation (p50 / p95 ms; "
-             "page = 50 enriched rows + exact total)", ""]
-    header = "| operation | " + " | ".join(
-        f"{b} p50 / p95 (CPU p50) | {b} count p50 | pandas p50 | ratio" if "pandas" in results[b]
-        else f"{b} p50 / p95 (CPU p50) | {b} count p50" for b in backends) + " |"
+    lines = [
+        f"{args.sessions:,} sessions, {args.repeat} runs per operation (p50 / p95 ms; "
+        "page = 50 enriched rows + exact total)",
+        "",
+    ]
+    header = (
+        "| operation | "
+        + " | ".join(
+            f"{b} p50 / p95 (CPU p50) | {b} count p50 | pandas p50 | ratio"
+            if "pandas" in results[b]
+            else f"{b} p50 / p95 (CPU p50) | {b} count p50"
+            for b in backends
+        )
+        + " |"
+    )
     lines += [header, "|" + "---|" * (header.count("|") - 1)]
     for index, (name, _) in enumerate(OPERATIONS):
         cells = [name]
         for backend in backends:
             op = results[backend]["sql"]["ops"][index]
-            cells.append(f"{_fmt_ms(op['page']['p50'])} / {_fmt_ms(op['page']['p95'])}"
-                         f" ({_fmt_ms(op['page']['cpu_p50'])})")
+            cells.append(
+                f"{_fmt_ms(op['page']['p50'])} / {_fmt_ms(op['page']['p95'])}"
+                f" ({_fmt_ms(op['page']['cpu_p50'])})"
+            )
             cells.append(_fmt_ms(op["count"]["p50"]))
             if "pandas" in results[backend]:
                 pandas_op = results[backend]["pandas"]["ops"][index]
@@ -459,9 +549,13 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
             if agg["name"] not in agg_names:
                 agg_names.append(agg["name"])
     if agg_names:
-        lines += ["", "| aggregate | " + " | ".join(
-            f"{b} cold p50 / max | {b} repeated p50 / p95" for b in backends) + " |",
-            "|---|" + "---|---|" * len(backends)]
+        lines += [
+            "",
+            "| aggregate | "
+            + " | ".join(f"{b} cold p50 / max | {b} repeated p50 / p95" for b in backends)
+            + " |",
+            "|---|" + "---|---|" * len(backends),
+        ]
         for name in agg_names:
             cells = [name]
             for backend in backends:
@@ -480,67 +574,113 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     def row(label: str, cell: Callable[[dict[str, Any]], str]) -> None:
         lines.append(f"| {label} | " + " | ".join(cell(results[b]) for b in backends) + " |")
 
-    row("build: load / init-db on the bare database (s)",
-        lambda r: f"{r['build'].get('load_s', '-')} / {r['build'].get('install_s', '-')}")
-    row("CSV export, streaming: rows/s wall (rows per CPU-second of the exporting process)",
-        lambda r: "{rows_per_s:,.0f} ({rows_per_cpu_s:,.0f})".format(**r["sql"]["export"]))
-    row("CSV export added memory: RSS peak / tracemalloc peak (MB)",
-        lambda r: f"{r['sql']['export']['rss_peak_added_mb']:.1f} / "
-                  f"{r['sql']['export']['tracemalloc_peak_mb']:.1f}")
-    row("CSV export via COPY (rows/s, added RSS MB)",
-        lambda r: (f"{r['sql']['export_copy']['rows_per_s']:,.0f}, "
-                   f"{r['sql']['export_copy']['rss_peak_added_mb']:.1f}")
-        if "export_copy" in r["sql"] else "-")
-    row("dashboard process RSS: end / peak (MB), of which own (anon) / mapped files",
+    row(
+        "build: load / init-db on the bare database (s)",
+        lambda r: f"{r['build'].get('load_s', '-')} / {r['build'].get('install_s', '-')}",
+    )
+    row(
+        "CSV export, streaming: rows/s wall (rows per CPU-second of the exporting process)",
+        lambda r: "{rows_per_s:,.0f} ({rows_per_cpu_s:,.0f})".format(**r["sql"]["export"]),
+    )
+    row(
+        "CSV export added memory: RSS peak / tracemalloc peak (MB)",
+        lambda r: (
+            f"{r['sql']['export']['rss_peak_added_mb']:.1f} / {r['sql']['export']['tracemalloc_peak_mb']:.1f}"
+        ),
+    )
+    row(
+        "CSV export via COPY (rows/s, added RSS MB)",
+        lambda r: (
+            (
+                f"{r['sql']['export_copy']['rows_per_s']:,.0f}, "
+                f"{r['sql']['export_copy']['rss_peak_added_mb']:.1f}"
+            )
+            if "export_copy" in r["sql"]
+            else "-"
+        ),
+    )
+    row(
+        "dashboard process RSS: end / peak (MB), of which own (anon) / mapped files",
         lambda r: "{rss_end_mb:.0f} / {rss_peak_mb:.0f}, {rss_anon_mb:.0f} / {rss_file_mb:.0f}".format(
-            **r["sql"]["memory"]))
+            **r["sql"]["memory"]
+        ),
+    )
+
     def machine(r: dict[str, Any]) -> str:
         start, end = r["sql"]["machine_start"], r["sql"]["machine_end"]
-        return (f"{start['load_1min']:.1f} / {start['cpu_loop_ms']:.0f}, "
-                f"{end['load_1min']:.1f} / {end['cpu_loop_ms']:.0f}")
+        return (
+            f"{start['load_1min']:.1f} / {start['cpu_loop_ms']:.0f}, "
+            f"{end['load_1min']:.1f} / {end['cpu_loop_ms']:.0f}"
+        )
 
     row("machine: 1-min load / CPU loop ms (lower = less contended), at start, at end", machine)
     if any("pandas" in results[b] for b in backends):
-        row("pandas: load whole table (s) / process RSS (MB)",
-            lambda r: f"{r['pandas']['load_s']:.1f} / {r['pandas']['rss_mb']:.0f}" if "pandas" in r else "-")
-        row("pandas: CSV export (rows/s) / added RSS (MB)",
-            lambda r: f"{r['pandas']['export_rows_per_s']:,.0f} / {r['pandas']['export_added_mb']:.0f}"
-            if "pandas" in r else "-")
+        row(
+            "pandas: load whole table (s) / process RSS (MB)",
+            lambda r: f"{r['pandas']['load_s']:.1f} / {r['pandas']['rss_mb']:.0f}" if "pandas" in r else "-",
+        )
+        row(
+            "pandas: CSV export (rows/s) / added RSS (MB)",
+            lambda r: (
+                f"{r['pandas']['export_rows_per_s']:,.0f} / {r['pandas']['export_added_mb']:.0f}"
+                if "pandas" in r
+                else "-"
+            ),
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sessions", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--db-dir", type=Path, default=DEFAULT_DB_DIR,
-                        help="where SQLite files (and the PostgreSQL test server) live; default %(default)s")
-    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL"),
-                        help="PostgreSQL server URL (role needs CREATEDB); default: start one")
+    parser.add_argument(
+        "--db-dir",
+        type=Path,
+        default=DEFAULT_DB_DIR,
+        help="where SQLite files (and the PostgreSQL test server) live; default %(default)s",
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("BENCH_PG_URL"),
+        help="PostgreSQL server URL (role needs CREATEDB); default: start one",
+    )
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--pandas-repeat", type=int, default=3)
     parser.add_argument("--no-pandas", action="store_true", help="skip the whole-table pandas baseline")
     parser.add_argument("--export-rows", type=int, default=None, help="stop the export after N rows")
     parser.add_argument("--rebuild", action="store_true", help="build the databases again")
     parser.add_argument("--tag", default="", help="appended to the database names (separate copies)")
-    parser.add_argument("--drop-after", action="store_true",
-                        help="drop the PostgreSQL database and delete the SQLite file at the end")
+    parser.add_argument(
+        "--drop-after",
+        action="store_true",
+        help="drop the PostgreSQL database and delete the SQLite file at the end",
+    )
     parser.add_argument("--plans", action="store_true", help="print each operation's query plan")
     parser.add_argument("--skip-aggregates", action="store_true", help="do not measure the aggregates")
-    parser.add_argument("--sqlite-mmap-mb", type=int, default=0,
-                        help="measure SQLite with PRAGMA mmap_size (MB); 0 = as the dashboard opens it")
-    parser.add_argument("--pg-shared-buffers", default="2GB",
-                        help="shared_buffers of a PostgreSQL server this script starts (%(default)s)")
+    parser.add_argument(
+        "--sqlite-mmap-mb",
+        type=int,
+        default=0,
+        help="measure SQLite with PRAGMA mmap_size (MB); 0 = as the dashboard opens it",
+    )
+    parser.add_argument(
+        "--pg-shared-buffers",
+        default="2GB",
+        help="shared_buffers of a PostgreSQL server this script starts (%(default)s)",
+    )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--worker", choices=("sql", "pandas"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker == "sql":
-        result = worker_sql(args.url, args.repeat, args.export_rows, args.plans, args.sqlite_mmap_mb,
-                            args.skip_aggregates)
+        result = worker_sql(
+            args.url, args.repeat, args.export_rows, args.plans, args.sqlite_mmap_mb, args.skip_aggregates
+        )
         print(RESULT_MARK + json.dumps(result), flush=True)
         return 0
     if args.worker == "pandas":
@@ -560,15 +700,25 @@ def main(argv: list[str] | None = None) -> int:
         for backend in backends:
             print(f"== {backend}: {args.sessions:,} sessions", file=sys.stderr, flush=True)
             if backend == "sqlite":
-                url, info = datagen.ensure_sqlite(args.db_dir, args.sessions, args.seed,
-                                                  rebuild=args.rebuild, tag=args.tag)
+                url, info = datagen.ensure_sqlite(
+                    args.db_dir, args.sessions, args.seed, rebuild=args.rebuild, tag=args.tag
+                )
             else:
                 server = pg.__enter__()
-                url, info = datagen.ensure_postgresql(server, args.sessions, args.seed,
-                                                      rebuild=args.rebuild, tag=args.tag)
+                url, info = datagen.ensure_postgresql(
+                    server, args.sessions, args.seed, rebuild=args.rebuild, tag=args.tag
+                )
             built.append((backend, url))
-            worker_args = ["--worker", "sql", "--url", url, "--repeat", str(args.repeat),
-                           "--sqlite-mmap-mb", str(args.sqlite_mmap_mb)]
+            worker_args = [
+                "--worker",
+                "sql",
+                "--url",
+                url,
+                "--repeat",
+                str(args.repeat),
+                "--sqlite-mmap-mb",
+                str(args.sqlite_mmap_mb),
+            ]
             if args.export_rows:
                 worker_args += ["--export-rows", str(args.export_rows)]
             if args.plans:
@@ -584,10 +734,14 @@ def main(argv: list[str] | None = None) -> int:
                         for line in plan:
                             print(f"     {line}")
             if not args.no_pandas:
-                print(f"== {backend}: pandas baseline (whole table in one DataFrame)", file=sys.stderr,
-                      flush=True)
+                print(
+                    f"== {backend}: pandas baseline (whole table in one DataFrame)",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 results[backend]["pandas"] = run_worker(
-                    ["--worker", "pandas", "--url", url, "--pandas-repeat", str(args.pandas_repeat)])
+                    ["--worker", "pandas", "--url", url, "--pandas-repeat", str(args.pandas_repeat)]
+                )
     finally:
         if args.drop_after:
             for _, url in built:

@@ -43,21 +43,37 @@ def platform_writes(writer: object, ids: list[str], count: int, rng: random.Rand
         kind = i % 4
         with writer.begin() as conn:  # type: ignore[attr-defined]
             if kind in (0, 1):
-                conn.execute(text("UPDATE optimization_sessions SET completed_steps ="
-                                  " coalesce(completed_steps, 0) + 1, updated_at = :now"
-                                  " WHERE session_id = :sid"), {"sid": rng.choice(ids), "now": _now()})
+                conn.execute(
+                    text(
+                        "UPDATE optimization_sessions SET completed_steps ="
+                        " coalesce(completed_steps, 0) + 1, updated_at = :now"
+                        " WHERE session_id = :sid"
+                    ),
+                    {"sid": rng.choice(ids), "now": _now()},
+                )
             elif kind == 2:
-                conn.execute(text(
-                    "UPDATE optimization_sessions SET status = 'completed', completed_steps = total_steps,"
-                    f" results = {results}, completed_at = :now, updated_at = :now"
-                    " WHERE session_id = :sid"),
-                    {"sid": rng.choice(ids), "now": _now(),
-                     "r": '{"size_reduction_percent": 42.5, "speed_improvement_percent": 17.0}'})
+                conn.execute(
+                    text(
+                        "UPDATE optimization_sessions SET status = 'completed',"
+                        " completed_steps = total_steps,"
+                        f" results = {results}, completed_at = :now, updated_at = :now"
+                        " WHERE session_id = :sid"
+                    ),
+                    {
+                        "sid": rng.choice(ids),
+                        "now": _now(),
+                        "r": '{"size_reduction_percent": 42.5, "speed_improvement_percent": 17.0}',
+                    },
+                )
             else:
-                conn.execute(text(
-                    "INSERT INTO optimization_sessions (session_id, model_id, status, total_steps,"
-                    " completed_steps, created_at, updated_at) VALUES (:sid, 'mdl-0001', 'pending',"
-                    " 100, 0, :now, :now)"), {"sid": f"bench-sync-{time.time_ns()}-{i}", "now": _now()})
+                conn.execute(
+                    text(
+                        "INSERT INTO optimization_sessions (session_id, model_id, status, total_steps,"
+                        " completed_steps, created_at, updated_at) VALUES (:sid, 'mdl-0001', 'pending',"
+                        " 100, 0, :now, :now)"
+                    ),
+                    {"sid": f"bench-sync-{time.time_ns()}-{i}", "now": _now()},
+                )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,8 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     writer = make_engine(settings, read_only=False, wal=False)
     rng = random.Random(7)
     with writer.connect() as conn:
-        ids = [r[0] for r in conn.execute(text(
-            "SELECT session_id FROM optimization_sessions WHERE status = 'running' LIMIT 20000"))]
+        ids = [
+            r[0]
+            for r in conn.execute(
+                text("SELECT session_id FROM optimization_sessions WHERE status = 'running' LIMIT 20000")
+            )
+        ]
     print(f"{settings.masked_db_url}: copy at {layer.location.description if layer.location else '-'}")
     print(f"{'case':<28} {'sync s (p50)':>13} {'max':>8} {'rows/s':>10}")
     idle = []
@@ -98,8 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         conn.execute(text("DELETE FROM optimization_sessions WHERE session_id LIKE 'bench-sync-%'"))
     started = time.perf_counter()
     report = layer.sync()
-    print(f"{'after deleting the inserts':<28} {time.perf_counter() - started:>13.4f} {'':>8} "
-          f"{(report.sessions_deleted if report else 0):>10,} deleted")
+    print(
+        f"{'after deleting the inserts':<28} {time.perf_counter() - started:>13.4f} {'':>8} "
+        f"{(report.sessions_deleted if report else 0):>10,} deleted"
+    )
     started = time.perf_counter()
     layer.sync(full=True)
     print(f"{'full (every row compared)':<28} {time.perf_counter() - started:>13.4f}")

@@ -88,8 +88,11 @@ def install_dashboard(engine: Engine) -> str | None:
     try:
         from core.speed.platform import install_platform_objects  # type: ignore[import-not-found]
     except ImportError:
-        print("note: core.speed.platform is not there yet; the stand-in index was installed"
-              f" ({DASHBOARD_INDEX})", flush=True)
+        print(
+            "note: core.speed.platform is not there yet; the stand-in index was installed"
+            f" ({DASHBOARD_INDEX})",
+            flush=True,
+        )
         _install_dashboard_index(engine)
         return "stand-in index (core.speed.platform missing)"
     install_platform_objects(engine)
@@ -101,12 +104,14 @@ def _install_dashboard_index(engine: Engine) -> None:
         with engine.begin() as conn:
             conn.exec_driver_sql(
                 f"CREATE INDEX IF NOT EXISTS {DASHBOARD_INDEX} ON {SESSIONS}"
-                " (strftime('%Y-%m-%d %H:%M:%f', updated_at), session_id)")
+                " (strftime('%Y-%m-%d %H:%M:%f', updated_at), session_id)"
+            )
         return
     with _autocommit(engine) as conn:
         conn.exec_driver_sql(
             f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {DASHBOARD_INDEX} ON {SESSIONS}"
-            " (updated_at, session_id)")
+            " (updated_at, session_id)"
+        )
 
 
 def install_indexes(engine: Engine) -> str | None:
@@ -143,8 +148,9 @@ def expression_index_statements(dialect: str) -> list[str]:
                 part += " NULLS FIRST"  # as init-db orders them (see schema._create_indexes)
             parts.append(part)
         concurrently = " CONCURRENTLY" if dialect == "postgresql" else ""
-        statements.append(f"CREATE INDEX{concurrently} IF NOT EXISTS {name} ON {SESSIONS}"
-                          f" ({', '.join(parts)})")
+        statements.append(
+            f"CREATE INDEX{concurrently} IF NOT EXISTS {name} ON {SESSIONS} ({', '.join(parts)})"
+        )
     return statements
 
 
@@ -239,8 +245,13 @@ def make_dataset(dialect: str, sessions: int, finishes: int) -> Dataset:
         raise SystemExit(f"--sessions {sessions} is too few for {finishes} finishing writes")
     ids = [rows[i][0] for i in sorted(running)]
     random.Random(SEED).shuffle(ids)
-    return Dataset(dialect=dialect, models=model_rows(dialect), sessions=[tuple(r) for r in rows],
-                   tick_pool=ids[finishes:], finish_pool=ids[:finishes])
+    return Dataset(
+        dialect=dialect,
+        models=model_rows(dialect),
+        sessions=[tuple(r) for r in rows],
+        tick_pool=ids[finishes:],
+        finish_pool=ids[:finishes],
+    )
 
 
 @dataclass
@@ -255,12 +266,18 @@ def _param_sql(sql: str, dialect: str) -> str:
     return sql if dialect == "sqlite" else re.sub(r":(\w+)", r"%(\1)s", sql)
 
 
-_TICK = ("UPDATE optimization_sessions SET completed_steps = completed_steps + 1, updated_at = :now"
-         " WHERE session_id = :sid")
-_INSERT = (f"INSERT INTO optimization_sessions ({', '.join(SESSION_COLUMNS)}) VALUES"
-           f" ({', '.join(':' + c for c in SESSION_COLUMNS)})")
-_FINISH = ("UPDATE optimization_sessions SET status = 'completed', completed_steps = total_steps,"
-           " results = :results, completed_at = :now, updated_at = :now WHERE session_id = :sid")
+_TICK = (
+    "UPDATE optimization_sessions SET completed_steps = completed_steps + 1, updated_at = :now"
+    " WHERE session_id = :sid"
+)
+_INSERT = (
+    f"INSERT INTO optimization_sessions ({', '.join(SESSION_COLUMNS)}) VALUES"
+    f" ({', '.join(':' + c for c in SESSION_COLUMNS)})"
+)
+_FINISH = (
+    "UPDATE optimization_sessions SET status = 'completed', completed_steps = total_steps,"
+    " results = :results, completed_at = :now, updated_at = :now WHERE session_id = :sid"
+)
 
 
 class Planner:
@@ -272,8 +289,10 @@ class Planner:
         self.clock = ANCHOR.replace(tzinfo=None) + timedelta(days=1)
         self.inserted = 0
         self.finished = 0
-        self.sql = {kind: _param_sql(sql, data.dialect)
-                    for kind, sql in zip(KINDS, (_TICK, _INSERT, _FINISH), strict=True)}
+        self.sql = {
+            kind: _param_sql(sql, data.dialect)
+            for kind, sql in zip(KINDS, (_TICK, _INSERT, _FINISH), strict=True)
+        }
 
     def _now(self) -> Any:
         self.clock += timedelta(milliseconds=7)
@@ -290,21 +309,35 @@ class Planner:
             created: datetime = self.clock
             params = {
                 "session_id": f"opt-{created:%Y%m%d}-{len(self.data.sessions) + self.inserted:06d}",
-                "model_id": f"mdl-{rng.randrange(1, MODEL_COUNT + 1):04d}", "status": "pending",
-                "criteria": json.dumps({"techniques": list(rng.choice(TECHNIQUE_MIXES)),
-                                        "target_size_reduction_percent": rng.choice((20, 30, 40, 50))},
-                                       separators=(",", ":")),
-                "total_steps": rng.choice((10, 20, 25, 40, 50, 100)), "completed_steps": 0,
-                "results": None, "error_message": None, "created_at": now, "updated_at": now,
+                "model_id": f"mdl-{rng.randrange(1, MODEL_COUNT + 1):04d}",
+                "status": "pending",
+                "criteria": json.dumps(
+                    {
+                        "techniques": list(rng.choice(TECHNIQUE_MIXES)),
+                        "target_size_reduction_percent": rng.choice((20, 30, 40, 50)),
+                    },
+                    separators=(",", ":"),
+                ),
+                "total_steps": rng.choice((10, 20, 25, 40, 50, 100)),
+                "completed_steps": 0,
+                "results": None,
+                "error_message": None,
+                "created_at": now,
+                "updated_at": now,
                 "completed_at": None,
             }
             self.inserted += 1
         else:
-            results = {"size_reduction_percent": round(rng.uniform(15, 90), 1),
-                       "speed_improvement_percent": round(rng.uniform(5, 80), 1),
-                       "accuracy_delta_percent": round(rng.uniform(-3, 0), 2)}
-            params = {"sid": self.data.finish_pool[self.finished], "now": self._now(),
-                      "results": json.dumps(results, separators=(",", ":"))}
+            results = {
+                "size_reduction_percent": round(rng.uniform(15, 90), 1),
+                "speed_improvement_percent": round(rng.uniform(5, 80), 1),
+                "accuracy_delta_percent": round(rng.uniform(-3, 0), 2),
+            }
+            params = {
+                "sid": self.data.finish_pool[self.finished],
+                "now": self._now(),
+                "results": json.dumps(results, separators=(",", ":")),
+            }
             self.finished += 1
         return Write(kind, self.sql[kind], params)
 
@@ -324,8 +357,11 @@ def _fsync(path: str | Path) -> None:
 
 
 def _admin(server_url: str) -> Engine:
-    return sa.create_engine(make_url(server_url).set(database="postgres"),
-                            isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    return sa.create_engine(
+        make_url(server_url).set(database="postgres"),
+        isolation_level="AUTOCOMMIT",
+        poolclass=sa.pool.NullPool,
+    )
 
 
 def _pg_url(server_url: str, database: str) -> str:
@@ -372,8 +408,10 @@ class Backend:
         marks = ", ".join("?" * len(MODEL_COLUMNS))
         cursor.executemany(f"INSERT INTO models ({', '.join(MODEL_COLUMNS)}) VALUES ({marks})", data.models)
         marks = ", ".join("?" * len(SESSION_COLUMNS))
-        cursor.executemany(f"INSERT INTO optimization_sessions ({', '.join(SESSION_COLUMNS)})"
-                           f" VALUES ({marks})", data.sessions)
+        cursor.executemany(
+            f"INSERT INTO optimization_sessions ({', '.join(SESSION_COLUMNS)}) VALUES ({marks})",
+            data.sessions,
+        )
         raw.commit()
         cursor.execute("ANALYZE")
         cursor.execute("PRAGMA journal_mode = WAL")  # persistent: every copy is a WAL database
@@ -385,8 +423,7 @@ class Backend:
             with cursor.copy(f"COPY models ({', '.join(MODEL_COLUMNS)}) FROM STDIN") as copy:
                 for row in data.models:
                     copy.write_row(row)
-            with cursor.copy(f"COPY optimization_sessions ({', '.join(SESSION_COLUMNS)})"
-                             " FROM STDIN") as copy:
+            with cursor.copy(f"COPY optimization_sessions ({', '.join(SESSION_COLUMNS)}) FROM STDIN") as copy:
                 for row in data.sessions:
                     copy.write_row(row)
         raw.commit()
@@ -449,8 +486,8 @@ class Backend:
         time.sleep(1.0)
         with engine.connect() as conn:
             row = conn.exec_driver_sql(
-                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
-                f" WHERE relname = '{SESSIONS}'").one()
+                f"SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = '{SESSIONS}'"
+            ).one()
         return {"updates": row[0], "hot": row[1]}
 
     def drop_all(self) -> None:
@@ -474,11 +511,15 @@ class Backend:
         """The durability settings the writes ran under."""
         with engine.connect() as conn:
             if self.name == "sqlite":
-                return {"sqlite_version": conn.exec_driver_sql("SELECT sqlite_version()").scalar_one(),
-                        "journal_mode": conn.exec_driver_sql("PRAGMA journal_mode").scalar_one(),
-                        "synchronous": str(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())}
-            return {name: conn.exec_driver_sql(f"SHOW {name}").scalar_one()
-                    for name in ("server_version", "fsync", "synchronous_commit", "shared_buffers")}
+                return {
+                    "sqlite_version": conn.exec_driver_sql("SELECT sqlite_version()").scalar_one(),
+                    "journal_mode": conn.exec_driver_sql("PRAGMA journal_mode").scalar_one(),
+                    "synchronous": str(conn.exec_driver_sql("PRAGMA synchronous").scalar_one()),
+                }
+            return {
+                name: conn.exec_driver_sql(f"SHOW {name}").scalar_one()
+                for name in ("server_version", "fsync", "synchronous_commit", "shared_buffers")
+            }
 
 
 # -- measuring ------------------------------------------------------------------------------------
@@ -497,15 +538,15 @@ def _execute(raw: Any, write: Write) -> int:
     return elapsed
 
 
-def measure_pair(backend: Backend, engines: dict[str, Engine], data: Dataset, rounds: int,
-                 writes: int) -> dict[str, dict[str, list[list[float]]]]:
+def measure_pair(
+    backend: Backend, engines: dict[str, Engine], data: Dataset, rounds: int, writes: int
+) -> dict[str, dict[str, list[list[float]]]]:
     """Per kind, per database (``bare``, ``installed``), per round: the microseconds of each write."""
     planner = Planner(data)
     connections = {label: engine.raw_connection() for label, engine in engines.items()}
     for raw in connections.values():
         raw.rollback()  # no snapshot left open by the pool's ping while VACUUM runs
-    out: dict[str, dict[str, list[list[float]]]] = {
-        kind: {"bare": [], "installed": []} for kind in KINDS}
+    out: dict[str, dict[str, list[list[float]]]] = {kind: {"bare": [], "installed": []} for kind in KINDS}
     try:
         for label, raw in connections.items():
             backend.settle(engines[label], raw)
@@ -538,8 +579,10 @@ def summarize(samples: dict[str, dict[str, list[list[float]]]]) -> dict[str, dic
         ratios = [i / b for i, b in zip(installed, bare, strict=True)]
         # Write i ran on both databases back to back: its difference is the least disturbed by
         # the machine's slow moments (while fsyncs are slow, every ratio tends to 1).
-        added = [statistics.median(i - b for i, b in zip(ri, rb, strict=True))
-                 for ri, rb in zip(by_db["installed"], by_db["bare"], strict=True)]
+        added = [
+            statistics.median(i - b for i, b in zip(ri, rb, strict=True))
+            for ri, rb in zip(by_db["installed"], by_db["bare"], strict=True)
+        ]
         summary[kind] = {
             "bare_us": round(statistics.median(bare), 1),
             "installed_us": round(statistics.median(installed), 1),
@@ -552,16 +595,23 @@ def summarize(samples: dict[str, dict[str, list[list[float]]]]) -> dict[str, dic
     return summary
 
 
-def run_backend(backend: Backend, candidates: list[str], sessions: int, rounds: int,
-                writes: int) -> dict[str, Any]:
+def run_backend(
+    backend: Backend, candidates: list[str], sessions: int, rounds: int, writes: int
+) -> dict[str, Any]:
     data = make_dataset(backend.name, sessions, WARMUP_WRITES + rounds * writes)
-    out: dict[str, Any] = {"sessions": sessions, "rounds": rounds, "writes": writes,
-                           "running_sessions_ticked": len(data.tick_pool), "candidates": {}}
+    out: dict[str, Any] = {
+        "sessions": sessions,
+        "rounds": rounds,
+        "writes": writes,
+        "running_sessions_ticked": len(data.tick_pool),
+        "candidates": {},
+    }
     try:
         template = backend.load_template(data)
         for candidate in candidates:
-            urls = {label: backend.create(f"{candidate}_{label}", template)
-                    for label in ("bare", "installed")}
+            urls = {
+                label: backend.create(f"{candidate}_{label}", template) for label in ("bare", "installed")
+            }
             engines = {label: _writer_engine(url) for label, url in urls.items()}
             try:
                 started = time.perf_counter()
@@ -576,9 +626,13 @@ def run_backend(backend: Backend, candidates: list[str], sessions: int, rounds: 
                     engine.dispose()
                 if backend.name == "postgresql":  # nothing of this pair is needed any more
                     _drop_some(backend, [f"{backend.prefix}_{candidate}_{lbl}" for lbl in urls])
-            out["candidates"][candidate] = {"install_s": round(install_s, 2), "installed_by": installed_by,
-                                            "hot_updates": hot,
-                                            "summary": summarize(samples), "samples_us": samples}
+            out["candidates"][candidate] = {
+                "install_s": round(install_s, 2),
+                "installed_by": installed_by,
+                "hot_updates": hot,
+                "summary": summarize(samples),
+                "samples_us": samples,
+            }
             print_table(backend.name, out, only=candidate)
     finally:
         backend.drop_all()
@@ -605,18 +659,24 @@ def _log(message: str) -> None:
 def print_table(backend: str, result: dict[str, Any], only: str | None = None) -> None:
     settings = ", ".join(f"{k}={v}" for k, v in result.get("settings", {}).items())
     if only is None:
-        print(f"\n{backend}: {result['sessions']:,} sessions, {result['rounds']} rounds x"
-              f" {result['writes']} writes per kind ({settings})")
-        print(f"{'candidate':<10} {'install s':>9}  {'write kind':<16} {'bare us':>9}"
-              f" {'installed us':>12} {'ratio':>6} {'added us':>9}  per-round ratios")
+        print(
+            f"\n{backend}: {result['sessions']:,} sessions, {result['rounds']} rounds x"
+            f" {result['writes']} writes per kind ({settings})"
+        )
+        print(
+            f"{'candidate':<10} {'install s':>9}  {'write kind':<16} {'bare us':>9}"
+            f" {'installed us':>12} {'ratio':>6} {'added us':>9}  per-round ratios"
+        )
     for name, candidate in result["candidates"].items():
         if only is not None and name != only:
             continue
         for i, (kind, row) in enumerate(candidate["summary"].items()):
             head = f"{name:<10} {candidate['install_s']:>9.2f}" if i == 0 else " " * 20
             rounds = " / ".join(f"{r:.2f}" for r in row["round_ratios"])
-            line = (f"{head}  {kind:<16} {row['bare_us']:>9.1f} {row['installed_us']:>12.1f}"
-                    f" {row['ratio']:>6.2f} {row['added_us']:>9.1f}  {rounds}")
+            line = (
+                f"{head}  {kind:<16} {row['bare_us']:>9.1f} {row['installed_us']:>12.1f}"
+                f" {row['ratio']:>6.2f} {row['added_us']:>9.1f}  {rounds}"
+            )
             print(line if only is None else f"[{backend}] {line.strip()}", flush=True)
         if only is not None and candidate["installed_by"]:
             print(f"[{backend}] {name} installed by {candidate['installed_by']}", flush=True)
@@ -629,21 +689,27 @@ def print_table(backend: str, result: dict[str, Any], only: str | None = None) -
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="sqlite")
-    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL"),
-                        help="SQLAlchemy URL of the PostgreSQL server (default: $BENCH_PG_URL)")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("BENCH_PG_URL"),
+        help="SQLAlchemy URL of the PostgreSQL server (default: $BENCH_PG_URL)",
+    )
     parser.add_argument("--sessions", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--writes", type=int, default=300, help="measured writes per kind and round")
     parser.add_argument("--db-dir", type=Path, default=Path("/tmp/bench_writes"))
-    parser.add_argument("--candidate", action="append", choices=sorted(CANDIDATES),
-                        help="repeatable (default: dashboard)")
+    parser.add_argument(
+        "--candidate", action="append", choices=sorted(CANDIDATES), help="repeatable (default: dashboard)"
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write every sample here")
     args = parser.parse_args(argv)
     candidates = args.candidate or ["dashboard"]
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     if "postgresql" in backends and not args.pg_url:
-        parser.error("PostgreSQL needs --pg-url or BENCH_PG_URL (a server URL; its databases"
-                     " are created and dropped by this run)")
+        parser.error(
+            "PostgreSQL needs --pg-url or BENCH_PG_URL (a server URL; its databases"
+            " are created and dropped by this run)"
+        )
     results: dict[str, Any] = {}
     for name in backends:
         backend = Backend(name, pg_url=args.pg_url, db_dir=args.db_dir)

@@ -41,8 +41,19 @@ ORPHAN_SHARE = 0.05
 ORPHAN_MODELS = 100
 MALFORMED_PER_MILLION = 1000
 ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
-SESSION_COLUMNS = ("session_id", "model_id", "status", "criteria", "total_steps", "completed_steps",
-                   "results", "error_message", "created_at", "updated_at", "completed_at")
+SESSION_COLUMNS = (
+    "session_id",
+    "model_id",
+    "status",
+    "criteria",
+    "total_steps",
+    "completed_steps",
+    "results",
+    "error_message",
+    "created_at",
+    "updated_at",
+    "completed_at",
+)
 MODEL_COLUMNS = ("model_id", "name", "framework", "original_size_mb", "created_at")
 INFO_TABLE = "bench_build_info"
 
@@ -74,31 +85,47 @@ def _ts(value: datetime | None, dialect: str) -> Any:
 
 def model_rows(dialect: str) -> list[tuple[Any, ...]]:
     rows = build_models(random.Random(7), MODEL_COUNT, ANCHOR)
-    return [(m["model_id"], m["name"], m["framework"], m["original_size_mb"],
-             _ts(m["created_at"], dialect)) for m in rows]
+    return [
+        (m["model_id"], m["name"], m["framework"], m["original_size_mb"], _ts(m["created_at"], dialect))
+        for m in rows
+    ]
 
 
 def session_rows(count: int, seed: int, dialect: str) -> Iterator[tuple[Any, ...]]:
     """``count`` sessions as tuples in :data:`SESSION_COLUMNS` order, stored-text form."""
     model_ids = [f"mdl-{i:04d}" for i in range(1, MODEL_COUNT + 1)]
     malformed = max(3, count * MALFORMED_PER_MILLION // 1_000_000)
-    for index, row in enumerate(generate_sessions(count, model_ids, seed=seed, anchor=ANCHOR,
-                                                  orphan_share=ORPHAN_SHARE, malformed=malformed)):
+    for index, row in enumerate(
+        generate_sessions(
+            count, model_ids, seed=seed, anchor=ANCHOR, orphan_share=ORPHAN_SHARE, malformed=malformed
+        )
+    ):
         model_id = row["model_id"]
         if model_id.startswith("mdl-missing"):  # spread the orphans over more unknown models
             model_id = f"mdl-missing-{index % ORPHAN_MODELS:03d}"
-        yield (row["session_id"], model_id, row["status"], _json(row["criteria"], dialect),
-               row["total_steps"], row["completed_steps"], _json(row["results"], dialect),
-               row["error_message"], _ts(row["created_at"], dialect),
-               _ts(row["updated_at"], dialect), _ts(row["completed_at"], dialect))
+        yield (
+            row["session_id"],
+            model_id,
+            row["status"],
+            _json(row["criteria"], dialect),
+            row["total_steps"],
+            row["completed_steps"],
+            _json(row["results"], dialect),
+            row["error_message"],
+            _ts(row["created_at"], dialect),
+            _ts(row["updated_at"], dialect),
+            _ts(row["completed_at"], dialect),
+        )
 
 
 def _write_info(engine: Engine, info: dict[str, Any]) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {INFO_TABLE} (key TEXT PRIMARY KEY, value TEXT)")
         conn.exec_driver_sql(f"DELETE FROM {INFO_TABLE}")
-        conn.execute(sa.text(f"INSERT INTO {INFO_TABLE} (key, value) VALUES (:k, :v)"),
-                     [{"k": k, "v": json.dumps(v)} for k, v in info.items()])
+        conn.execute(
+            sa.text(f"INSERT INTO {INFO_TABLE} (key, value) VALUES (:k, :v)"),
+            [{"k": k, "v": json.dumps(v)} for k, v in info.items()],
+        )
 
 
 def read_info(engine: Engine) -> dict[str, Any] | None:
@@ -138,8 +165,9 @@ def build_sqlite(path: Path, sessions: int, seed: int, *, init: bool = True) -> 
     cursor.execute("PRAGMA synchronous = OFF")
     cursor.execute("PRAGMA cache_size = -262144")
     marks = ", ".join("?" * len(MODEL_COLUMNS))
-    cursor.executemany(f"INSERT INTO models ({', '.join(MODEL_COLUMNS)}) VALUES ({marks})",
-                       model_rows("sqlite"))
+    cursor.executemany(
+        f"INSERT INTO models ({', '.join(MODEL_COLUMNS)}) VALUES ({marks})", model_rows("sqlite")
+    )
     marks = ", ".join("?" * len(SESSION_COLUMNS))
     cursor.executemany(
         f"INSERT INTO optimization_sessions ({', '.join(SESSION_COLUMNS)}) VALUES ({marks})",
@@ -181,8 +209,9 @@ def _install(url: str, backend: str, sessions: int) -> float:
     return seconds
 
 
-def ensure_sqlite(db_dir: Path, sessions: int, seed: int, *, rebuild: bool = False,
-                  tag: str = "") -> tuple[str, dict]:
+def ensure_sqlite(
+    db_dir: Path, sessions: int, seed: int, *, rebuild: bool = False, tag: str = ""
+) -> tuple[str, dict]:
     db_dir.mkdir(parents=True, exist_ok=True)
     path = db_dir / f"{database_name(sessions, seed, tag)}.db"
     url = f"sqlite:///{path}"
@@ -204,12 +233,16 @@ def ensure_sqlite(db_dir: Path, sessions: int, seed: int, *, rebuild: bool = Fal
 
 
 def _admin(server_url: str) -> Engine:
-    return sa.create_engine(make_url(server_url).set(database="postgres"),
-                            isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    return sa.create_engine(
+        make_url(server_url).set(database="postgres"),
+        isolation_level="AUTOCOMMIT",
+        poolclass=sa.pool.NullPool,
+    )
 
 
-def build_postgresql(server_url: str, name: str, sessions: int, seed: int, *,
-                     init: bool = True) -> dict[str, Any]:
+def build_postgresql(
+    server_url: str, name: str, sessions: int, seed: int, *, init: bool = True
+) -> dict[str, Any]:
     admin = _admin(server_url)
     temporary = f"{name}_building"
     with admin.connect() as conn:
@@ -225,9 +258,7 @@ def build_postgresql(server_url: str, name: str, sessions: int, seed: int, *,
             with cursor.copy(f"COPY models ({', '.join(MODEL_COLUMNS)}) FROM STDIN") as copy:
                 for row in model_rows("postgresql"):
                     copy.write_row(row)
-            with cursor.copy(
-                f"COPY optimization_sessions ({', '.join(SESSION_COLUMNS)}) FROM STDIN"
-            ) as copy:
+            with cursor.copy(f"COPY optimization_sessions ({', '.join(SESSION_COLUMNS)}) FROM STDIN") as copy:
                 for row in session_rows(sessions, seed, "postgresql"):
                     copy.write_row(row)
         raw.commit()
@@ -261,13 +292,16 @@ def build_postgresql(server_url: str, name: str, sessions: int, seed: int, *,
     return info
 
 
-def ensure_postgresql(server_url: str, sessions: int, seed: int, *,
-                      rebuild: bool = False, tag: str = "") -> tuple[str, dict]:
+def ensure_postgresql(
+    server_url: str, sessions: int, seed: int, *, rebuild: bool = False, tag: str = ""
+) -> tuple[str, dict]:
     name = database_name(sessions, seed, tag)
     admin = _admin(server_url)
     with admin.connect() as conn:
-        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                              {"n": name}).first() is not None
+        exists = (
+            conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+            is not None
+        )
     admin.dispose()
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     if exists and not rebuild:

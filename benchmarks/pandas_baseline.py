@@ -14,11 +14,24 @@ from typing import Any
 
 from bench_sessions import OPERATIONS, filter_for, last_page_skip, measure, rss_mb
 
-PLATFORM_COLUMNS = ("session_id", "model_id", "status", "criteria", "total_steps", "completed_steps",
-                    "results", "error_message", "created_at", "updated_at", "completed_at")
-METRICS = {"size_reduction_percent": "size_reduction_percent",
-           "speed_improvement_percent": "speed_improvement_percent",
-           "accuracy_delta_percent": "accuracy_delta_percent"}
+PLATFORM_COLUMNS = (
+    "session_id",
+    "model_id",
+    "status",
+    "criteria",
+    "total_steps",
+    "completed_steps",
+    "results",
+    "error_message",
+    "created_at",
+    "updated_at",
+    "completed_at",
+)
+METRICS = {
+    "size_reduction_percent": "size_reduction_percent",
+    "speed_improvement_percent": "speed_improvement_percent",
+    "accuracy_delta_percent": "accuracy_delta_percent",
+}
 
 
 def _parse(value: Any) -> Any:
@@ -45,8 +58,10 @@ def load(url: str) -> Any:
 
     engine = sa.create_engine(url)
     columns = ", ".join(f"s.{c}" for c in PLATFORM_COLUMNS)
-    query = (f"SELECT {columns}, m.name AS model_name FROM optimization_sessions s"
-             " LEFT JOIN models m ON m.model_id = s.model_id")
+    query = (
+        f"SELECT {columns}, m.name AS model_name FROM optimization_sessions s"
+        " LEFT JOIN models m ON m.model_id = s.model_id"
+    )
     with engine.connect() as conn:
         df = pd.read_sql_query(sa.text(query), conn)
     engine.dispose()
@@ -57,14 +72,19 @@ def load(url: str) -> Any:
         df[name] = results.map(lambda r, key=key: _metric(r, key)).astype("float64")
     criteria = df["criteria"].map(_parse)
     df["techniques"] = criteria.map(
-        lambda c: [t for t in c.get("techniques", []) if isinstance(t, str)]
-        if isinstance(c, dict) and isinstance(c.get("techniques"), list) else [])
+        lambda c: (
+            [t for t in c.get("techniques", []) if isinstance(t, str)]
+            if isinstance(c, dict) and isinstance(c.get("techniques"), list)
+            else []
+        )
+    )
     done = df["completed_steps"].astype("float64")
     total = df["total_steps"].astype("float64")
     running = np.where(total > 0, (done * 100.0 / total).clip(0, 100), 0.0)
     running = np.nan_to_num(running, nan=0.0)
-    df["progress_percentage"] = np.where(df["status"] == "completed", 100.0,
-                                         np.where(df["status"] == "pending", 0.0, running))
+    df["progress_percentage"] = np.where(
+        df["status"] == "completed", 100.0, np.where(df["status"] == "pending", 0.0, running)
+    )
     df["model_name"] = df["model_name"].fillna(df["model_id"])
     df = df.drop(columns=["criteria", "results"])
     return df
@@ -91,9 +111,10 @@ def page(df: Any, f: Any) -> tuple[Any, int]:
         mask &= found
     matches = df[mask]
     ascending = f.order == "asc"
-    ordered = matches.sort_values([f.sort, "session_id"], ascending=ascending,
-                                  na_position="first" if ascending else "last")
-    return ordered.iloc[f.skip:f.skip + f.limit], len(matches)
+    ordered = matches.sort_values(
+        [f.sort, "session_id"], ascending=ascending, na_position="first" if ascending else "last"
+    )
+    return ordered.iloc[f.skip : f.skip + f.limit], len(matches)
 
 
 def aggregates(df: Any) -> dict[str, Any]:
@@ -117,8 +138,12 @@ def worker_pandas(url: str, repeat: int) -> dict[str, Any]:
     df = load(url)
     load_s = time.perf_counter() - started
     rss_loaded = rss_mb()
-    out: dict[str, Any] = {"load_s": load_s, "rss_mb": rss_loaded, "added_mb": rss_loaded - rss_before,
-                           "ops": []}
+    out: dict[str, Any] = {
+        "load_s": load_s,
+        "rss_mb": rss_loaded,
+        "added_mb": rss_loaded - rss_before,
+        "ops": [],
+    }
     _, completed_total = page(df, SessionFilter(statuses=("completed",)))
     last_skip = last_page_skip(completed_total)
     for name, spec in OPERATIONS:

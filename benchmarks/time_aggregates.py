@@ -42,8 +42,7 @@ CALLS: list[tuple[str, Any, dict[str, Any]]] = [
     ("pareto_front", A.pareto_front, {}),
     ("model_ranking", A.model_ranking, {"limit": 50}),
 ]
-OVERVIEW = ("summary_change", "period_stats", "scatter", "pareto_front", "technique_stats",
-            "model_ranking")
+OVERVIEW = ("summary_change", "period_stats", "scatter", "pareto_front", "technique_stats", "model_ranking")
 
 
 def make_filter(spec: str, today: date) -> SessionFilter:
@@ -63,21 +62,34 @@ def make_filter(spec: str, today: date) -> SessionFilter:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", required=True, help="the platform's database URL: read through the "
-                        "speed layer (its copy when current, else the platform's tables)")
-    parser.add_argument("--filter", default="all",
-                        help="all, completed, Nd (last N days to --today), technique=NAME, q=TEXT")
+    parser.add_argument(
+        "--db",
+        required=True,
+        help="the platform's database URL: read through the "
+        "speed layer (its copy when current, else the platform's tables)",
+    )
+    parser.add_argument(
+        "--filter", default="all", help="all, completed, Nd (last N days to --today), technique=NAME, q=TEXT"
+    )
     parser.add_argument("--today", default="2025-12-31")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", nargs="*", default=None)
-    parser.add_argument("--page-repeat", type=int, default=0,
-                        help="time the whole Overview page (three calls at a time) this many times")
-    parser.add_argument("--plain", action="store_true",
-                        help="as without the rollups and partial indexes (the plain queries), for A/B")
+    parser.add_argument(
+        "--page-repeat",
+        type=int,
+        default=0,
+        help="time the whole Overview page (three calls at a time) this many times",
+    )
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="as without the rollups and partial indexes (the plain queries), for A/B",
+    )
     args = parser.parse_args()
     f = make_filter(args.filter, date.fromisoformat(args.today))
-    layer = SpeedLayer(Settings(db_url=args.db, db_url_source="--db", statement_timeout_ms=0),
-                       max_lag_s=float("inf"))
+    layer = SpeedLayer(
+        Settings(db_url=args.db, db_url_source="--db", statement_timeout_ms=0), max_lag_s=float("inf")
+    )
     layer.ensure_fresh()
     plan = layer.plan()
     print(f"answered by the {plan.source}{': ' + plan.reason if plan.reason else ''}")
@@ -98,17 +110,23 @@ def main() -> int:
                 fn(connection, f, **kwargs)
                 times.setdefault(name, []).append((time.perf_counter() - started) * 1000)
                 cpu.setdefault(name, []).append((time.process_time() - cpu_started) * 1000)
-        print(f"{name:16s} p50 {statistics.median(times[name]):8.1f} ms  max {max(times[name]):8.1f} ms"
-              f"  this process's CPU p50 {statistics.median(cpu[name]):8.1f} ms"
-              f"  (load {os.getloadavg()[0]:.2f})", flush=True)
+        print(
+            f"{name:16s} p50 {statistics.median(times[name]):8.1f} ms  max {max(times[name]):8.1f} ms"
+            f"  this process's CPU p50 {statistics.median(cpu[name]):8.1f} ms"
+            f"  (load {os.getloadavg()[0]:.2f})",
+            flush=True,
+        )
     if all(name in times for name in OVERVIEW):
         total = sum(statistics.median(times[name]) for name in OVERVIEW)
         print(f"{'overview (sum)':16s} p50 {total:8.1f} ms")
     if args.page_repeat:
         pages = [overview_page(engine, f) for _ in range(args.page_repeat)]
         p95 = sorted(pages)[max(0, math.ceil(0.95 * len(pages)) - 1)]
-        print(f"{'overview page':16s} p50 {statistics.median(pages):8.1f} ms  p95 {p95:8.1f} ms"
-              f"  max {max(pages):8.1f} ms  (load {os.getloadavg()[0]:.2f})", flush=True)
+        print(
+            f"{'overview page':16s} p50 {statistics.median(pages):8.1f} ms  p95 {p95:8.1f} ms"
+            f"  max {max(pages):8.1f} ms  (load {os.getloadavg()[0]:.2f})",
+            flush=True,
+        )
     return 0
 
 

@@ -160,8 +160,10 @@ class ModelRank:
         both produce it."""
         best_size, best_speed = row["best_size"], row["best_speed"]
         return cls(
-            model_id=row["model_id"], model_name=row["name"] or row["model_id"],
-            model_known=bool(row["known"]), sessions=int(row["sessions"]),
+            model_id=row["model_id"],
+            model_name=row["name"] or row["model_id"],
+            model_known=bool(row["known"]),
+            sessions=int(row["sessions"]),
             completed=int(row["completed"]),
             best_size_reduction=None if best_size is None else float(best_size),
             best_speed_improvement=None if best_speed is None else float(best_speed),

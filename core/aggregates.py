@@ -115,13 +115,20 @@ FINISHED = ("completed", "failed", "cancelled")
 
 def aggregate_filter(f: SessionFilter) -> SessionFilter:
     """``f`` without sort and paging: what every aggregate depends on (the cache key)."""
-    return replace(SessionFilter(), statuses=f.statuses, model_ids=f.model_ids,
-                   start_date=f.start_date, end_date=f.end_date, search=f.search,
-                   techniques=f.techniques)
+    return replace(
+        SessionFilter(),
+        statuses=f.statuses,
+        model_ids=f.model_ids,
+        start_date=f.start_date,
+        end_date=f.end_date,
+        search=f.search,
+        techniques=f.techniques,
+    )
 
 
-def _scanned(connection: Connection, f: SessionFilter, *, few: bool = False,
-             models_only: bool = False) -> Any:
+def _scanned(
+    connection: Connection, f: SessionFilter, *, few: bool = False, models_only: bool = False
+) -> Any:
     """The sessions table as a full-scan aggregate should read it.
 
     On SQLite with the facts index, through that index (no JSON parsed per row; it holds the
@@ -139,8 +146,9 @@ def _scanned(connection: Connection, f: SessionFilter, *, few: bool = False,
     return IndexedBy(S, FACTS_INDEX)
 
 
-def _filtered(connection: Connection, f: SessionFilter, caps: Capabilities
-              ) -> tuple[Any, list[ColumnElement[bool]]]:
+def _filtered(
+    connection: Connection, f: SessionFilter, caps: Capabilities
+) -> tuple[Any, list[ColumnElement[bool]]]:
     """The sessions table as a scan should read it, and the table's WHERE clauses for ``f``.
 
     The search's trigram MATCH runs once (SQLite): a fragment most sessions contain
@@ -150,13 +158,14 @@ def _filtered(connection: Connection, f: SessionFilter, caps: Capabilities
     matched = trigram_matches(connection, f)
     few = matched is not None and matched.ids is not None
     models_only = few and not matched.ids and bool(matched.models)  # type: ignore[union-attr]
-    return (_scanned(connection, f, few=few, models_only=models_only),
-            filter_clauses(f, caps, matched=matched))
+    return (
+        _scanned(connection, f, few=few, models_only=models_only),
+        filter_clauses(f, caps, matched=matched),
+    )
 
 
 def _completed_value(name: str, caps: Capabilities) -> ColumnElement[Any]:
     return case((S.c.status == "completed", derived(name, caps)))
-
 
 
 def _status_counts(source: Subquery) -> list[ColumnElement[Any]]:
@@ -167,9 +176,14 @@ def _quantile_name(metric: str, q: float) -> str:
     return f"{metric}_q{round(q * 100)}"
 
 
-def _grouped(connection: Connection, caps: Capabilities, base: Select[Any], keys: list[str],
-             metrics: dict[str, tuple[float, ...]],
-             extras: Callable[[Subquery], list[ColumnElement[Any]]]) -> list[dict[str, Any]]:
+def _grouped(
+    connection: Connection,
+    caps: Capabilities,
+    base: Select[Any],
+    keys: list[str],
+    metrics: dict[str, tuple[float, ...]],
+    extras: Callable[[Subquery], list[ColumnElement[Any]]],
+) -> list[dict[str, Any]]:
     """Group ``base`` by ``keys``: ``extras`` aggregates plus exact quantiles of ``metrics``.
 
     Quantile columns are named ``<metric>_q<percent>`` (``size_q50``). PostgreSQL does it all
@@ -185,8 +199,7 @@ def _grouped(connection: Connection, caps: Capabilities, base: Select[Any], keys
         group = [source.c[k] for k in keys]
         columns = [*group, *extras(source)]
         for metric, quantiles in metrics.items():
-            columns += [quantile(source, metric, q, caps).label(_quantile_name(metric, q))
-                        for q in quantiles]
+            columns += [quantile(source, metric, q, caps).label(_quantile_name(metric, q)) for q in quantiles]
         statement = select(*columns).group_by(*group) if keys else select(*columns)
         return [dict(r) for r in connection.execute(statement).mappings()]
     shared = base.cte("base").prefix_with("MATERIALIZED")
@@ -194,18 +207,19 @@ def _grouped(connection: Connection, caps: Capabilities, base: Select[Any], keys
     plain = extras(shared)
     names = [c.name for c in plain] + ["hist_value", "hist_n"]
 
-    def arm(part: int, filled: dict[str, ColumnElement[Any]], by: list[ColumnElement[Any]]
-            ) -> Select[Any]:
-        statement = select(literal(part).label("part"), *group,
-                           *(filled.get(n, null()).label(n) for n in names))
+    def arm(part: int, filled: dict[str, ColumnElement[Any]], by: list[ColumnElement[Any]]) -> Select[Any]:
+        statement = select(
+            literal(part).label("part"), *group, *(filled.get(n, null()).label(n) for n in names)
+        )
         return statement.group_by(*group, *by) if group or by else statement
 
     measured = list(metrics)
     arms = [arm(0, {c.name: c for c in plain}, [])]
     for part, metric in enumerate(measured, start=1):
         value = shared.c[metric]
-        arms.append(arm(part, {"hist_value": value, "hist_n": func.count()}, [value])
-                    .where(value.is_not(None)))
+        arms.append(
+            arm(part, {"hist_value": value, "hist_n": func.count()}, [value]).where(value.is_not(None))
+        )
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     histograms: dict[tuple[tuple[Any, ...], str], list[tuple[Any, int]]] = {}
     for r in connection.execute(union_all(*arms)).mappings():
@@ -214,7 +228,8 @@ def _grouped(connection: Connection, caps: Capabilities, base: Select[Any], keys
             rows[key] = {k: r[k] for k in keys} | {c.name: r[c.name] for c in plain}
         else:
             histograms.setdefault((key, measured[r["part"] - 1]), []).append(
-                (r["hist_value"], int(r["hist_n"])))
+                (r["hist_value"], int(r["hist_n"]))
+            )
     for key, row in rows.items():
         for metric, quantiles in metrics.items():
             histogram = sorted(histograms.get((key, metric), ()))
@@ -258,22 +273,27 @@ def _summary_from(row: Mapping[str, Any] | None) -> Summary:
     )
 
 
-def _summary_base(where: list[ColumnElement[bool]], caps: Capabilities, sessions: Any
-                  ) -> Select[Any]:
+def _summary_base(where: list[ColumnElement[bool]], caps: Capabilities, sessions: Any) -> Select[Any]:
     size = derived("size_reduction", caps)
     saved = case((S.c.status == "completed", M.c.original_size_mb * size / 100.0))
     return (
-        select(S.c.status, _completed_value("size_reduction", caps).label("size"),
-               _completed_value("speed_improvement", caps).label("speed"),
-               saved.label("saved"))
+        select(
+            S.c.status,
+            _completed_value("size_reduction", caps).label("size"),
+            _completed_value("speed_improvement", caps).label("speed"),
+            saved.label("saved"),
+        )
         .select_from(sessions.outerjoin(M, M.c.model_id == S.c.model_id))
         .where(*where)
     )
 
 
 def _summary_extras(source: Subquery) -> list[ColumnElement[Any]]:
-    return [*_status_counts(source), func.sum(source.c.saved).label("saved"),
-            func.count(source.c.saved).label("saved_n")]
+    return [
+        *_status_counts(source),
+        func.sum(source.c.saved).label("saved"),
+        func.count(source.c.saved).label("saved_n"),
+    ]
 
 
 # -- summary ----------------------------------------------------------------------------------
@@ -291,34 +311,42 @@ def summary(connection: Connection, f: SessionFilter) -> Summary:
     # filters it: a date range or a technique would be checked row by row against the table
     # (measured at a million rows: 2.5 s unfiltered, but 9.6 s for 90 days, against 4.7 s).
     walkable = _status_only(f) and all(
-        has_index(connection, STATUS_METRIC_INDEXES[m]) for m in ("size", "speed"))
+        has_index(connection, STATUS_METRIC_INDEXES[m]) for m in ("size", "speed")
+    )
     # A set of models read through its own index: its sessions' completed values are few
     # enough to pick each median with a bounded sort (LIMIT 2 OFFSET k) rather than rank them
     # all with window functions (at 1,000,000 sessions, 52,198 values of 'whisper' models:
     # 0.06 s against 0.2 s a metric).
     models_set = isinstance(sessions, IndexedBy) and sessions.index == MODEL_FACTS_INDEX
     if caps.dialect != "sqlite" or not (walkable or models_set):
-        rows = _grouped(connection, caps, base, [], {"size": (0.5,), "speed": (0.5,)},
-                        _summary_extras)
+        rows = _grouped(connection, caps, base, [], {"size": (0.5,), "speed": (0.5,)}, _summary_extras)
         return _summary_from(rows[0] if rows else None)
     # SQLite, status filter only (or a set of models): count first, then read each median at
     # its position in the (status, metric) index (or the models' values) instead of ranking
     # every completed session.
     source = base.subquery("base")
-    row = dict(connection.execute(select(
-        *_summary_extras(source), func.count(source.c.size).label("size_n"),
-        func.count(source.c.speed).label("speed_n"))).mappings().one())
+    row = dict(
+        connection.execute(
+            select(
+                *_summary_extras(source),
+                func.count(source.c.size).label("size_n"),
+                func.count(source.c.speed).label("speed_n"),
+            )
+        )
+        .mappings()
+        .one()
+    )
     for metric, name in (("size", "size_reduction"), ("speed", "speed_improvement")):
         value = derived(name, caps)
         completed = [*where, S.c.status == "completed", value.is_not(None)]
         walk = IndexedBy(S, f"ix_sessions_status_{metric}") if walkable else sessions
-        row[f"{metric}_q50"] = walked_quantile(connection, value, walk, completed,
-                                               int(row[f"{metric}_n"]), 0.5)
+        row[f"{metric}_q50"] = walked_quantile(
+            connection, value, walk, completed, int(row[f"{metric}_n"]), 0.5
+        )
     return _summary_from(row)
 
 
-def summary_change(connection: Connection, f: SessionFilter, *, now: datetime | None = None
-                   ) -> SummaryChange:
+def summary_change(connection: Connection, f: SessionFilter, *, now: datetime | None = None) -> SummaryChange:
     """The summary of ``f`` and of the same-length period just before it.
 
     Without a start date there is no "previous period" (``previous`` is None). Without an end
@@ -340,8 +368,12 @@ def summary_change(connection: Connection, f: SessionFilter, *, now: datetime | 
     previous_start = start - (end - start)
     # An explicit end instant is inclusive: one microsecond before the current start.
     before = replace(f, start_date=previous_start, end_date=start - timedelta(microseconds=1))
-    return SummaryChange(current=current, previous=summary(connection, before),
-                         previous_start=previous_start, previous_end=start)
+    return SummaryChange(
+        current=current,
+        previous=summary(connection, before),
+        previous_start=previous_start,
+        previous_end=start,
+    )
 
 
 def _status_only(f: SessionFilter) -> bool:
@@ -362,8 +394,9 @@ def status_counts(connection: Connection, f: SessionFilter) -> tuple[StatusCount
     plan = None if caps.status_counts and _status_only(f) else rollup_plan(connection, f)
     if plan is not None:
         c = counts_table.c
-        rows = connection.execute(select(c.status, func.sum(c.sessions))
-                                  .where(*counts_where(plan)).group_by(c.status))
+        rows = connection.execute(
+            select(c.status, func.sum(c.sessions)).where(*counts_where(plan)).group_by(c.status)
+        )
         found = {status: int(n) for status, n in rows}
         return tuple(StatusCount(s, found.get(s, 0)) for s in STATUSES)
     if caps.status_counts and _status_only(f):
@@ -372,8 +405,12 @@ def status_counts(connection: Connection, f: SessionFilter) -> tuple[StatusCount
         if f.statuses:
             statement = statement.where(_COUNTS.c.status.in_(f.statuses))
     else:
-        statement = (select(S.c.status, func.count()).select_from(S)
-                     .where(*_filtered(connection, f, caps)[1]).group_by(S.c.status))
+        statement = (
+            select(S.c.status, func.count())
+            .select_from(S)
+            .where(*_filtered(connection, f, caps)[1])
+            .group_by(S.c.status)
+        )
     found = {status: int(n) for status, n in connection.execute(statement)}
     return tuple(StatusCount(s, found.get(s, 0)) for s in STATUSES)
 
@@ -381,11 +418,13 @@ def status_counts(connection: Connection, f: SessionFilter) -> tuple[StatusCount
 # -- per technique ----------------------------------------------------------------------------
 
 
-
-
 def _metric_stats(row: Mapping[str, Any], metric: str) -> MetricStats:
-    return MetricStats(mean=optional_float(row[f"{metric}_mean"]), p25=optional_float(row[f"{metric}_q25"]),
-                       median=optional_float(row[f"{metric}_q50"]), p75=optional_float(row[f"{metric}_q75"]))
+    return MetricStats(
+        mean=optional_float(row[f"{metric}_mean"]),
+        p25=optional_float(row[f"{metric}_q25"]),
+        median=optional_float(row[f"{metric}_q50"]),
+        p75=optional_float(row[f"{metric}_q75"]),
+    )
 
 
 def technique_stats(connection: Connection, f: SessionFilter) -> tuple[TechniqueStats, ...]:
@@ -398,25 +437,33 @@ def technique_stats(connection: Connection, f: SessionFilter) -> tuple[Technique
         return techniques_rollup(connection, plan)
     caps = capabilities(connection)
     sessions, where = _filtered(connection, f, caps)
-    if isinstance(sessions, IndexedBy) and sessions.index == FACTS_INDEX \
-            and all(caps.has_index(name) for name in TECHNIQUE_SET_INDEXES):
+    if (
+        isinstance(sessions, IndexedBy)
+        and sessions.index == FACTS_INDEX
+        and all(caps.has_index(name) for name in TECHNIQUE_SET_INDEXES)
+    ):
         return _sorted_techniques(_by_technique_set(connection, caps, where))
     source, technique = technique_source(caps, sessions)
     base = (
-        select(technique.label("technique"), S.c.status,
-               _completed_value("size_reduction", caps).label("size"),
-               _completed_value("speed_improvement", caps).label("speed"))
+        select(
+            technique.label("technique"),
+            S.c.status,
+            _completed_value("size_reduction", caps).label("size"),
+            _completed_value("speed_improvement", caps).label("speed"),
+        )
         .select_from(source)
         .where(*where)
     )
 
     def extras(src: Subquery) -> list[ColumnElement[Any]]:
-        return [*_status_counts(src), func.avg(src.c.size).label("size_mean"),
-                func.avg(src.c.speed).label("speed_mean")]
+        return [
+            *_status_counts(src),
+            func.avg(src.c.size).label("size_mean"),
+            func.avg(src.c.speed).label("speed_mean"),
+        ]
 
     quartiles = (0.25, 0.5, 0.75)
-    rows = _grouped(connection, caps, base, ["technique"],
-                    {"size": quartiles, "speed": quartiles}, extras)
+    rows = _grouped(connection, caps, base, ["technique"], {"size": quartiles, "speed": quartiles}, extras)
     return _sorted_techniques(rows)
 
 
@@ -425,7 +472,8 @@ def _sorted_techniques(rows: list[dict[str, Any]]) -> tuple[TechniqueStats, ...]
         TechniqueStats(
             technique=str(r["technique"]),
             sessions=sum(int(r[s]) for s in STATUSES),
-            completed=int(r["completed"]), failed=int(r["failed"]),
+            completed=int(r["completed"]),
+            failed=int(r["failed"]),
             cancelled=int(r["cancelled"]),
             size_reduction=_metric_stats(r, "size"),
             speed_improvement=_metric_stats(r, "speed"),
@@ -438,8 +486,9 @@ def _sorted_techniques(rows: list[dict[str, Any]]) -> tuple[TechniqueStats, ...]
 _METRIC_OF = {"size_reduction": "size", "speed_improvement": "speed"}
 
 
-def _by_technique_set(connection: Connection, caps: Capabilities,
-                      where: list[ColumnElement[bool]]) -> list[dict[str, Any]]:
+def _by_technique_set(
+    connection: Connection, caps: Capabilities, where: list[ColumnElement[bool]]
+) -> list[dict[str, Any]]:
     """Per technique, from the sessions grouped by their list of techniques (SQLite).
 
     A broad scan (half the sessions match a search) joined to the techniques table and sorted
@@ -457,25 +506,46 @@ def _by_technique_set(connection: Connection, caps: Capabilities,
                 items = json.loads(value) if value is not None else []
             except ValueError:
                 items = []
-            names[value] = tuple(sorted({t for t in items if isinstance(t, str)})
-                                 if isinstance(items, list) else ())
+            names[value] = tuple(
+                sorted({t for t in items if isinstance(t, str)}) if isinstance(items, list) else ()
+            )
         return names[value]
 
-    return _streamed(connection, caps, where, "techniques_json", "technique", named,
-                     TECHNIQUE_SET_INDEXES, (0.25, 0.5, 0.75), means=True)
+    return _streamed(
+        connection,
+        caps,
+        where,
+        "techniques_json",
+        "technique",
+        named,
+        TECHNIQUE_SET_INDEXES,
+        (0.25, 0.5, 0.75),
+        means=True,
+    )
 
 
-def _streamed(connection: Connection, caps: Capabilities, where: list[ColumnElement[bool]],
-              leading: str, key: str, keys_of: Callable[[Any], tuple[Any, ...]],
-              indexes: Mapping[str, str], quantiles: tuple[float, ...], *, means: bool
-              ) -> list[dict[str, Any]]:
+def _streamed(
+    connection: Connection,
+    caps: Capabilities,
+    where: list[ColumnElement[bool]],
+    leading: str,
+    key: str,
+    keys_of: Callable[[Any], tuple[Any, ...]],
+    indexes: Mapping[str, str],
+    quantiles: tuple[float, ...],
+    *,
+    means: bool,
+) -> list[dict[str, Any]]:
     """Counts by status and metric histograms grouped by the generated column ``leading``,
     each histogram read in (``leading``, value) order off its index in ``indexes``; every
     group then counts for each of ``keys_of(group)``, which name the rows (``key``)."""
     group = derived(leading, caps)
-    counts = (select(group, S.c.status, func.count())
-              .select_from(IndexedBy(S, next(iter(indexes))))
-              .where(*where).group_by(group, S.c.status))
+    counts = (
+        select(group, S.c.status, func.count())
+        .select_from(IndexedBy(S, next(iter(indexes))))
+        .where(*where)
+        .group_by(group, S.c.status)
+    )
     found: dict[Any, dict[str, Any]] = {}
     for value, status, n in connection.execute(counts):
         for name in keys_of(value):
@@ -484,10 +554,12 @@ def _streamed(connection: Connection, caps: Capabilities, where: list[ColumnElem
     for index, metric_column in indexes.items():
         metric = _METRIC_OF[metric_column]
         measured = derived(metric_column, caps)
-        statement = (select(group, measured, func.count())
-                     .select_from(IndexedBy(S, index))
-                     .where(*where, S.c.status == "completed", measured.is_not(None))
-                     .group_by(group, measured))
+        statement = (
+            select(group, measured, func.count())
+            .select_from(IndexedBy(S, index))
+            .where(*where, S.c.status == "completed", measured.is_not(None))
+            .group_by(group, measured)
+        )
         histograms: dict[Any, Counter[float]] = {}
         for value, v, n in connection.execute(statement):
             for name in keys_of(value):
@@ -524,8 +596,9 @@ def created_span(connection: Connection, f: SessionFilter) -> tuple[datetime, da
     return start.replace(tzinfo=None), end.replace(tzinfo=None)
 
 
-def period_stats(connection: Connection, f: SessionFilter, *,
-                 granularity: Granularity | None = None) -> PeriodSeries:
+def period_stats(
+    connection: Connection, f: SessionFilter, *, granularity: Granularity | None = None
+) -> PeriodSeries:
     """Sessions started per day/week/month by status, with medians of completed sessions.
 
     The granularity follows the length of the filter's date range (or of the data when the
@@ -545,34 +618,52 @@ def period_stats(connection: Connection, f: SessionFilter, *,
         found = period_rollup(connection, plan, granularity, first.date(), last.date())
         return _period_series(granularity, first, last, found)
     sessions, where = _filtered(connection, f, caps)
-    if granularity == "week" and isinstance(sessions, IndexedBy) and sessions.index == FACTS_INDEX \
-            and all(caps.has_index(name) for name in WEEK_INDEXES):
-        rows = _streamed(connection, caps, where, "created_week", "bucket", lambda week: (week,),
-                         WEEK_INDEXES, (0.5,), means=False)
+    if (
+        granularity == "week"
+        and isinstance(sessions, IndexedBy)
+        and sessions.index == FACTS_INDEX
+        and all(caps.has_index(name) for name in WEEK_INDEXES)
+    ):
+        rows = _streamed(
+            connection,
+            caps,
+            where,
+            "created_week",
+            "bucket",
+            lambda week: (week,),
+            WEEK_INDEXES,
+            (0.5,),
+            means=False,
+        )
         return _period_series(granularity, first, last, {bucket_start(r["bucket"]): r for r in rows})
     base = (
-        select(bucket_expression(granularity, caps).label("bucket"), S.c.status,
-               _completed_value("size_reduction", caps).label("size"),
-               _completed_value("speed_improvement", caps).label("speed"))
+        select(
+            bucket_expression(granularity, caps).label("bucket"),
+            S.c.status,
+            _completed_value("size_reduction", caps).label("size"),
+            _completed_value("speed_improvement", caps).label("speed"),
+        )
         .select_from(sessions)
         .where(*where)
     )
-    rows = _grouped(connection, caps, base, ["bucket"], {"size": (0.5,), "speed": (0.5,)},
-                    _status_counts)
+    rows = _grouped(connection, caps, base, ["bucket"], {"size": (0.5,), "speed": (0.5,)}, _status_counts)
     return _period_series(granularity, first, last, {bucket_start(r["bucket"]): r for r in rows})
 
 
-def _period_series(granularity: Granularity, first: datetime, last: datetime,
-                   found: Mapping[date, Mapping[str, Any]]) -> PeriodSeries:
+def _period_series(
+    granularity: Granularity, first: datetime, last: datetime, found: Mapping[date, Mapping[str, Any]]
+) -> PeriodSeries:
     periods = []
     for day in bucket_range(first.date(), last.date(), granularity):
         r = found.get(day)
-        periods.append(PeriodStats(
-            start=day,
-            counts=tuple((s, int(r[s]) if r else 0) for s in STATUSES),
-            median_size_reduction=optional_float(r.get("size_q50")) if r else None,
-            median_speed_improvement=optional_float(r.get("speed_q50")) if r else None,
-        ))
+        periods.append(
+            PeriodStats(
+                start=day,
+                counts=tuple((s, int(r[s]) if r else 0) for s in STATUSES),
+                median_size_reduction=optional_float(r.get("size_q50")) if r else None,
+                median_speed_improvement=optional_float(r.get("speed_q50")) if r else None,
+            )
+        )
     return PeriodSeries(granularity, tuple(periods))
 
 
@@ -581,7 +672,8 @@ def _period_series(granularity: Granularity, first: datetime, last: datetime,
 
 def _point_columns(caps: Capabilities) -> list[ColumnElement[Any]]:
     return [
-        S.c.session_id, S.c.model_id,
+        S.c.session_id,
+        S.c.model_id,
         func.coalesce(M.c.name, S.c.model_id).label("model_name"),
         derived("techniques_json", caps).label("techniques_json"),
         derived("size_reduction", caps).label("size"),
@@ -590,11 +682,13 @@ def _point_columns(caps: Capabilities) -> list[ColumnElement[Any]]:
     ]
 
 
-def _completed_clauses(where: list[ColumnElement[bool]], caps: Capabilities
-                       ) -> list[ColumnElement[bool]]:
-    return [*where, S.c.status == "completed",
-            derived("size_reduction", caps).is_not(None),
-            derived("speed_improvement", caps).is_not(None)]
+def _completed_clauses(where: list[ColumnElement[bool]], caps: Capabilities) -> list[ColumnElement[bool]]:
+    return [
+        *where,
+        S.c.status == "completed",
+        derived("size_reduction", caps).is_not(None),
+        derived("speed_improvement", caps).is_not(None),
+    ]
 
 
 def _techniques(text: str | None) -> tuple[str, ...]:
@@ -607,9 +701,13 @@ def _techniques(text: str | None) -> tuple[str, ...]:
 
 def _point(row: RowMapping) -> SessionPoint:
     return SessionPoint(
-        session_id=row["session_id"], model_id=row["model_id"], model_name=row["model_name"],
-        techniques=_techniques(row["techniques_json"]), size_reduction=float(row["size"]),
-        speed_improvement=float(row["speed"]), accuracy_delta=optional_float(row["accuracy"]),
+        session_id=row["session_id"],
+        model_id=row["model_id"],
+        model_name=row["model_name"],
+        techniques=_techniques(row["techniques_json"]),
+        size_reduction=float(row["size"]),
+        speed_improvement=float(row["speed"]),
+        accuracy_delta=optional_float(row["accuracy"]),
     )
 
 
@@ -627,24 +725,28 @@ def scatter(connection: Connection, f: SessionFilter, *, limit: int = SCATTER_LI
     if plan is not None:
         total = _points_total(connection, plan)
     else:
-        total = int(connection.execute(select(func.count()).select_from(scanned).where(*where))
-                    .scalar_one())
+        total = int(connection.execute(select(func.count()).select_from(scanned).where(*where)).scalar_one())
     joined = S.outerjoin(M, M.c.model_id == S.c.model_id)
     if total <= limit:
-        statement = (select(*_point_columns(caps)).select_from(joined).where(*where)
-                     .order_by(S.c.session_id))
-        return Scatter(tuple(_point(r) for r in connection.execute(statement).mappings()),
-                       total, False)
+        statement = select(*_point_columns(caps)).select_from(joined).where(*where).order_by(S.c.session_id)
+        return Scatter(tuple(_point(r) for r in connection.execute(statement).mappings()), total, False)
     step = math.ceil(total / limit)
     if plan is not None and caps.points_indexes:
         picked = _every_kth(caps, f, step, limit)
     else:
-        numbered = (select(S.c.session_id,
-                           func.row_number().over(order_by=S.c.session_id).label("rn"))
-                    .select_from(scanned).where(*where).subquery("numbered"))
+        numbered = (
+            select(S.c.session_id, func.row_number().over(order_by=S.c.session_id).label("rn"))
+            .select_from(scanned)
+            .where(*where)
+            .subquery("numbered")
+        )
         picked = select(numbered.c.session_id).where((numbered.c.rn - 1) % step == 0)
-    statement = (select(*_point_columns(caps)).select_from(joined)
-                 .where(S.c.session_id.in_(picked)).order_by(S.c.session_id))
+    statement = (
+        select(*_point_columns(caps))
+        .select_from(joined)
+        .where(S.c.session_id.in_(picked))
+        .order_by(S.c.session_id)
+    )
     return Scatter(tuple(_point(r) for r in connection.execute(statement).mappings()), total, True)
 
 
@@ -657,22 +759,35 @@ def _every_kth(caps: Capabilities, f: SessionFilter, step: int, limit: int) -> S
     """
     source = IndexedBy(S, POINTS_INDEX) if caps.dialect == "sqlite" else S
     where = [*filter_clauses(f, caps), *_points_predicate(caps)]
-    first = (select(S.c.session_id).select_from(source).where(*where)
-             .order_by(S.c.session_id).limit(1).scalar_subquery())
+    first = (
+        select(S.c.session_id)
+        .select_from(source)
+        .where(*where)
+        .order_by(S.c.session_id)
+        .limit(1)
+        .scalar_subquery()
+    )
     hops = select(first.label("id"), literal_column("1").label("i")).cte("hops", recursive=True)
-    following = (select(S.c.session_id).select_from(source)
-                 .where(*where, S.c.session_id > hops.c.id)
-                 .order_by(S.c.session_id).limit(1).offset(step - 1).scalar_subquery())
-    hops = hops.union_all(select(following, hops.c.i + 1)
-                          .where(hops.c.id.is_not(None), hops.c.i <= limit))
+    following = (
+        select(S.c.session_id)
+        .select_from(source)
+        .where(*where, S.c.session_id > hops.c.id)
+        .order_by(S.c.session_id)
+        .limit(1)
+        .offset(step - 1)
+        .scalar_subquery()
+    )
+    hops = hops.union_all(select(following, hops.c.i + 1).where(hops.c.id.is_not(None), hops.c.i <= limit))
     return select(hops.c.id).where(hops.c.id.is_not(None))
 
 
 def _points_predicate(caps: Capabilities) -> list[ColumnElement[bool]]:
     """The partial indexes' own WHERE, spelled as they are (SQLite matches them term by term)."""
-    return [S.c.status == literal_column("'completed'"),
-            derived("size_reduction", caps).is_not(None),
-            derived("speed_improvement", caps).is_not(None)]
+    return [
+        S.c.status == literal_column("'completed'"),
+        derived("size_reduction", caps).is_not(None),
+        derived("speed_improvement", caps).is_not(None),
+    ]
 
 
 def _points_total(connection: Connection, plan: Plan) -> int:
@@ -700,27 +815,36 @@ def pareto_front(connection: Connection, f: SessionFilter) -> tuple[SessionPoint
         return _front_walked(connection, f, caps, plan)
     sessions, where = _filtered(connection, f, caps)
     completed = _completed_clauses(where, caps)
-    done = (select(size.label("size"), speed.label("speed")).select_from(sessions)
-            .where(*completed).subquery("done"))
-    best = (select(done.c.size, func.max(done.c.speed).label("top"))
-            .group_by(done.c.size).subquery("best"))
+    done = (
+        select(size.label("size"), speed.label("speed"))
+        .select_from(sessions)
+        .where(*completed)
+        .subquery("done")
+    )
+    best = select(done.c.size, func.max(done.c.speed).label("top")).group_by(done.c.size).subquery("best")
     above = func.max(best.c.top).over(order_by=best.c.size.desc(), rows=(None, -1))
     walked = select(best.c.size, best.c.top, above.label("better")).subquery("walked")
-    front = (select(walked.c.size, walked.c.top)
-             .where(or_(walked.c.better.is_(None), walked.c.top > walked.c.better))
-             .subquery("front"))
+    front = (
+        select(walked.c.size, walked.c.top)
+        .where(or_(walked.c.better.is_(None), walked.c.top > walked.c.better))
+        .subquery("front")
+    )
     statement = (
         select(*_point_columns(caps))
-        .select_from(S.outerjoin(M, M.c.model_id == S.c.model_id)
-                     .join(front, and_(size == front.c.size, speed == front.c.top)))
+        .select_from(
+            S.outerjoin(M, M.c.model_id == S.c.model_id).join(
+                front, and_(size == front.c.size, speed == front.c.top)
+            )
+        )
         .where(*completed)
         .order_by(size, S.c.session_id)
     )
     return tuple(_point(r) for r in connection.execute(statement).mappings())
 
 
-def _front_walked(connection: Connection, f: SessionFilter, caps: Capabilities, plan: Plan
-                  ) -> tuple[SessionPoint, ...]:
+def _front_walked(
+    connection: Connection, f: SessionFilter, caps: Capabilities, plan: Plan
+) -> tuple[SessionPoint, ...]:
     """The Pareto front from the best speed at each distinct size, one index seek per size.
 
     The distinct sizes of completed sessions come from the value histogram; each one's best
@@ -731,15 +855,22 @@ def _front_walked(connection: Connection, f: SessionFilter, caps: Capabilities, 
         return ()
     size, speed = derived("size_reduction", caps), derived("speed_improvement", caps)
     v = values_table.c
-    sizes = (select(v.value.label("size"))
-             .where(v.metric == "size", v.technique == "", v.week == ALL_WEEKS, v.n > 0)
-             .subquery("sizes"))
+    sizes = (
+        select(v.value.label("size"))
+        .where(v.metric == "size", v.technique == "", v.week == ALL_WEEKS, v.n > 0)
+        .subquery("sizes")
+    )
     indexed = IndexedBy(S, FRONT_INDEX) if caps.dialect == "sqlite" else S
-    top = (select(func.max(speed)).select_from(indexed)
-           .where(*_points_predicate(caps), size == sizes.c.size).scalar_subquery())
+    top = (
+        select(func.max(speed))
+        .select_from(indexed)
+        .where(*_points_predicate(caps), size == sizes.c.size)
+        .scalar_subquery()
+    )
     front: list[tuple[float, float]] = []
-    for found_size, best in sorted(connection.execute(select(sizes.c.size, top)).all(),
-                                   key=lambda r: r[0], reverse=True):
+    for found_size, best in sorted(
+        connection.execute(select(sizes.c.size, top)).all(), key=lambda r: r[0], reverse=True
+    ):
         if best is not None and (not front or best > front[-1][1]):
             front.append((found_size, best))
     if not front:
@@ -747,8 +878,10 @@ def _front_walked(connection: Connection, f: SessionFilter, caps: Capabilities, 
     statement = (
         select(*_point_columns(caps))
         .select_from(S.outerjoin(M, M.c.model_id == S.c.model_id))
-        .where(*_completed_clauses(filter_clauses(f, caps), caps),  # a rollup plan: no search
-               or_(*(and_(size == a, speed == b) for a, b in front)))
+        .where(
+            *_completed_clauses(filter_clauses(f, caps), caps),  # a rollup plan: no search
+            or_(*(and_(size == a, speed == b) for a, b in front)),
+        )
         .order_by(size, S.c.session_id)
     )
     return tuple(_point(r) for r in connection.execute(statement).mappings())
@@ -763,8 +896,11 @@ def model_ranking(connection: Connection, f: SessionFilter, *, limit: int = 50) 
     Models with matching sessions but none completed come last. Models missing from the
     ``models`` table appear under their id (``model_known`` False).
     """
-    if capabilities(connection).rollups and not (f.search or f.techniques) and (
-            f.created_range() == (None, None)):
+    if (
+        capabilities(connection).rollups
+        and not (f.search or f.techniques)
+        and (f.created_range() == (None, None))
+    ):
         return models_rollup(connection, f, limit)
     caps = capabilities(connection)
     size = _completed_value("size_reduction", caps)
@@ -774,20 +910,31 @@ def model_ranking(connection: Connection, f: SessionFilter, *, limit: int = 50) 
     best_size = func.max(size).label("best_size")
     best_speed = func.max(speed).label("best_speed")
     grouped = (
-        select(S.c.model_id, func.max(M.c.name).label("name"),
-               func.count(M.c.model_id).label("known"), func.count().label("sessions"),
-               func.count(case((S.c.status == "completed", 1))).label("completed"),
-               best_size, best_speed, func.max(finished_at).label("last"))
+        select(
+            S.c.model_id,
+            func.max(M.c.name).label("name"),
+            func.count(M.c.model_id).label("known"),
+            func.count().label("sessions"),
+            func.count(case((S.c.status == "completed", 1))).label("completed"),
+            best_size,
+            best_speed,
+            func.max(finished_at).label("last"),
+        )
         .select_from(sessions.outerjoin(M, M.c.model_id == S.c.model_id))
         .where(*where)
         .group_by(S.c.model_id)
         .subquery("per_model")
     )
     total = int(connection.execute(select(func.count()).select_from(grouped)).scalar_one())
-    statement = (select(grouped)
-                 .order_by(grouped.c.best_size.desc().nulls_last(),
-                           grouped.c.best_speed.desc().nulls_last(), grouped.c.model_id)
-                 .limit(limit))
+    statement = (
+        select(grouped)
+        .order_by(
+            grouped.c.best_size.desc().nulls_last(),
+            grouped.c.best_speed.desc().nulls_last(),
+            grouped.c.model_id,
+        )
+        .limit(limit)
+    )
     rows = tuple(map(ModelRank.from_row, connection.execute(statement).mappings()))
     return ModelRanking(rows, total)
 

@@ -106,9 +106,7 @@ def load_auth_settings(secrets: dict[str, Any] | None = None) -> AuthSettings:
     if os.environ.get(AUTH_FILE_ENV):
         credentials_file, file_source = _resolve_path(os.environ[AUTH_FILE_ENV]), "environment"
     elif section.get("credentials_file"):
-        credentials_file, file_source = _resolve_path(str(section["credentials_file"])), (
-            "secrets.toml"
-        )
+        credentials_file, file_source = _resolve_path(str(section["credentials_file"])), ("secrets.toml")
     else:
         credentials_file, file_source = DEFAULT_AUTH_FILE, "default"
 

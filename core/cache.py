@@ -33,8 +33,14 @@ T = TypeVar("T")
 class AggregateCache:
     """Time-to-live plus least-recently-used cache of ``fn(connection, filter, **kwargs)``."""
 
-    def __init__(self, *, ttl: float = 60.0, max_entries: int = 256, version_ttl: float = 2.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        ttl: float = 60.0,
+        max_entries: int = 256,
+        version_ttl: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
         self.version_ttl = version_ttl
@@ -75,8 +81,15 @@ class AggregateCache:
                 return True, entry[1]
         return False, None
 
-    def call(self, engine: Engine, fn: Callable[..., T], f: SessionFilter, *,
-             on_miss: Callable[[], None] | None = None, **kwargs: Any) -> T:
+    def call(
+        self,
+        engine: Engine,
+        fn: Callable[..., T],
+        f: SessionFilter,
+        *,
+        on_miss: Callable[[], None] | None = None,
+        **kwargs: Any,
+    ) -> T:
         """``fn(connection, f, **kwargs)``, from the cache when fresh.
 
         A hit while the data version is fresh touches no database at all; otherwise one
@@ -84,8 +97,7 @@ class AggregateCache:
         called on a miss just before computing (the dashboard lets the browser paint first).
         """
         f = aggregate_filter(f)
-        base = (fn.__module__, fn.__qualname__, self._database(engine), f,
-                tuple(sorted(kwargs.items())))
+        base = (fn.__module__, fn.__qualname__, self._database(engine), f, tuple(sorted(kwargs.items())))
         version = self._known_version(engine)
         if version is not None:
             found, value = self._lookup((*base, version))
@@ -128,8 +140,14 @@ class AggregateCache:
 default_cache = AggregateCache()
 
 
-def cached(engine: Engine, fn: Callable[..., T], f: SessionFilter, *,
-           on_miss: Callable[[], None] | None = None, **kwargs: Any) -> T:
+def cached(
+    engine: Engine,
+    fn: Callable[..., T],
+    f: SessionFilter,
+    *,
+    on_miss: Callable[[], None] | None = None,
+    **kwargs: Any,
+) -> T:
     """``fn(connection, f, **kwargs)`` through the process-wide :data:`default_cache`.
 
     Example: ``cached(engine, aggregates.summary, f)``.

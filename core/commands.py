@@ -55,8 +55,11 @@ def _describe(args: argparse.Namespace) -> str:
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="URL", help="database URL (default: SESSIONS_DB_URL, "
-                        "secrets.toml, then sqlite:///data/sessions.db)")
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help="database URL (default: SESSIONS_DB_URL, secrets.toml, then sqlite:///data/sessions.db)",
+    )
 
 
 def cmd_init_db(args: argparse.Namespace) -> int:
@@ -68,8 +71,10 @@ def cmd_init_db(args: argparse.Namespace) -> int:
     try:
         if args.remove:
             if args.dry_run:
-                print(f"would remove from {settings.masked_db_url}: the index ix_dashboard_changed "
-                      "and the table dashboard_speed_version, then delete the dashboard's copy")
+                print(
+                    f"would remove from {settings.masked_db_url}: the index ix_dashboard_changed "
+                    "and the table dashboard_speed_version, then delete the dashboard's copy"
+                )
                 return 0
             remove(settings)
             return 0
@@ -83,11 +88,15 @@ def cmd_init_db(args: argparse.Namespace) -> int:
     except MirrorConfigError as error:
         raise CliError(str(error)) from None
     except SQLAlchemyError as error:
-        raise CliError(f"init-db failed on {settings.masked_db_url}: "
-                       f"{error.__class__.__name__}: {str(error).splitlines()[0]}") from None
+        raise CliError(
+            f"init-db failed on {settings.masked_db_url}: "
+            f"{error.__class__.__name__}: {str(error).splitlines()[0]}"
+        ) from None
     except OSError as error:  # the copy's folder cannot be written
-        raise CliError(f"cannot write the dashboard's copy ({error.strerror}: {error.filename}); "
-                       "set SESSIONS_MIRROR to a file path the dashboard may write") from None
+        raise CliError(
+            f"cannot write the dashboard's copy ({error.strerror}: {error.filename}); "
+            "set SESSIONS_MIRROR to a file path the dashboard may write"
+        ) from None
     print(f"initialised {settings.masked_db_url}")
     return 0
 
@@ -107,8 +116,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except ValueError:
             raise CliError(f"--anchor {args.anchor!r} is not a date like 2026-11-25") from None
     summary = write_demo(engine, sessions=args.sessions, seed=args.seed, anchor=anchor)
-    print(f"demo data: {summary.models} models, {summary.sessions} sessions "
-          f"({summary.orphan_sessions} on models without metadata)")
+    print(
+        f"demo data: {summary.models} models, {summary.sessions} sessions "
+        f"({summary.orphan_sessions} on models without metadata)"
+    )
     print("the pages read it as it is; `python -m core init-db` adds the speed layer")
     return 0
 
@@ -146,8 +157,16 @@ def filter_from_args(args: argparse.Namespace) -> SessionFilter:
 
 
 def _print_table(rows: Iterable[dict[str, Any]], out: TextIO) -> None:
-    columns = ("session_id", "model_name", "status", "progress_percentage", "techniques",
-               "size_reduction_percent", "speed_improvement_percent", "created_at")
+    columns = (
+        "session_id",
+        "model_name",
+        "status",
+        "progress_percentage",
+        "techniques",
+        "size_reduction_percent",
+        "speed_improvement_percent",
+        "created_at",
+    )
     cells = [[_cell(row[c]) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)), file=out)
@@ -180,8 +199,9 @@ def cmd_sessions(args: argparse.Namespace) -> int:
                 return 0
             response = list_sessions(connection, session_filter)
     except SQLAlchemyError as error:
-        raise CliError(f"query failed on {_describe(args)}: "
-                       f"{error.__class__.__name__}: {str(error).splitlines()[0]}") from None
+        raise CliError(
+            f"query failed on {_describe(args)}: {error.__class__.__name__}: {str(error).splitlines()[0]}"
+        ) from None
     if args.format == "json":
         json.dump(response, out, indent=2)
         out.write("\n")
@@ -217,12 +237,15 @@ def cmd_first_start(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     init = subparsers.add_parser(
-        "init-db", help="install or upgrade the speed layer: one index in the platform's database, "
-        "the dashboard's own copy of the rows beside it (idempotent)")
+        "init-db",
+        help="install or upgrade the speed layer: one index in the platform's database, "
+        "the dashboard's own copy of the rows beside it (idempotent)",
+    )
     _add_db(init)
     init.add_argument("--dry-run", action="store_true", help="say what it would do, change nothing")
-    init.add_argument("--remove", action="store_true",
-                      help="take away everything init-db added, in both places")
+    init.add_argument(
+        "--remove", action="store_true", help="take away everything init-db added, in both places"
+    )
     init.set_defaults(handler=cmd_init_db)
 
     demo = subparsers.add_parser("demo", help="write deterministic demo models and sessions")
@@ -238,12 +261,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     load.set_defaults(handler=cmd_load)
 
     first = subparsers.add_parser(
-        "first-start", help="create the demo database and the first admin login if missing")
+        "first-start", help="create the demo database and the first admin login if missing"
+    )
     _add_db(first)
     first.set_defaults(handler=cmd_first_start)
 
     sessions = subparsers.add_parser(
-        "sessions", help="list sessions like GET /optimization/sessions",
+        "sessions",
+        help="list sessions like GET /optimization/sessions",
         description="json prints the endpoint's response for one page; csv prints every match.",
     )
     _add_db(sessions)
@@ -253,13 +278,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sessions.add_argument("--end-date", metavar="D", help="inclusive; a date alone is the whole day")
     sessions.add_argument("--search", metavar="TEXT", help="substring of session id, model id or name")
     sessions.add_argument("--technique", action="append", metavar="T")
-    sessions.add_argument("--sort", default="created_at", metavar="KEY",
-                          help=f"one of {', '.join(SORT_KEYS)}")
+    sessions.add_argument(
+        "--sort", default="created_at", metavar="KEY", help=f"one of {', '.join(SORT_KEYS)}"
+    )
     sessions.add_argument("--order", default="desc", metavar="asc|desc")
     sessions.add_argument("--skip", type=int, default=0)
     sessions.add_argument("--limit", type=int, default=50)
     sessions.add_argument("--format", choices=("json", "csv", "table"), default="table")
     sessions.set_defaults(handler=cmd_sessions)
-
-
-

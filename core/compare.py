@@ -24,8 +24,21 @@ MIN_COMPARE = 2
 MAX_COMPARE = 5
 MAX_ID_LENGTH = 200
 KNOWN_METRICS = ("size_reduction_percent", "speed_improvement_percent", "accuracy_delta_percent")
-LOWER_IS_BETTER = ("latency", "_ms", "memory", "loss", "error", "time", "duration", "_mb", "_gb",
-                   "params", "bytes", "cost", "energy")
+LOWER_IS_BETTER = (
+    "latency",
+    "_ms",
+    "memory",
+    "loss",
+    "error",
+    "time",
+    "duration",
+    "_mb",
+    "_gb",
+    "params",
+    "bytes",
+    "cost",
+    "energy",
+)
 Value = float | str | None
 
 
@@ -114,11 +127,18 @@ def _pairs(document: Any, skip: Sequence[str] = ()) -> tuple[tuple[str, Value], 
 def _column(detail: dict[str, Any]) -> ComparedSession:
     row = detail["row"]
     return ComparedSession(
-        session_id=row.session_id, model_id=row.model_id, model_name=row.model_name,
-        model_known=row.model_known, status=row.status, techniques=row.techniques,
-        completed_steps=detail.get("completed_steps"), total_steps=detail.get("total_steps"),
-        progress_percentage=row.progress_percentage, created_at=row.created_at,
-        completed_at=row.completed_at, error_message=detail.get("error_message"),
+        session_id=row.session_id,
+        model_id=row.model_id,
+        model_name=row.model_name,
+        model_known=row.model_known,
+        status=row.status,
+        techniques=row.techniques,
+        completed_steps=detail.get("completed_steps"),
+        total_steps=detail.get("total_steps"),
+        progress_percentage=row.progress_percentage,
+        created_at=row.created_at,
+        completed_at=row.completed_at,
+        error_message=detail.get("error_message"),
         metrics=_pairs(detail.get("results")),
         criteria=_pairs(detail.get("criteria"), skip=("techniques",)),
     )
@@ -135,8 +155,9 @@ def _names(groups: Iterable[Iterable[tuple[str, Value]]], first: Sequence[str] =
     return tuple(n for n in seen if n in present)
 
 
-def best_values(sessions: Sequence[ComparedSession], metric_names: Sequence[str]
-                ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def best_values(
+    sessions: Sequence[ComparedSession], metric_names: Sequence[str]
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Per numeric metric, the ids of the sessions holding its best value (ties all win).
 
     A metric only one session reports has nothing to be compared with: no best is marked.

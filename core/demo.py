@@ -21,9 +21,19 @@ from core.store import make_engine, metadata, models, optimization_sessions
 
 FRAMEWORKS = ("pytorch", "tensorflow", "onnx", "jax")
 FAMILIES = (
-    ("resnet", 98.0), ("efficientnet", 77.0), ("mobilenet", 14.0), ("vit", 330.0),
-    ("bert", 420.0), ("distilbert", 255.0), ("roberta", 480.0), ("whisper", 290.0),
-    ("yolo", 56.0), ("unet", 120.0), ("gpt2", 510.0), ("t5", 890.0), ("clip", 600.0),
+    ("resnet", 98.0),
+    ("efficientnet", 77.0),
+    ("mobilenet", 14.0),
+    ("vit", 330.0),
+    ("bert", 420.0),
+    ("distilbert", 255.0),
+    ("roberta", 480.0),
+    ("whisper", 290.0),
+    ("yolo", 56.0),
+    ("unet", 120.0),
+    ("gpt2", 510.0),
+    ("t5", 890.0),
+    ("clip", 600.0),
     ("llama", 2600.0),
 )
 VARIANTS = ("small", "base", "large")
@@ -36,11 +46,19 @@ TECHNIQUE_EFFECTS: dict[str, tuple[tuple[float, float], tuple[float, float], tup
     "weight_clustering": ((25.0, 55.0), (0.0, 12.0), (-1.0, 0.0)),
 }
 TECHNIQUE_MIXES = (
-    ("quantization",), ("quantization",), ("pruning",), ("distillation",),
-    ("quantization", "pruning"), ("quantization", "pruning"), ("pruning", "distillation"),
-    ("quantization", "distillation"), ("low_rank_factorization",),
-    ("quantization", "low_rank_factorization"), ("weight_clustering",),
-    ("weight_clustering", "quantization"), ("quantization", "pruning", "distillation"),
+    ("quantization",),
+    ("quantization",),
+    ("pruning",),
+    ("distillation",),
+    ("quantization", "pruning"),
+    ("quantization", "pruning"),
+    ("pruning", "distillation"),
+    ("quantization", "distillation"),
+    ("low_rank_factorization",),
+    ("quantization", "low_rank_factorization"),
+    ("weight_clustering",),
+    ("weight_clustering", "quantization"),
+    ("quantization", "pruning", "distillation"),
 )
 FAILURES = (
     "CUDA out of memory while calibrating quantization ranges",
@@ -66,13 +84,15 @@ def build_models(rng: random.Random, count: int, anchor: datetime) -> list[dict[
         variant = VARIANTS[(index // len(FAMILIES)) % len(VARIANTS)]
         scale = {"small": 0.45, "base": 1.0, "large": 3.1}[variant]
         framework = FRAMEWORKS[rng.randrange(len(FRAMEWORKS))]
-        rows.append({
-            "model_id": f"mdl-{index + 1:04d}",
-            "name": f"{family}-{variant}" + (f"-v{index // 42 + 2}" if index >= 42 else ""),
-            "framework": framework,
-            "original_size_mb": round(base_size * scale * rng.uniform(0.9, 1.1), 1),
-            "created_at": anchor - timedelta(days=760 - index * 3),
-        })
+        rows.append(
+            {
+                "model_id": f"mdl-{index + 1:04d}",
+                "name": f"{family}-{variant}" + (f"-v{index // 42 + 2}" if index >= 42 else ""),
+                "framework": framework,
+                "original_size_mb": round(base_size * scale * rng.uniform(0.9, 1.1), 1),
+                "created_at": anchor - timedelta(days=760 - index * 3),
+            }
+        )
     return rows
 
 
@@ -93,8 +113,14 @@ def _results(rng: random.Random, techniques: tuple[str, ...]) -> dict[str, float
 
 
 def generate_sessions(
-    count: int, model_ids: list[str], *, seed: int = 7, anchor: datetime, orphan_share: float = 0.01,
-    span_days: int = 730, malformed: int = 3,
+    count: int,
+    model_ids: list[str],
+    *,
+    seed: int = 7,
+    anchor: datetime,
+    orphan_share: float = 0.01,
+    span_days: int = 730,
+    malformed: int = 3,
 ) -> Iterator[dict[str, Any]]:
     """Yield ``count`` session rows, oldest first, ending at ``anchor``."""
     rng = random.Random(seed)
@@ -112,12 +138,17 @@ def generate_sessions(
         else:
             roll = rng.random()
             status = "completed" if roll < 0.78 else "failed" if roll < 0.93 else "cancelled"
-        model_id = (rng.choice(orphans) if rng.random() < orphan_share
-                    else model_ids[int(rng.triangular(0, len(model_ids) - 1, 0))])
+        model_id = (
+            rng.choice(orphans)
+            if rng.random() < orphan_share
+            else model_ids[int(rng.triangular(0, len(model_ids) - 1, 0))]
+        )
         techniques = TECHNIQUE_MIXES[rng.randrange(len(TECHNIQUE_MIXES))]
         total = rng.choice((10, 20, 25, 40, 50, 100))
-        criteria: Any = {"techniques": list(techniques),
-                         "target_size_reduction_percent": rng.choice((20, 30, 40, 50, 60))}
+        criteria: Any = {
+            "techniques": list(techniques),
+            "target_size_reduction_percent": rng.choice((20, 30, 40, 50, 60)),
+        }
         results: Any = None
         error = None
         completed_at = None
@@ -160,8 +191,13 @@ def generate_sessions(
 
 
 def write_demo(
-    engine: Engine, *, sessions: int = 5000, model_count: int = 40, seed: int = 7,
-    anchor: datetime | None = None, batch_size: int = 5000,
+    engine: Engine,
+    *,
+    sessions: int = 5000,
+    model_count: int = 40,
+    seed: int = 7,
+    anchor: datetime | None = None,
+    batch_size: int = 5000,
 ) -> DemoSummary:
     """Create the platform's tables and fill them with demo models and sessions (replacing
     earlier demo rows). The speed layer is installed separately (``init-db``)."""
@@ -202,8 +238,7 @@ def ensure_demo_database(settings: Settings) -> bool:
     DEFAULT_DB_PATH.parent.mkdir(parents=True, exist_ok=True)
     temporary = DEFAULT_DB_PATH.with_name(f".{DEFAULT_DB_PATH.name}.{os.getpid()}.tmp")
     temporary.unlink(missing_ok=True)
-    engine = make_engine(Settings(db_url=f"sqlite:///{temporary}", db_url_source="default"),
-                         read_only=False)
+    engine = make_engine(Settings(db_url=f"sqlite:///{temporary}", db_url_source="default"), read_only=False)
     try:
         write_demo(engine)
         with engine.begin() as connection:

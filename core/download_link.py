@@ -35,19 +35,15 @@ KEY_LABEL = b"optimization-dashboard/sessions-csv-download-link/v1"
 TOKEN_PARAM = "token"
 MAX_TOKEN_LENGTH = 1024
 
-EXPIRED_MESSAGE = (
-    "This download link has expired; go back to the Sessions page and click Download CSV again."
-)
+EXPIRED_MESSAGE = "This download link has expired; go back to the Sessions page and click Download CSV again."
 INVALID_MESSAGE = (
     "This download link is not valid (it was changed, made for other filters, or its user's "
     "password or access changed since); go back to the Sessions page and click Download CSV "
     "again."
 )
 MISSING_MESSAGE = (
-    "This download needs a link from the dashboard: sign in, open the Sessions page and click "
-    "Download CSV."
+    "This download needs a link from the dashboard: sign in, open the Sessions page and click Download CSV."
 )
-
 
 
 class LinkError(Exception):
@@ -88,14 +84,19 @@ def _unb64(text: str) -> bytes:
 def _mac(key: bytes, username: str, credential: str, query: str, expires: int) -> bytes:
     # Length-prefixed fields: no two (user, credential, query, expiry) share a message.
     fields = (VERSION, username, credential, query, str(expires))
-    message = b"".join(
-        len(part).to_bytes(4, "big") + part for part in (f.encode("utf-8") for f in fields)
-    )
+    message = b"".join(len(part).to_bytes(4, "big") + part for part in (f.encode("utf-8") for f in fields))
     return hmac.new(key, message, hashlib.sha256).digest()
 
 
-def make_token(key: bytes, username: str, query: str, *, credential: str,
-               now: float | None = None, lifetime_s: int = LINK_LIFETIME_S) -> str:
+def make_token(
+    key: bytes,
+    username: str,
+    query: str,
+    *,
+    credential: str,
+    now: float | None = None,
+    lifetime_s: int = LINK_LIFETIME_S,
+) -> str:
     """A token letting ``username`` download ``query`` for the next ``lifetime_s`` seconds,
     while their password fingerprint is still ``credential``."""
     expires = int(time.time() if now is None else now) + lifetime_s
@@ -103,9 +104,14 @@ def make_token(key: bytes, username: str, query: str, *, credential: str,
     return ".".join((VERSION, _b64(username.encode("utf-8")), str(expires), _b64(mac)))
 
 
-def check_token(key: bytes, token: str | None, query: str, *,
-                credential_of: Callable[[str], str | None], now: float | None = None
-                ) -> LinkGrant:
+def check_token(
+    key: bytes,
+    token: str | None,
+    query: str,
+    *,
+    credential_of: Callable[[str], str | None],
+    now: float | None = None,
+) -> LinkGrant:
     """The grant of a valid ``token`` for ``query``; otherwise :class:`LinkError`.
 
     ``credential_of(username)`` gives that user's current password fingerprint, or None when

@@ -104,8 +104,9 @@ def iter_csv(rows: Iterable[SessionRow], *, chunk_rows: int = 2000) -> Iterator[
         yield buffer.getvalue()
 
 
-def iter_filtered_csv(connection: Connection, f: SessionFilter, *, chunk_rows: int = 2000,
-                      batch_size: int = 5000) -> Iterator[str]:
+def iter_filtered_csv(
+    connection: Connection, f: SessionFilter, *, chunk_rows: int = 2000, batch_size: int = 5000
+) -> Iterator[str]:
     """Every match of ``f`` (not just one page) as CSV chunks, in the table's order.
 
     The same text as ``iter_csv(iter_sessions(connection, f))``, produced several times faster.
@@ -131,7 +132,7 @@ def iter_filtered_csv(connection: Connection, f: SessionFilter, *, chunk_rows: i
     header = CSV_HEADER
     for rows, plain in _fast_batches(connection, f, batch_size):
         for start in range(0, len(rows), chunk_rows):
-            part = rows[start:start + chunk_rows]
+            part = rows[start : start + chunk_rows]
             if plain:
                 # No cell needs quoting (checked per batch): what csv.writer would write.
                 text_ = "\r\n".join(map(",".join, part)) + "\r\n"
@@ -156,15 +157,16 @@ class _Formatter:
     """Column-wise versions of what :func:`csv_record` does to each cell, exact to the byte."""
 
     def __init__(self) -> None:
-        self.numbers: dict[Any, str] = {}     # value -> _format(float(value)); never 0 (-0.0)
-        self.progress: dict[Any, str] = {}    # raw progress -> its cell
+        self.numbers: dict[Any, str] = {}  # value -> _format(float(value)); never 0 (-0.0)
+        self.progress: dict[Any, str] = {}  # raw progress -> its cell
         self.techniques: dict[Any, str] = {}  # techniques JSON text -> its (neutralised) cell
 
     @staticmethod
     def text(column: tuple[Any, ...]) -> list[str] | tuple[Any, ...]:
         """Text cells, neutralised where a spreadsheet would run them."""
         if set(map(type, column)) <= {str} and not _FORMULA_FIRST.intersection(
-                map(operator.itemgetter(slice(0, 1)), column)):
+            map(operator.itemgetter(slice(0, 1)), column)
+        ):
             return column  # the usual case, checked with C-level loops
         return [neutralise(v if type(v) is str else _format(v)) for v in column]
 
@@ -263,9 +265,17 @@ def _needs_quoting(column: Any) -> bool:
     return "," in joined or '"' in joined or "\n" in joined or "\r" in joined
 
 
-_RAW_NAMES = ("session_id", "model_id", "model_name", "status", "progress_percentage",
-              "techniques_json", "size_reduction_percent", "speed_improvement_percent",
-              "accuracy_delta_percent")
+_RAW_NAMES = (
+    "session_id",
+    "model_id",
+    "model_name",
+    "status",
+    "progress_percentage",
+    "techniques_json",
+    "size_reduction_percent",
+    "speed_improvement_percent",
+    "accuracy_delta_percent",
+)
 
 
 def _raw_columns(connection: Connection, base: Any) -> list[Any]:
@@ -273,33 +283,50 @@ def _raw_columns(connection: Connection, base: Any) -> list[Any]:
     type conversion); not the data-issue flag, which alone costs SQLite a dozen JSON parses."""
     by_name = {c.name: c for c in base.selected_columns}
     raw_type = Text() if connection.dialect.name == "sqlite" else DateTime()
-    return [*(by_name[n] for n in _RAW_NAMES),
-            *(type_coerce(S.c[n], raw_type).label(n) for n in _TIMESTAMPS)]
+    return [*(by_name[n] for n in _RAW_NAMES), *(type_coerce(S.c[n], raw_type).label(n) for n in _TIMESTAMPS)]
 
 
 def _shape(partition: Any, cells: _Formatter) -> tuple[list[tuple[str, ...]], bool]:
     """CSV rows of raw rows (:func:`_raw_columns`), each exactly ``csv_record(row_from_mapping(
     row))``, and whether no cell needs quoting (only text cells can: numbers and dates are ours)."""
-    (sid, mid, name, status, progress, tech, size, speed, accuracy, created_at, updated_at,
-     completed_at) = zip(*partition, strict=True)
+    (sid, mid, name, status, progress, tech, size, speed, accuracy, created_at, updated_at, completed_at) = (
+        zip(*partition, strict=True)
+    )
     created, created_cells = _timestamps(created_at)
     completed, completed_cells = _timestamps(completed_at)
-    durations = [None if a is None or c is None else max(0.0, (c - a).total_seconds())
-                 for a, c in zip(created, completed, strict=True)]
-    texts = (cells.text(sid), cells.text(mid), cells.text(name), cells.text(status),
-             cells.techniques_of(tech))
+    durations = [
+        None if a is None or c is None else max(0.0, (c - a).total_seconds())
+        for a, c in zip(created, completed, strict=True)
+    ]
+    texts = (
+        cells.text(sid),
+        cells.text(mid),
+        cells.text(name),
+        cells.text(status),
+        cells.techniques_of(tech),
+    )
     plain = not any(map(_needs_quoting, texts))
-    return list(zip(
-        *texts[:4], cells.progress_of(progress), texts[4], cells.numbers_of(size),
-        cells.numbers_of(speed), cells.numbers_of(accuracy),
-        # Finite and never negative: repr(round()) directly, no -inf, no cache.
-        ["" if d is None else repr(round(d, 4)) for d in durations],
-        created_cells, _timestamps(updated_at)[1], completed_cells, strict=True,
-    )), plain
+    return list(
+        zip(
+            *texts[:4],
+            cells.progress_of(progress),
+            texts[4],
+            cells.numbers_of(size),
+            cells.numbers_of(speed),
+            cells.numbers_of(accuracy),
+            # Finite and never negative: repr(round()) directly, no -inf, no cache.
+            ["" if d is None else repr(round(d, 4)) for d in durations],
+            created_cells,
+            _timestamps(updated_at)[1],
+            completed_cells,
+            strict=True,
+        )
+    ), plain
 
 
-def _fast_batches(connection: Connection, f: SessionFilter, batch_size: int
-                  ) -> Iterator[tuple[list[tuple[str, ...]], bool]]:
+def _fast_batches(
+    connection: Connection, f: SessionFilter, batch_size: int
+) -> Iterator[tuple[list[tuple[str, ...]], bool]]:
     """Batches of CSV rows (see :func:`_shape`) over the table's own FROM / WHERE / ORDER BY."""
     base = build_select(f, capabilities(connection))
     statement = base.with_only_columns(*_raw_columns(connection, base), maintain_column_froms=False)
@@ -319,13 +346,13 @@ def _fast_batches(connection: Connection, f: SessionFilter, batch_size: int
 _CELLS = table(CELLS_TABLE, column("session_id"), column("line"))
 # The line init-db keeps, else "[" and the session id (a kept line never starts with "["). No
 # column of models: SQLite then leaves out the LEFT JOIN (a unique key, nothing read from it).
-_CELLS_LINE = literal_column(
-    f"coalesce({CELLS_TABLE}.line, '[' || optimization_sessions.session_id)", Text())
+_CELLS_LINE = literal_column(f"coalesce({CELLS_TABLE}.line, '[' || optimization_sessions.session_id)", Text())
 _LOOKUP_IDS = 500
 
 
-def _iter_cells_csv(connection: Connection, f: SessionFilter, *, chunk_rows: int, batch_size: int
-                    ) -> Iterator[str]:
+def _iter_cells_csv(
+    connection: Connection, f: SessionFilter, *, chunk_rows: int, batch_size: int
+) -> Iterator[str]:
     """:func:`iter_filtered_csv` on SQLite with ``export_cells``: one text column a row.
 
     The table's own FROM / WHERE / ORDER BY, joined to ``export_cells`` by session id; the rows
@@ -333,8 +360,9 @@ def _iter_cells_csv(connection: Connection, f: SessionFilter, *, chunk_rows: int
     key, on the same connection, so from the same snapshot) and formatted in Python.
     """
     base = build_select(f, capabilities(connection))
-    statement = (base.with_only_columns(_CELLS_LINE, maintain_column_froms=False)
-                 .outerjoin(_CELLS, _CELLS.c.session_id == S.c.session_id))
+    statement = base.with_only_columns(_CELLS_LINE, maintain_column_froms=False).outerjoin(
+        _CELLS, _CELLS.c.session_id == S.c.session_id
+    )
     raw = _raw_columns(connection, base)
     cells = _Formatter()
     buffer = io.StringIO()
@@ -359,15 +387,24 @@ def _iter_cells_csv(connection: Connection, f: SessionFilter, *, chunk_rows: int
         yield header
 
 
-def _fill_lines(connection: Connection, raw: list[Any], lines: list[str], cells: _Formatter,
-                writer: Any, buffer: io.StringIO) -> list[str]:
+def _fill_lines(
+    connection: Connection,
+    raw: list[Any],
+    lines: list[str],
+    cells: _Formatter,
+    writer: Any,
+    buffer: io.StringIO,
+) -> list[str]:
     """``lines`` with each ``[session_id`` replaced by that session's line, formatted in Python."""
     wanted = [line[1:] for line in lines if line[:1] == "["]
     made: dict[str, str] = {}
     for start in range(0, len(wanted), _LOOKUP_IDS):
-        ids = wanted[start:start + _LOOKUP_IDS]
-        statement = (select(*raw).select_from(S.outerjoin(M, M.c.model_id == S.c.model_id))
-                     .where(S.c.session_id.in_(ids)))
+        ids = wanted[start : start + _LOOKUP_IDS]
+        statement = (
+            select(*raw)
+            .select_from(S.outerjoin(M, M.c.model_id == S.c.model_id))
+            .where(S.c.session_id.in_(ids))
+        )
         found = connection.execute(statement).all()
         if not found:
             continue
@@ -407,7 +444,7 @@ def _fill_lines(connection: Connection, raw: list[Any], lines: list[str], cells:
 # first character neutralise() prefixes, a character csv.writer quotes for (, " CR LF) or COPY's
 # text format escapes (backslash, control characters), or a session id starting with "[". A \x01
 # inside a value can only add false alarms (the row then goes to Python); COPY sends it as is.
-_PG_UNSAFE_TEXT = (r"""'^\x01\[|[\x02-\x1f,"\\]|\x01[ =+@\u3000\uff1d\uff0b\uff0d\uff20-]'""")
+_PG_UNSAFE_TEXT = r"""'^\x01\[|[\x02-\x1f,"\\]|\x01[ =+@\u3000\uff1d\uff0b\uff0d\uff20-]'"""
 
 
 def _pg_line_sql(inner: str) -> str:
@@ -416,27 +453,37 @@ def _pg_line_sql(inner: str) -> str:
     ts_ok = {t: pg_timestamp_ok(t) for t in ("ca", "ua", "coa")}
     helpers = {
         # Only below 1e8 (the accepted range): a bigint cannot hold every float.
-        "n_pr": ("CASE WHEN abs(coalesce(pr, 0)) < 100000000"
-                 " THEN trunc(abs(coalesce(pr, 0)) * 100 + 0.5)::bigint END"),
+        "n_pr": (
+            "CASE WHEN abs(coalesce(pr, 0)) < 100000000"
+            " THEN trunc(abs(coalesce(pr, 0)) * 100 + 0.5)::bigint END"
+        ),
         "tie_pr": "abs(abs(coalesce(pr, 0)) * 100 - trunc(abs(coalesce(pr, 0)) * 100) - 0.5)",
-        **{f"n_{x}": f"CASE WHEN abs({x}) < 100000000 THEN trunc(abs({x}) * 10000 + 0.5)::bigint END"
-           for x in ("sz", "sp", "ac")},
+        **{
+            f"n_{x}": f"CASE WHEN abs({x}) < 100000000 THEN trunc(abs({x}) * 10000 + 0.5)::bigint END"
+            for x in ("sz", "sp", "ac")
+        },
         **{f"tie_{x}": f"abs(abs({x}) * 10000 - trunc(abs({x}) * 10000) - 0.5)" for x in ("sz", "sp", "ac")},
         "ts_ok": " AND ".join(ts_ok.values()),
-        "mu": (f"CASE WHEN ca IS NOT NULL AND coa IS NOT NULL AND {ts_ok['ca']} AND {ts_ok['coa']}"
-               " THEN (EXTRACT(EPOCH FROM (coa - ca)) * 1000000)::bigint END"),
+        "mu": (
+            f"CASE WHEN ca IS NOT NULL AND coa IS NOT NULL AND {ts_ok['ca']} AND {ts_ok['coa']}"
+            " THEN (EXTRACT(EPOCH FROM (coa - ca)) * 1000000)::bigint END"
+        ),
         # A jsonb array of strings without escapes: '["a", "b"]' -> 'a; b'. Anything else (an
         # escape, a number, null, an object) leaves a quote or fails the shape: Python's turn.
-        "tech": ("CASE WHEN tj IS NULL OR tj = '[]' THEN '' WHEN left(tj, 2) = '[\"' AND right(tj, 2) = '\"]'"
-                 " AND length(tj) >= 4 AND strpos(tj, '\\') = 0"
-                 " THEN replace(substr(tj, 3, length(tj) - 4), '\", \"', '; ') END"),
+        "tech": (
+            "CASE WHEN tj IS NULL OR tj = '[]' THEN '' WHEN left(tj, 2) = '[\"' AND right(tj, 2) = '\"]'"
+            " AND length(tj) >= 4 AND strpos(tj, '\\') = 0"
+            " THEN replace(substr(tj, 3, length(tj) - 4), '\", \"', '; ') END"
+        ),
     }
-    middle = (f"SELECT {', '.join(names)}, " + ", ".join(f"{v} AS {k}" for k, v in helpers.items())
-              + f" FROM ({inner} OFFSET 0) AS r OFFSET 0")
+    middle = (
+        f"SELECT {', '.join(names)}, "
+        + ", ".join(f"{v} AS {k}" for k, v in helpers.items())
+        + f" FROM ({inner} OFFSET 0) AS r OFFSET 0"
+    )
 
     def number_ok(x: str) -> str:
-        return (f"({x} IS NULL OR ({x} <> 0 AND abs({x}) < 100000000"
-                f" AND tie_{x} > {MAX_TIE_DISTANCE}))")
+        return f"({x} IS NULL OR ({x} <> 0 AND abs({x}) < 100000000 AND tie_{x} > {MAX_TIE_DISTANCE}))"
 
     def number_cell(x: str) -> str:
         # On the grid (x is the double nearest n / 10**4, as most stored metrics are), float8's
@@ -444,29 +491,45 @@ def _pg_line_sql(inner: str) -> str:
         # notation from 1e-4 to 1e15) and only lacks Python's ".0" on whole numbers.
         sign = f"CASE WHEN {x} < 0 THEN '-' ELSE '' END"
         own = f"{x}::text"
-        return (f"CASE WHEN {x} IS NULL THEN '' WHEN n_{x}::float8 / 10000 = abs({x}) THEN"
-                f" CASE WHEN strpos({own}, '.') = 0 THEN {own} || '.0' ELSE {own} END"
-                f" ELSE {pg_decimal(sign, f'n_{x}', 4)} END")
+        return (
+            f"CASE WHEN {x} IS NULL THEN '' WHEN n_{x}::float8 / 10000 = abs({x}) THEN"
+            f" CASE WHEN strpos({own}, '.') = 0 THEN {own} || '.0' ELSE {own} END"
+            f" ELSE {pg_decimal(sign, f'n_{x}', 4)} END"
+        )
 
     def timestamp_cell(t: str) -> str:
         # datetime.isoformat() leaves out a zero fraction.
-        return (f"CASE WHEN {t} IS NULL THEN '' ELSE replace(to_char({t}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
-                " || '+00:00', '.000000+00:00', '+00:00') END")
+        return (
+            f"CASE WHEN {t} IS NULL THEN '' ELSE replace(to_char({t}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+            " || '+00:00', '.000000+00:00', '+00:00') END"
+        )
 
     joined = " || chr(1) || ".join(("''", "sid", "mid", "name", "st", "tech"))
-    ok = " AND ".join([
-        f"({joined}) !~ {_PG_UNSAFE_TEXT}",
-        f"abs(coalesce(pr, 0)) < 100000000 AND tie_pr > {MAX_TIE_DISTANCE}",
-        *(number_ok(x) for x in ("sz", "sp", "ac")),
-        "ts_ok",
-        "(mu IS NULL OR mu <= 0 OR (mu < 500000000000000 AND mu % 100 <> 50))",
-    ])
-    duration = ("CASE WHEN mu IS NULL THEN '' WHEN mu <= 0 THEN '0.0' ELSE "
-                + pg_decimal("''", "((mu + 50) / 100)", 4) + " END")
-    cells = ["sid", "mid", "name", "st",
-             pg_decimal("CASE WHEN pr < 0 THEN '-' ELSE '' END", "n_pr", 2), "tech",
-             *(number_cell(x) for x in ("sz", "sp", "ac")), duration,
-             *(timestamp_cell(t) for t in ("ca", "ua", "coa"))]
+    ok = " AND ".join(
+        [
+            f"({joined}) !~ {_PG_UNSAFE_TEXT}",
+            f"abs(coalesce(pr, 0)) < 100000000 AND tie_pr > {MAX_TIE_DISTANCE}",
+            *(number_ok(x) for x in ("sz", "sp", "ac")),
+            "ts_ok",
+            "(mu IS NULL OR mu <= 0 OR (mu < 500000000000000 AND mu % 100 <> 50))",
+        ]
+    )
+    duration = (
+        "CASE WHEN mu IS NULL THEN '' WHEN mu <= 0 THEN '0.0' ELSE "
+        + pg_decimal("''", "((mu + 50) / 100)", 4)
+        + " END"
+    )
+    cells = [
+        "sid",
+        "mid",
+        "name",
+        "st",
+        pg_decimal("CASE WHEN pr < 0 THEN '-' ELSE '' END", "n_pr", 2),
+        "tech",
+        *(number_cell(x) for x in ("sz", "sp", "ac")),
+        duration,
+        *(timestamp_cell(t) for t in ("ca", "ua", "coa")),
+    ]
     line = " || ',' || ".join(f"({c})" for c in cells)
     raw = f"json_build_array({', '.join(names)})::text"
     return f"COPY (SELECT CASE WHEN {ok} THEN {line} ELSE {raw} END FROM ({middle}) AS h) TO STDOUT"
@@ -491,13 +554,17 @@ def copy_csv_supported(connection: Connection, f: SessionFilter) -> bool:
         conforming = connection.exec_driver_sql("SHOW standard_conforming_strings").scalar_one()
         # The SQL writes timestamps as stored: they must be timestamps without a time zone, as
         # core.store declares them (a timestamptz column would be shifted to the session's zone).
-        types = set(connection.exec_driver_sql(
-            "SELECT atttypid::regtype::text FROM pg_attribute WHERE attrelid = to_regclass("
-            "'optimization_sessions') AND attname IN ('created_at', 'updated_at', 'completed_at')"
-            " AND NOT attisdropped").scalars())
+        types = set(
+            connection.exec_driver_sql(
+                "SELECT atttypid::regtype::text FROM pg_attribute WHERE attrelid = to_regclass("
+                "'optimization_sessions') AND attname IN ('created_at', 'updated_at', 'completed_at')"
+                " AND NOT attisdropped"
+            ).scalars()
+        )
         digits = int(connection.exec_driver_sql("SHOW extra_float_digits").scalar_one())
-        info[_COPY_SUPPORT_KEY] = (conforming == "on" and types == {"timestamp without time zone"}
-                                   and digits >= 1)
+        info[_COPY_SUPPORT_KEY] = (
+            conforming == "on" and types == {"timestamp without time zone"} and digits >= 1
+        )
     if not info[_COPY_SUPPORT_KEY]:
         return False
     return _copy_statement(connection, f) is not None
@@ -510,9 +577,17 @@ def _copy_statement(connection: Connection, f: SessionFilter) -> str | None:
     caps = capabilities(connection)
     base = build_select(f, caps)
     by_name = {c.name: c for c in base.selected_columns}
-    names = ("session_id", "model_id", "model_name", "status", "progress_percentage",
-             "techniques_json", "size_reduction_percent", "speed_improvement_percent",
-             "accuracy_delta_percent")
+    names = (
+        "session_id",
+        "model_id",
+        "model_name",
+        "status",
+        "progress_percentage",
+        "techniques_json",
+        "size_reduction_percent",
+        "speed_improvement_percent",
+        "accuracy_delta_percent",
+    )
     aliases = ("sid", "mid", "name", "st", "pr", "tj", "sz", "sp", "ac", "ca", "ua", "coa")
     raw = [*(by_name[n] for n in names), *(S.c[n] for n in _TIMESTAMPS)]
     cells = has_export_cells(connection)
@@ -520,10 +595,12 @@ def _copy_statement(connection: Connection, f: SessionFilter) -> str | None:
         # The stored cells (core.speed.export_cells): the line, or the raw values for Python.
         inner = base.with_only_columns(
             func.coalesce(_PG_CELLS_LINE, cast(func.json_build_array(*raw), Text)),
-            maintain_column_froms=False)
+            maintain_column_froms=False,
+        )
     else:
         inner = base.with_only_columns(
-            *(c.label(a) for c, a in zip(raw, aliases, strict=True)), maintain_column_froms=False)
+            *(c.label(a) for c, a in zip(raw, aliases, strict=True)), maintain_column_froms=False
+        )
     try:
         sql = str(inner.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
     except CompileError:
@@ -542,11 +619,12 @@ def _copy_statement(connection: Connection, f: SessionFilter) -> str | None:
 _PG_CELLS_LINE = literal_column(
     f"optimization_sessions.export_pre || ',' || CASE WHEN models.model_id IS NULL"
     f" THEN optimization_sessions.model_id ELSE models.{PG_MODEL_COLUMN} END"
-    " || ',' || optimization_sessions.export_post", Text())
+    " || ',' || optimization_sessions.export_post",
+    Text(),
+)
 
 
-def iter_copy_csv(connection: Connection, f: SessionFilter, *, chunk_rows: int = 2000
-                  ) -> Iterator[str]:
+def iter_copy_csv(connection: Connection, f: SessionFilter, *, chunk_rows: int = 2000) -> Iterator[str]:
     """:func:`iter_filtered_csv` on PostgreSQL through ``COPY (SELECT ...) TO STDOUT``.
 
     The server writes each CSV line (see the notes above :func:`_pg_line_sql`); rows it leaves
@@ -565,8 +643,10 @@ def iter_copy_csv(connection: Connection, f: SessionFilter, *, chunk_rows: int =
     size = max(1, chunk_rows - 1)  # the first chunk holds the header too
     # A reader that stops early closes the rows first (cancelling the COPY), then the timeout
     # comes back on a connection that is free again.
-    with statement_timeout_suspended(connection), \
-            contextlib.closing(iter_copy_out(driver, statement)) as rows:
+    with (
+        statement_timeout_suspended(connection),
+        contextlib.closing(iter_copy_out(driver, statement)) as rows,
+    ):
         # Each row is copied out of its COPY buffer at once: holding thousands of them until a
         # chunk is full costs more than the copy (allocator churn).
         block = bytearray()
@@ -616,16 +696,27 @@ def _row_from_json(text_: str) -> SessionRow:
     timestamps in ISO form, naive UTC like psycopg's.
     """
     values = json.loads(text_.rstrip("\n").replace("\\\\", "\\"))
-    (sid, mid, name, status, progress, techniques, size, speed, accuracy,
-     created, updated, completed) = values
-    return row_from_mapping({
-        "session_id": sid, "model_id": mid, "model_name": name, "status": status,
-        "progress_percentage": _json_float(progress), "techniques_json": techniques,
-        "size_reduction_percent": _json_float(size), "speed_improvement_percent": _json_float(speed),
-        "accuracy_delta_percent": _json_float(accuracy),
-        "created_at": _json_timestamp(created), "updated_at": _json_timestamp(updated),
-        "completed_at": _json_timestamp(completed), "model_known": True, "data_issue": 0,
-    })
+    (sid, mid, name, status, progress, techniques, size, speed, accuracy, created, updated, completed) = (
+        values
+    )
+    return row_from_mapping(
+        {
+            "session_id": sid,
+            "model_id": mid,
+            "model_name": name,
+            "status": status,
+            "progress_percentage": _json_float(progress),
+            "techniques_json": techniques,
+            "size_reduction_percent": _json_float(size),
+            "speed_improvement_percent": _json_float(speed),
+            "accuracy_delta_percent": _json_float(accuracy),
+            "created_at": _json_timestamp(created),
+            "updated_at": _json_timestamp(updated),
+            "completed_at": _json_timestamp(completed),
+            "model_known": True,
+            "data_issue": 0,
+        }
+    )
 
 
 def _json_float(value: Any) -> float | None:
@@ -642,8 +733,9 @@ def export_filename(f: SessionFilter, today: date, extension: str = "csv") -> st
     if f.statuses:
         parts.append("status-" + "+".join(f.statuses))
     if f.model_ids:
-        parts.append("model-" + ("+".join(f.model_ids) if len(f.model_ids) <= 2
-                                 else f"{len(f.model_ids)}-models"))
+        parts.append(
+            "model-" + ("+".join(f.model_ids) if len(f.model_ids) <= 2 else f"{len(f.model_ids)}-models")
+        )
     if f.techniques:
         parts.append("technique-" + "+".join(f.techniques))
     if f.start_date or f.end_date:

@@ -36,8 +36,18 @@ SORT_KEYS: tuple[str, ...] = (
     "accuracy_delta_percent",
 )
 # Every query-string parameter a filter reads and writes (see to_params / from_params).
-FILTER_PARAMS: tuple[str, ...] = ("status", "model_id", "start_date", "end_date", "q", "technique",
-                                  "sort", "order", "skip", "limit")
+FILTER_PARAMS: tuple[str, ...] = (
+    "status",
+    "model_id",
+    "start_date",
+    "end_date",
+    "q",
+    "technique",
+    "sort",
+    "order",
+    "skip",
+    "limit",
+)
 DEFAULT_SORT = "created_at"
 DEFAULT_ORDER = "desc"
 
@@ -90,8 +100,9 @@ def _to_utc(value: datetime) -> datetime:
 
 def _bound_text(value: DateBound) -> str:
     if isinstance(value, datetime):
-        return _to_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ" if not value.microsecond else
-                                       "%Y-%m-%dT%H:%M:%S.%fZ")
+        return _to_utc(value).strftime(
+            "%Y-%m-%dT%H:%M:%SZ" if not value.microsecond else "%Y-%m-%dT%H:%M:%S.%fZ"
+        )
     return value.isoformat()
 
 
@@ -122,21 +133,26 @@ class SessionFilter:
             if status not in STATUSES:
                 raise FilterError("status", status, f"choose from {', '.join(STATUSES)}")
         if len(self.search) > MAX_SEARCH_LENGTH:
-            raise FilterError("q", self.search[:20] + "...",
-                              f"search text is at most {MAX_SEARCH_LENGTH} characters")
+            raise FilterError(
+                "q", self.search[:20] + "...", f"search text is at most {MAX_SEARCH_LENGTH} characters"
+            )
         if self.sort not in SORT_KEYS:
             raise FilterError("sort", self.sort, f"choose from {', '.join(SORT_KEYS)}")
         if self.order not in ("asc", "desc"):
             raise FilterError("order", self.order, "use asc or desc")
         if isinstance(self.skip, bool) or not isinstance(self.skip, int) or self.skip < 0:
             raise FilterError("skip", self.skip, "skip is a whole number, 0 or more")
-        if (isinstance(self.limit, bool) or not isinstance(self.limit, int)
-                or not 1 <= self.limit <= MAX_LIMIT):
+        if (
+            isinstance(self.limit, bool)
+            or not isinstance(self.limit, int)
+            or not 1 <= self.limit <= MAX_LIMIT
+        ):
             raise FilterError("limit", self.limit, f"limit is a whole number from 1 to {MAX_LIMIT}")
         start, end = self.created_range()
         if start is not None and end is not None and start >= end:
             raise FilterError(
-                "start_date", _bound_text(self.start_date),  # type: ignore[arg-type]
+                "start_date",
+                _bound_text(self.start_date),  # type: ignore[arg-type]
                 f"the start must not be after end_date {_bound_text(self.end_date)}",  # type: ignore[arg-type]
             )
 
@@ -239,8 +255,11 @@ class SessionFilter:
                 try:
                     kwargs[name] = int(text)
                 except ValueError:
-                    allowed = ("skip is a whole number, 0 or more" if name == "skip"
-                               else f"limit is a whole number from 1 to {MAX_LIMIT}")
+                    allowed = (
+                        "skip is a whole number, 0 or more"
+                        if name == "skip"
+                        else f"limit is a whole number from 1 to {MAX_LIMIT}"
+                    )
                     errors.append(FilterError(param, text, allowed))
         if "q" in raw:
             kwargs["search"] = raw["q"][-1]

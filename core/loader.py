@@ -32,8 +32,10 @@ class LoadReport:
     errors: list[tuple[int, str]] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"{self.sessions} session(s) loaded, {self.models} model(s) created or updated, "
-                f"{len(self.errors)} line(s) rejected")
+        return (
+            f"{self.sessions} session(s) loaded, {self.models} model(s) created or updated, "
+            f"{len(self.errors)} line(s) rejected"
+        )
 
 
 class LineError(ValueError):
@@ -57,8 +59,7 @@ def _timestamp(record: dict[str, Any], name: str, *, required: bool) -> Any:
         return None
     parsed = parse_timestamp(value) if isinstance(value, str) else None
     if parsed is None:
-        raise LineError(f"{name} must be an ISO 8601 timestamp such as 2024-05-01T10:00:00Z "
-                        f"(got {value!r})")
+        raise LineError(f"{name} must be an ISO 8601 timestamp such as 2024-05-01T10:00:00Z (got {value!r})")
     return parsed
 
 
@@ -104,8 +105,12 @@ def parse_line(text: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
         size = record.get("original_size_mb")
         if size is not None and (isinstance(size, bool) or not isinstance(size, int | float)):
             raise LineError(f"original_size_mb must be a number (got {size!r})")
-        model = {"model_id": record["model_id"], "name": record["model_name"].strip(),
-                 "framework": record.get("framework"), "original_size_mb": size}
+        model = {
+            "model_id": record["model_id"],
+            "name": record["model_name"].strip(),
+            "framework": record.get("framework"),
+            "original_size_mb": size,
+        }
     return row, model
 
 
@@ -114,8 +119,9 @@ def _upsert(connection: Connection, table: Any, rows: list[dict[str, Any]], key:
         return
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table)
-    updates = {c.name: statement.excluded[c.name] for c in table.columns
-               if c.name != key and c.name in rows[0]}
+    updates = {
+        c.name: statement.excluded[c.name] for c in table.columns if c.name != key and c.name in rows[0]
+    }
     connection.execute(statement.on_conflict_do_update(index_elements=[key], set_=updates), rows)
 
 

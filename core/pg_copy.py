@@ -89,7 +89,8 @@ def iter_copy_out(connection: psycopg.Connection[Any], statement: str) -> Iterat
         rest = _results(pgconn, poller)
         _raise_if_failed([started, *rest], encoding)
         raise psycopg.ProgrammingError(
-            f"not a COPY TO STDOUT statement: {pq.ExecStatus(started.status).name}")
+            f"not a COPY TO STDOUT statement: {pq.ExecStatus(started.status).name}"
+        )
     try:
         read = pgconn.get_copy_data
         while True:

@@ -41,8 +41,7 @@ _TECHNIQUES = table(TECHNIQUES_TABLE, column("session_id"), column("technique"))
 _SEARCH = table(SEARCH_TABLE, column("session_id"), column(SEARCH_TABLE))
 _COUNTS = table(COUNTS_TABLE, column("status"), column("sessions"))
 _MODEL_KEYS = table(AGG_MODELS, column("model_id"))
-_DAY_COUNTS = table(AGG_COUNTS, column("technique"), column("day"), column("status"),
-                    column("sessions"))
+_DAY_COUNTS = table(AGG_COUNTS, column("technique"), column("day"), column("status"), column("sessions"))
 # SQLite's trigram MATCH on a common fragment costs tens of milliseconds: fetch_page runs it
 # once and hands the ids (up to this many) to both the count and the page.
 MATCHED_IDS_LIMIT = 20_000
@@ -160,12 +159,10 @@ def _matching_models(search: str, caps: Capabilities) -> Select[Any]:
     named = select(M.c.model_id).where(_contains(M.c.name, search, caps))
     if not caps.rollups:
         return named
-    return named.union(
-        select(_MODEL_KEYS.c.model_id).where(_contains(_MODEL_KEYS.c.model_id, search, caps)))
+    return named.union(select(_MODEL_KEYS.c.model_id).where(_contains(_MODEL_KEYS.c.model_id, search, caps)))
 
 
-def _of_models(model_id: ColumnElement[Any], models_: Select[Any], caps: Capabilities
-               ) -> ColumnElement[bool]:
+def _of_models(model_id: ColumnElement[Any], models_: Select[Any], caps: Capabilities) -> ColumnElement[bool]:
     if caps.dialect == "postgresql":
         # The matching models are resolved first (small tables), into an array the planner
         # can probe the model_id index with: ``IN (subquery)`` would make it scan the sessions.
@@ -173,8 +170,9 @@ def _of_models(model_id: ColumnElement[Any], models_: Select[Any], caps: Capabil
     return model_id.in_(models_)
 
 
-def search_clauses(search: str, caps: Capabilities, *, indexed: bool = True,
-                   matched: TrigramMatches | None = None) -> list[ColumnElement[bool]]:
+def search_clauses(
+    search: str, caps: Capabilities, *, indexed: bool = True, matched: TrigramMatches | None = None
+) -> list[ColumnElement[bool]]:
     """Free text over session id, model id and model name.
 
     ``indexed=False``: the same test in a form no index drives (for walking the sort index).
@@ -249,8 +247,9 @@ def trigram_matches(connection: Connection, f: SessionFilter) -> TrigramMatches 
     return TrigramMatches(tuple(ids) if len(ids) <= MATCHED_IDS_LIMIT else None, tuple(models))
 
 
-def technique_clauses(techniques: tuple[str, ...], caps: Capabilities, *, indexed: bool = True
-                      ) -> list[ColumnElement[bool]]:
+def technique_clauses(
+    techniques: tuple[str, ...], caps: Capabilities, *, indexed: bool = True
+) -> list[ColumnElement[bool]]:
     """Sessions that apply any of ``techniques``."""
     if not techniques:
         return []
@@ -270,8 +269,9 @@ def technique_clauses(techniques: tuple[str, ...], caps: Capabilities, *, indexe
     return [cast(techniques_json, JSONB).op("?|")(cast(list(techniques), ARRAY(Text)))]
 
 
-def filter_clauses(f: SessionFilter, caps: Capabilities, *, indexed: bool = True,
-                   matched: TrigramMatches | None = None) -> list[ColumnElement[bool]]:
+def filter_clauses(
+    f: SessionFilter, caps: Capabilities, *, indexed: bool = True, matched: TrigramMatches | None = None
+) -> list[ColumnElement[bool]]:
     """Every WHERE clause for ``f`` except paging.
 
     ``indexed=False`` renders the search and technique tests so that no index drives them;
@@ -325,8 +325,15 @@ def sort_column(key: str, caps: Capabilities) -> ColumnElement[Any]:
 
 # Sort keys whose value may be NULL (missing metric, techniques or completion); every other key
 # is NOT NULL by the platform's contract or by construction (progress, coalesced model name).
-_NULLABLE_SORT_KEYS = frozenset({"completed_at", "techniques", "size_reduction_percent",
-                                 "speed_improvement_percent", "accuracy_delta_percent"})
+_NULLABLE_SORT_KEYS = frozenset(
+    {
+        "completed_at",
+        "techniques",
+        "size_reduction_percent",
+        "speed_improvement_percent",
+        "accuracy_delta_percent",
+    }
+)
 
 
 def order_clauses(f: SessionFilter, caps: Capabilities, *, reverse: bool = False) -> list[Any]:
@@ -338,8 +345,14 @@ def order_clauses(f: SessionFilter, caps: Capabilities, *, reverse: bool = False
     return _order_terms(sort_column(f.sort, caps), S.c.session_id, f, caps, reverse=reverse)
 
 
-def _order_terms(key: ColumnElement[Any], identity: ColumnElement[Any], f: SessionFilter,
-                 caps: Capabilities, *, reverse: bool = False) -> list[Any]:
+def _order_terms(
+    key: ColumnElement[Any],
+    identity: ColumnElement[Any],
+    f: SessionFilter,
+    caps: Capabilities,
+    *,
+    reverse: bool = False,
+) -> list[Any]:
     descending = (f.order == "desc") != reverse
     order = []
     for expression in (key, identity):
@@ -347,8 +360,7 @@ def _order_terms(key: ColumnElement[Any], identity: ColumnElement[Any], f: Sessi
         # Only where NULLs can occur: on a column that is never NULL the explicit placement
         # would stop PostgreSQL from reading a plain index backwards (DESC NULLS LAST is not
         # the reverse of ASC NULLS LAST), turning the default first page into a full sort.
-        if (caps.dialect != "sqlite" and expression is not identity
-                and f.sort in _NULLABLE_SORT_KEYS):
+        if caps.dialect != "sqlite" and expression is not identity and f.sort in _NULLABLE_SORT_KEYS:
             term = term.nulls_last() if descending else term.nulls_first()
         order.append(term)
     return order
@@ -398,9 +410,15 @@ def _page_window(f: SessionFilter, total: int) -> tuple[int, int, bool]:
 PagePlan = str  # "index", "walk" or "collect"; see build_page_select
 
 
-def build_page_select(f: SessionFilter, caps: Capabilities, total: int, *,
-                      plan: PagePlan = "index", matched: TrigramMatches | None = None,
-                      days: DaySpan | None = None) -> Select[Any]:
+def build_page_select(
+    f: SessionFilter,
+    caps: Capabilities,
+    total: int,
+    *,
+    plan: PagePlan = "index",
+    matched: TrigramMatches | None = None,
+    days: DaySpan | None = None,
+) -> Select[Any]:
     """One page: the keys are paged over the indexes first, then only those rows are enriched.
 
     A deep OFFSET over joined, enriched rows reads and discards every skipped row; paging the
@@ -469,8 +487,9 @@ def page_plan(connection: Connection, f: SessionFilter, total: int) -> PagePlan:
     return "walk" if walk * 4 < total else "collect"
 
 
-def build_count(f: SessionFilter, caps: Capabilities, *, matched: TrigramMatches | None = None
-                ) -> Select[Any]:
+def build_count(
+    f: SessionFilter, caps: Capabilities, *, matched: TrigramMatches | None = None
+) -> Select[Any]:
     return select(func.count()).select_from(S).where(*filter_clauses(f, caps, matched=matched))
 
 
@@ -503,10 +522,12 @@ def day_span(connection: Connection, f: SessionFilter, total: int) -> DaySpan | 
     day = _DAY_COUNTS.c.day
     descending = (f.order == "desc") != reverse
     # '' (no parsable creation time) sorts first, as SQLite sorts the NULL keys of those rows.
-    statement = (select(day, func.sum(_DAY_COUNTS.c.sessions))
-                 .where(_DAY_COUNTS.c.technique == "")
-                 .group_by(day)
-                 .order_by(day.desc() if descending else day.asc()))
+    statement = (
+        select(day, func.sum(_DAY_COUNTS.c.sessions))
+        .where(_DAY_COUNTS.c.technique == "")
+        .group_by(day)
+        .order_by(day.desc() if descending else day.asc())
+    )
     if f.statuses:
         statement = statement.where(_DAY_COUNTS.c.status.in_(f.statuses))
     before = 0
@@ -567,8 +588,7 @@ def _status_only(f: SessionFilter) -> bool:
     return not (f.model_ids or f.search or f.techniques or start is not None or end is not None)
 
 
-def count_sessions(connection: Connection, f: SessionFilter, *,
-                   matched: TrigramMatches | None = None) -> int:
+def count_sessions(connection: Connection, f: SessionFilter, *, matched: TrigramMatches | None = None) -> int:
     """The exact number of sessions matching ``f`` (paging ignored).
 
     Where init-db keeps per-status counts (counting 800,000 index entries takes tens of
@@ -583,8 +603,13 @@ def count_sessions(connection: Connection, f: SessionFilter, *,
         return int(connection.execute(statement).scalar_one())
     if caps.dialect == "postgresql" and f.search and caps.search_index:
         return int(connection.execute(_search_count_pg(f, caps)).scalar_one())
-    if (matched is not None and matched.ids is not None and not matched.models
-            and not f.statuses and _status_only(replace(f, search=""))):
+    if (
+        matched is not None
+        and matched.ids is not None
+        and not matched.models
+        and not f.statuses
+        and _status_only(replace(f, search=""))
+    ):
         # Nothing but a search, matching session ids only: the trigram index holds one row
         # per live session (kept by triggers), so the ids are the matches.
         return len(matched.ids)
@@ -617,11 +642,11 @@ def fetch_page(connection: Connection, f: SessionFilter) -> Page:
     if f.skip >= total:
         return Page(rows=(), total=total, skip=f.skip, limit=f.limit)
     plan = page_plan(connection, f, total)
-    statement = build_page_select(f, caps, total, plan=plan, matched=matched,
-                                  days=day_span(connection, f, total))
+    statement = build_page_select(
+        f, caps, total, plan=plan, matched=matched, days=day_span(connection, f, total)
+    )
     result = connection.execute(statement).mappings()
-    return Page(rows=tuple(row_from_mapping(r) for r in result), total=total, skip=f.skip,
-                limit=f.limit)
+    return Page(rows=tuple(row_from_mapping(r) for r in result), total=total, skip=f.skip, limit=f.limit)
 
 
 def list_sessions(connection: Connection, f: SessionFilter) -> dict[str, Any]:
@@ -629,8 +654,9 @@ def list_sessions(connection: Connection, f: SessionFilter) -> dict[str, Any]:
     return fetch_page(connection, f).to_response()
 
 
-def iter_sessions(connection: Connection, f: SessionFilter, *, batch_size: int = 2000
-                  ) -> Iterator[SessionRow]:
+def iter_sessions(
+    connection: Connection, f: SessionFilter, *, batch_size: int = 2000
+) -> Iterator[SessionRow]:
     """Every match of ``f`` in its order, streamed in batches (memory does not grow with rows).
 
     This is the table's own query without the limit, so an export matches the screen.
@@ -650,8 +676,7 @@ def count_data_issues(connection: Connection, f: SessionFilter) -> int:
     """How many matches have criteria or results that are not valid JSON objects/numbers."""
     caps = capabilities(connection)
     statement = (
-        select(func.count()).select_from(S)
-        .where(*filter_clauses(f, caps), derived("data_issue", caps) == 1)
+        select(func.count()).select_from(S).where(*filter_clauses(f, caps), derived("data_issue", caps) == 1)
     )
     return int(connection.execute(statement).scalar_one())
 
@@ -660,8 +685,16 @@ def find_session(connection: Connection, session_id: str) -> dict[str, Any] | No
     """Everything known about one session, for its detail view; ``None`` if it does not exist."""
     caps = capabilities(connection)
     statement = (
-        select(*_row_columns(caps), S.c.criteria, S.c.results, S.c.error_message,
-               S.c.total_steps, S.c.completed_steps, M.c.framework, M.c.original_size_mb)
+        select(
+            *_row_columns(caps),
+            S.c.criteria,
+            S.c.results,
+            S.c.error_message,
+            S.c.total_steps,
+            S.c.completed_steps,
+            M.c.framework,
+            M.c.original_size_mb,
+        )
         .select_from(S.outerjoin(M, M.c.model_id == S.c.model_id))
         .where(S.c.session_id == session_id)
     )
@@ -681,8 +714,7 @@ def distinct_techniques(connection: Connection) -> list[str]:
         rows = connection.execute(select(technique).distinct().order_by(technique))
         return [r[0] for r in rows]
     found: set[str] = set()
-    for (value,) in connection.execute(
-            select(derived("techniques_json", caps)).select_from(S).distinct()):
+    for (value,) in connection.execute(select(derived("techniques_json", caps)).select_from(S).distinct()):
         found.update(_techniques(value))
     return sorted(found)
 
@@ -693,11 +725,7 @@ def model_choices(connection: Connection) -> list[tuple[str, str]]:
     Models with sessions but no metadata appear under their id, so they can still be picked.
     """
     known = select(M.c.model_id, M.c.name)
-    orphans = (
-        select(S.c.model_id, S.c.model_id)
-        .where(~S.c.model_id.in_(select(M.c.model_id)))
-        .distinct()
-    )
+    orphans = select(S.c.model_id, S.c.model_id).where(~S.c.model_id.in_(select(M.c.model_id))).distinct()
     rows = connection.execute(known.union(orphans)).all()
     return sorted(((r[0], r[1]) for r in rows), key=lambda r: (r[1].lower(), r[0]))
 

@@ -175,8 +175,14 @@ def has_facts_index(connection: Connection) -> bool:
 # -- SQLite: one exact quantile by walking an index in value order -----------------------------
 
 
-def walked_quantile(connection: Connection, value: ColumnElement[Any], sessions: Any,
-                    where: Sequence[ColumnElement[bool]], count: int, q: float) -> float | None:
+def walked_quantile(
+    connection: Connection,
+    value: ColumnElement[Any],
+    sessions: Any,
+    where: Sequence[ColumnElement[bool]],
+    count: int,
+    q: float,
+) -> float | None:
     """The exact ``q`` quantile of ``value`` over ``count`` non-NULL rows matching ``where``.
 
     ``percentile_cont``'s rule again, but the one or two rows it needs are read at their
@@ -190,8 +196,15 @@ def walked_quantile(connection: Connection, value: ColumnElement[Any], sessions:
     position = q * (count - 1)
     low = int(position)
     fraction = position - low
-    picked = (select(value.label("v")).select_from(sessions).where(*where)
-              .order_by(value).limit(2 if fraction > 0 else 1).offset(low).subquery("picked"))
+    picked = (
+        select(value.label("v"))
+        .select_from(sessions)
+        .where(*where)
+        .order_by(value)
+        .limit(2 if fraction > 0 else 1)
+        .offset(low)
+        .subquery("picked")
+    )
     row = connection.execute(select(func.min(picked.c.v), func.max(picked.c.v))).one()
     if row[0] is None:
         return None
@@ -203,15 +216,15 @@ def technique_source(caps: Capabilities, sessions: Any) -> tuple[Any, ColumnElem
     """FROM clause and technique column: the derived table, else the JSON array unnested."""
     if caps.techniques_table:
         techniques = table(TECHNIQUES_TABLE, column("session_id"), column("technique"))
-        return (sessions.join(techniques, S.c.session_id == techniques.c.session_id),
-                techniques.c.technique)
+        return (sessions.join(techniques, S.c.session_id == techniques.c.session_id), techniques.c.technique)
     techniques_json = derived("techniques_json", caps)
     if caps.dialect == "sqlite":
         each = func.json_each(techniques_json).table_valued("value", "type").alias("each")
         return S.join(each, each.c.type == "text"), each.c.value
     # Strings only, as the technique table and the technique filter count them (an array may
     # also hold numbers or nulls).
-    each = (func.jsonb_array_elements(cast(techniques_json, JSONB))
-            .table_valued("value").alias("each"))
-    return (S.join(each, func.jsonb_typeof(each.c.value) == "string"),
-            each.c.value.op("#>>")(literal_column("'{}'")))
+    each = func.jsonb_array_elements(cast(techniques_json, JSONB)).table_valued("value").alias("each")
+    return (
+        S.join(each, func.jsonb_typeof(each.c.value) == "string"),
+        each.c.value.op("#>>")(literal_column("'{}'")),
+    )

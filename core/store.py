@@ -212,8 +212,9 @@ def _sqlite_read_only_url(url: str) -> str:
     )
 
 
-def make_engine(settings: Settings, *, read_only: bool = True, search_path: str | None = None,
-                wal: bool = True) -> Engine:
+def make_engine(
+    settings: Settings, *, read_only: bool = True, search_path: str | None = None, wal: bool = True
+) -> Engine:
     """Open the sessions database.
 
     The dashboard opens it read-only with a statement timeout: SQLite in ``mode=ro`` plus

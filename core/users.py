@@ -161,8 +161,7 @@ def _parse_user(path: Path, username: Any, entry: Any) -> UserRecord:
     password = entry.get("password")
     if not password:
         raise CredentialsError(
-            f"{path}: user {username!r} has no password. Set one with: "
-            f"python -m core users passwd {username}"
+            f"{path}: user {username!r} has no password. Set one with: python -m core users passwd {username}"
         )
     if not isinstance(password, str) or not BCRYPT_PATTERN.match(password):
         raise CredentialsError(
@@ -178,8 +177,7 @@ def _parse_user(path: Path, username: Any, entry: Any) -> UserRecord:
         )
     if roles[0] not in ROLES:
         raise CredentialsError(
-            f"{path}: user {username!r} has the unknown role {roles[0]!r}; "
-            f"use one of: {', '.join(ROLES)}."
+            f"{path}: user {username!r} has the unknown role {roles[0]!r}; use one of: {', '.join(ROLES)}."
         )
     changed = entry.get("password_changed_at")
     if changed is not None and not isinstance(changed, int | float):
@@ -211,9 +209,7 @@ def parse_credentials(text: str, path: Path) -> dict[str, UserRecord]:
     if usernames is None and isinstance(credentials, dict) and "usernames" in credentials:
         usernames = {}
     if not isinstance(usernames, dict):
-        raise CredentialsError(
-            f"{path} must contain a mapping `credentials: usernames: NAME: {{...}}`."
-        )
+        raise CredentialsError(f"{path} must contain a mapping `credentials: usernames: NAME: {{...}}`.")
     return {name: _parse_user(path, name, entry) for name, entry in usernames.items()}
 
 
@@ -242,9 +238,7 @@ def render_credentials(users: dict[str, UserRecord]) -> str:
         if record.password_changed_at is not None:
             entry["password_changed_at"] = round(record.password_changed_at, 3)
         entries[record.username] = entry
-    body = yaml.safe_dump(
-        {"credentials": {"usernames": entries}}, sort_keys=False, default_flow_style=False
-    )
+    body = yaml.safe_dump({"credentials": {"usernames": entries}}, sort_keys=False, default_flow_style=False)
     return FILE_HEADER + body
 
 
@@ -376,9 +370,7 @@ def remove_user(path: Path, username: str) -> UserRecord:
             raise CredentialsError(f"There is no user {username!r} in {path}.")
         record = users.pop(username)
         if record.role == "admin" and not any(u.role == "admin" for u in users.values()):
-            raise CredentialsError(
-                f"{username!r} is the last admin; add another admin before removing it."
-            )
+            raise CredentialsError(f"{username!r} is the last admin; add another admin before removing it.")
         save_credentials(path, users)
     return record
 
@@ -519,9 +511,7 @@ def _cmd_add(args: argparse.Namespace) -> int:
                 f"python -m core users passwd {username}"
             )
         password = _read_new_password(args, username)
-        record = add_user(
-            path, username, password, role=args.role, name=args.name, email=args.email
-        )
+        record = add_user(path, username, password, role=args.role, name=args.name, email=args.email)
     except CredentialsError as error:
         raise _cli_error(str(error)) from None
     print(f"Added {record.username} ({record.role}) to {path}")
@@ -611,7 +601,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     passwd = actions.add_parser("passwd", help="change a user's password")
     passwd.add_argument("username", metavar="NAME")
-    passwd.add_argument(
-        "--password-stdin", action="store_true", help="read the password from stdin"
-    )
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     passwd.set_defaults(handler=_cmd_passwd)

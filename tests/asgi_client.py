@@ -34,16 +34,31 @@ class Reply:
         return self.body.decode("utf-8")
 
 
-def get(app: Any, url: str, *, headers: dict[str, str] | None = None,
-        disconnect_after: int | None = None, on_done: Callable[[], Any] | None = None) -> Reply:
+def get(
+    app: Any,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    disconnect_after: int | None = None,
+    on_done: Callable[[], Any] | None = None,
+) -> Reply:
     parts = urlsplit(url)
     scope = {
-        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-        "method": "GET", "scheme": "http", "path": parts.path, "raw_path": parts.path.encode(),
-        "query_string": parts.query.encode(), "root_path": "",
-        "headers": [(b"host", b"testserver"),
-                    *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())],
-        "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": parts.path,
+        "raw_path": parts.path.encode(),
+        "query_string": parts.query.encode(),
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
     }
     reply = Reply()
     chunks: list[bytes] = []

@@ -78,7 +78,10 @@ def pg_server_url() -> Iterator[str]:
         try:
             proc = subprocess.run(
                 ["bash", str(PG_TEST_SERVER), "start", workdir],
-                capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=180,
+                stdin=subprocess.DEVNULL,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             _no_postgres(f"scripts/pg-test-server failed: {exc}")
@@ -92,7 +95,10 @@ def pg_server_url() -> Iterator[str]:
     finally:  # also after a failed or partial start; a no-op when nothing runs
         subprocess.run(
             ["bash", str(PG_TEST_SERVER), "stop", workdir],
-            capture_output=True, timeout=120, stdin=subprocess.DEVNULL, check=False,
+            capture_output=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
         shutil.rmtree(workdir, ignore_errors=True)
 

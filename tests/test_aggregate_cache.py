@@ -27,10 +27,18 @@ class Clock:
 
 def _session(session_id: str, status: str = "completed") -> dict[str, object]:
     at = datetime(2025, 6, 1, 12)
-    return {"session_id": session_id, "model_id": "m1", "status": status,
-            "criteria": {"techniques": ["quantization"]}, "total_steps": 1, "completed_steps": 1,
-            "results": {"size_reduction_percent": 50.0, "speed_improvement_percent": 20.0},
-            "created_at": at, "updated_at": at, "completed_at": at}
+    return {
+        "session_id": session_id,
+        "model_id": "m1",
+        "status": status,
+        "criteria": {"techniques": ["quantization"]},
+        "total_steps": 1,
+        "completed_steps": 1,
+        "results": {"size_reduction_percent": 50.0, "speed_improvement_percent": 20.0},
+        "created_at": at,
+        "updated_at": at,
+        "completed_at": at,
+    }
 
 
 @pytest.fixture
@@ -128,10 +136,15 @@ def test_rollup_answers_follow_plain_sql_writes(engine: Engine) -> None:
     assert (first.median_size_reduction, first.completed) == (50.0, 1)
     cast = "CAST(:r AS jsonb)" if engine.dialect.name == "postgresql" else ":r"
     with engine.begin() as connection:
-        connection.execute(text(f"UPDATE optimization_sessions SET results = {cast},"
-                                " updated_at = :t WHERE session_id = 'a'"),
-                           {"r": '{"size_reduction_percent": 70, "speed_improvement_percent": 5}',
-                            "t": datetime(2025, 6, 2)})
+        connection.execute(
+            text(
+                f"UPDATE optimization_sessions SET results = {cast}, updated_at = :t WHERE session_id = 'a'"
+            ),
+            {
+                "r": '{"size_reduction_percent": 70, "speed_improvement_percent": 5}',
+                "t": datetime(2025, 6, 2),
+            },
+        )
     clock.now += 3
     changed = cache.call(engine, A.summary, SessionFilter())
     assert (changed.median_size_reduction, changed.median_speed_improvement) == (70.0, 5.0)

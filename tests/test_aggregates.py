@@ -55,8 +55,15 @@ ROWS = [
 ]
 
 
-def _row(session_id: str, model: str, status: str, techniques: list[str], size: float | None,
-         speed: float | None, created: datetime) -> dict[str, object]:
+def _row(
+    session_id: str,
+    model: str,
+    status: str,
+    techniques: list[str],
+    size: float | None,
+    speed: float | None,
+    created: datetime,
+) -> dict[str, object]:
     results = None
     if status == "completed":
         results = {"size_reduction_percent": size}
@@ -64,11 +71,16 @@ def _row(session_id: str, model: str, status: str, techniques: list[str], size: 
             results["speed_improvement_percent"] = speed
     finished = status in ("completed", "failed", "cancelled")
     return {
-        "session_id": session_id, "model_id": model, "status": status,
-        "criteria": {"techniques": techniques}, "total_steps": 10,
-        "completed_steps": 10 if status == "completed" else 3, "results": results,
+        "session_id": session_id,
+        "model_id": model,
+        "status": status,
+        "criteria": {"techniques": techniques},
+        "total_steps": 10,
+        "completed_steps": 10 if status == "completed" else 3,
+        "results": results,
         "error_message": "boom" if status == "failed" else None,
-        "created_at": created, "updated_at": created + timedelta(hours=1),
+        "created_at": created,
+        "updated_at": created + timedelta(hours=1),
         "completed_at": created + timedelta(hours=1) if finished else None,
     }
 
@@ -78,19 +90,24 @@ def engine(empty_db_url: str) -> Iterator[Engine]:
     engine = create_engine(empty_db_url)
     init_db(engine)
     with engine.begin() as connection:
-        connection.execute(insert(models), [
-            {"model_id": "m1", "name": "alpha", "framework": "onnx", "original_size_mb": 100.0},
-            {"model_id": "m2", "name": "beta", "framework": "jax", "original_size_mb": None},
-        ])
+        connection.execute(
+            insert(models),
+            [
+                {"model_id": "m1", "name": "alpha", "framework": "onnx", "original_size_mb": 100.0},
+                {"model_id": "m2", "name": "beta", "framework": "jax", "original_size_mb": None},
+            ],
+        )
         connection.execute(insert(optimization_sessions), [_row(*r) for r in ROWS])
         # Another writer's timestamp format: 'T' separator and a 'Z' suffix, plain SQL.
-        connection.execute(text(
-            "INSERT INTO optimization_sessions (session_id, model_id, status, criteria, total_steps,"
-            " completed_steps, results, created_at, updated_at, completed_at) VALUES ('s04', 'ghost',"
-            " 'completed', '{\"techniques\": [\"quantization\"]}', 10, 10,"
-            " '{\"size_reduction_percent\": 60, \"speed_improvement_percent\": 30}',"
-            " '2025-06-04T10:00:00Z', '2025-06-04T11:00:00Z', '2025-06-04T11:00:00Z')"
-        ))
+        connection.execute(
+            text(
+                "INSERT INTO optimization_sessions (session_id, model_id, status, criteria, total_steps,"
+                " completed_steps, results, created_at, updated_at, completed_at) VALUES ('s04', 'ghost',"
+                " 'completed', '{\"techniques\": [\"quantization\"]}', 10, 10,"
+                ' \'{"size_reduction_percent": 60, "speed_improvement_percent": 30}\','
+                " '2025-06-04T10:00:00Z', '2025-06-04T11:00:00Z', '2025-06-04T11:00:00Z')"
+            )
+        )
     yield engine
     engine.dispose()
 
@@ -134,8 +151,9 @@ def test_summary_change_previous_period(engine: Engine) -> None:
 def test_summary_change_open_range(engine: Engine) -> None:
     with engine.connect() as connection:
         assert A.summary_change(connection, SessionFilter()).previous is None
-        open_end = A.summary_change(connection, SessionFilter(start_date="2025-06-01"),
-                                    now=datetime(2025, 6, 11))
+        open_end = A.summary_change(
+            connection, SessionFilter(start_date="2025-06-01"), now=datetime(2025, 6, 11)
+        )
     # [06-01, 06-11 "now") against [05-22, 06-01); o02 at 06-11 00:00 is in the open current range.
     assert open_end.current.sessions == 11
     assert open_end.previous is not None and open_end.previous.sessions == 2
@@ -143,13 +161,21 @@ def test_summary_change_open_range(engine: Engine) -> None:
 
 def test_status_counts_follow_filters(engine: Engine) -> None:
     with engine.connect() as connection:
-        counts = A.status_counts(connection, SessionFilter(
-            statuses=("completed", "failed"), start_date="2025-06-01", end_date="2025-06-10"))
-        by_technique = A.summary(connection, SessionFilter(
-            techniques=("pruning",), start_date="2025-06-01", end_date="2025-06-10"))
+        counts = A.status_counts(
+            connection,
+            SessionFilter(statuses=("completed", "failed"), start_date="2025-06-01", end_date="2025-06-10"),
+        )
+        by_technique = A.summary(
+            connection, SessionFilter(techniques=("pruning",), start_date="2025-06-01", end_date="2025-06-10")
+        )
         by_model = A.summary(connection, SessionFilter(model_ids=("ghost",)))
     assert [(c.status, c.sessions) for c in counts] == [
-        ("pending", 0), ("running", 0), ("completed", 6), ("failed", 1), ("cancelled", 0)]
+        ("pending", 0),
+        ("running", 0),
+        ("completed", 6),
+        ("failed", 1),
+        ("cancelled", 0),
+    ]
     assert by_technique.sessions == 3  # s02 s03 s05
     assert by_model.completed == 1 and by_model.mb_saved is None
 
@@ -202,8 +228,7 @@ def test_period_stats_weekly_and_monthly(engine: Engine) -> None:
     assert sum(p.sessions for p in weekly.periods) == 14
     assert auto.granularity == "day"  # the data spans 41 days: days, chosen automatically
     assert len(auto.periods) == 42
-    assert [(p.start, p.sessions) for p in monthly.periods] == [
-        (date(2025, 5, 1), 3), (date(2025, 6, 1), 11)]
+    assert [(p.start, p.sessions) for p in monthly.periods] == [(date(2025, 5, 1), 3), (date(2025, 6, 1), 11)]
 
 
 def test_scatter_and_sampling(engine: Engine) -> None:
@@ -247,7 +272,10 @@ def test_model_ranking(engine: Engine) -> None:
         top = A.model_ranking(connection, CURRENT, limit=1)
     assert ranking.total_models == 3
     assert [(r.model_id, r.model_name, r.model_known) for r in ranking.rows] == [
-        ("m1", "alpha", True), ("ghost", "ghost", False), ("m2", "beta", True)]
+        ("m1", "alpha", True),
+        ("ghost", "ghost", False),
+        ("m2", "beta", True),
+    ]
     alpha = ranking.rows[0]
     assert (alpha.sessions, alpha.completed) == (7, 4)
     assert (alpha.best_size_reduction, alpha.best_speed_improvement) == (80.0, 35.0)
@@ -263,9 +291,11 @@ def test_data_version_changes_with_writes(engine: Engine) -> None:
     with engine.connect() as connection:
         before = A.data_version(connection)
     with engine.begin() as connection:
-        connection.execute(update(optimization_sessions)
-                           .where(optimization_sessions.c.session_id == "s07")
-                           .values(status="completed", updated_at=datetime(2025, 7, 1)))
+        connection.execute(
+            update(optimization_sessions)
+            .where(optimization_sessions.c.session_id == "s07")
+            .values(status="completed", updated_at=datetime(2025, 7, 1))
+        )
     with engine.connect() as connection:
         after = A.data_version(connection)
         assert after != before
@@ -280,8 +310,9 @@ def test_aggregate_filter_drops_sort_and_paging() -> None:
 def test_status_counts_from_the_counts_table_match_a_count(engine: Engine) -> None:
     with engine.connect() as connection:
         fast = A.status_counts(connection, SessionFilter(statuses=("completed", "failed")))
-        counted = A.status_counts(connection, SessionFilter(statuses=("completed", "failed"),
-                                                            end_date="2030-01-01"))
+        counted = A.status_counts(
+            connection, SessionFilter(statuses=("completed", "failed"), end_date="2030-01-01")
+        )
     assert fast == counted
     assert [(c.status, c.sessions) for c in fast if c.sessions] == [("completed", 9), ("failed", 2)]
 
@@ -290,8 +321,7 @@ def test_data_version_sees_a_delete(engine: Engine) -> None:
     with engine.connect() as connection:
         before = A.data_version(connection)
     with engine.begin() as connection:
-        connection.execute(optimization_sessions.delete()
-                           .where(optimization_sessions.c.session_id == "o01"))
+        connection.execute(optimization_sessions.delete().where(optimization_sessions.c.session_id == "o01"))
     with engine.connect() as connection:
         assert A.data_version(connection) != before
 
@@ -323,16 +353,18 @@ def test_histogram_quantiles_are_percentile_cont_of_the_values_counted() -> None
 
     rng = random.Random(7)
     for size in (1, 2, 3, 4, 5, 10, 101, 1000):
-        values = [rng.choice([rng.randrange(0, 50), round(rng.uniform(-5, 95), 1)])
-                  for _ in range(size)]
+        values = [rng.choice([rng.randrange(0, 50), round(rng.uniform(-5, 95), 1)]) for _ in range(size)]
         histogram = sorted(Counter(values).items())
         expanded = sorted(values)
         for q in (0.25, 0.5, 0.75):
             position = q * (size - 1)
             low = int(position)
             fraction = position - low
-            exact = (expanded[low] + (expanded[low + 1] - expanded[low]) * fraction
-                     if fraction > 0 else expanded[low])
+            exact = (
+                expanded[low] + (expanded[low + 1] - expanded[low]) * fraction
+                if fraction > 0
+                else expanded[low]
+            )
             assert histogram_quantile(histogram, q) == exact
             if size > 1:
                 reference = statistics.quantiles(values, n=4, method="inclusive")[round(q * 4) - 1]

@@ -147,9 +147,7 @@ def test_every_page_shows_anonymous_visitors_only_the_login_form(creds: Path, sc
     assert is_login_form(at)
     assert not list(leaves(at.sidebar)), f"{script} draws a sidebar before login"
     assert not at.get("page_link")
-    assert "authentication_status" not in at.session_state or not at.session_state[
-        "authentication_status"
-    ]
+    assert "authentication_status" not in at.session_state or not at.session_state["authentication_status"]
 
 
 def test_pages_folder_is_covered() -> None:
@@ -178,11 +176,11 @@ def test_login_shows_home_with_shell_and_session_count(creds: Path) -> None:
     assert at.session_state["roles"] == ["manager"]
 
 
-def test_home_says_whether_the_speed_layer_answers(creds: Path, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_home_says_whether_the_speed_layer_answers(
+    creds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     at = login(open_page("app.py"), "alice", "alice password")
-    (plain,) = [c.value.replace("\\", "") for c in at.caption
-                if "platform's tables directly" in c.value]
+    (plain,) = [c.value.replace("\\", "") for c in at.caption if "platform's tables directly" in c.value]
     assert "python -m core init-db" in plain  # the reason, and how to end it
     url = f"sqlite:///{tmp_path / 'with-copy.db'}"
     settings = Settings(db_url=url, db_url_source="environment")
@@ -362,9 +360,7 @@ def test_home_lists_the_latest_sessions_newest_first_with_a_link_to_all(creds: P
     assert main_links == ["Sessions"]
 
 
-def test_database_password_is_masked_and_unreachable_db_is_a_message(
-    creds: Path, monkeypatch
-) -> None:
+def test_database_password_is_masked_and_unreachable_db_is_a_message(creds: Path, monkeypatch) -> None:
     monkeypatch.setenv(DB_URL_ENV, "postgresql+psycopg://reader:s3cret-pw@127.0.0.1:1/sessions")
     at = login(open_page("app.py"), "alice", "alice password")
     assert not at.exception
@@ -373,9 +369,7 @@ def test_database_password_is_masked_and_unreachable_db_is_a_message(
     assert "Could not read the sessions database" in at.error[0].value
 
 
-def test_database_without_tables_gets_a_friendly_message(
-    creds: Path, monkeypatch, tmp_path: Path
-) -> None:
+def test_database_without_tables_gets_a_friendly_message(creds: Path, monkeypatch, tmp_path: Path) -> None:
     empty = tmp_path / "empty.db"
     sqlite3.connect(empty).close()
     monkeypatch.setenv(DB_URL_ENV, f"sqlite:///{empty}")

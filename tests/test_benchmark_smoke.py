@@ -26,9 +26,24 @@ from bench_sessions import AGGREGATES, OPERATIONS  # noqa: E402
 
 def run_benchmark(tmp_path: Path, *args: str) -> tuple[str, dict]:
     out = tmp_path / "results.json"
-    command = [sys.executable, str(SCRIPT), "--sessions", str(SESSIONS), "--repeat", "2",
-               "--pandas-repeat", "1", "--db-dir", str(tmp_path / "db"), "--json", str(out),
-               "--tag", f"smoke{uuid.uuid4().hex[:8]}", "--drop-after", *args]
+    command = [
+        sys.executable,
+        str(SCRIPT),
+        "--sessions",
+        str(SESSIONS),
+        "--repeat",
+        "2",
+        "--pandas-repeat",
+        "1",
+        "--db-dir",
+        str(tmp_path / "db"),
+        "--json",
+        str(out),
+        "--tag",
+        f"smoke{uuid.uuid4().hex[:8]}",
+        "--drop-after",
+        *args,
+    ]
     env = {k: v for k, v in os.environ.items() if k != "BENCH_PG_URL"}
     proc = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -54,8 +69,13 @@ def check_output(stdout: str, results: dict, backend: str) -> None:
     assert [op["name"] for op in result["pandas"]["ops"]] == [name for name, _ in OPERATIONS]
     # The pandas way finds the same totals as the database.
     assert [op["total"] for op in result["pandas"]["ops"]] == [op["total"] for op in ops]
-    for line in ("CSV export, streaming", "dashboard process RSS", "pandas: load whole table",
-                 "init-db on the bare database", "machine: 1-min load"):
+    for line in (
+        "CSV export, streaming",
+        "dashboard process RSS",
+        "pandas: load whole table",
+        "init-db on the bare database",
+        "machine: 1-min load",
+    ):
         assert line in stdout
 
 

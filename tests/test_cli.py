@@ -28,15 +28,16 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def demo_url(empty_db_url: str, capsys: pytest.CaptureFixture[str]) -> str:
-    code, out, _ = run(capsys, "demo", "--db", empty_db_url, "--sessions", "300", "--seed", "3",
-                       "--anchor", "2026-11-25")
+    code, out, _ = run(
+        capsys, "demo", "--db", empty_db_url, "--sessions", "300", "--seed", "3", "--anchor", "2026-11-25"
+    )
     assert code == 0 and "300 sessions" in out
     return empty_db_url
 
 
 def test_init_db_names_a_copy_folder_it_cannot_write(
-        sqlite_db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    sqlite_db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the copy's folder would be")
     monkeypatch.setenv("SESSIONS_MIRROR", str(blocked / "copy.db"))
@@ -58,28 +59,46 @@ def test_demo_data_is_deterministic_for_a_seed_and_anchor() -> None:
     assert first == again and first != other
     statuses = {row["status"] for row in first}
     assert statuses == {"pending", "running", "completed", "failed", "cancelled"}
-    assert any(row["model_id"].startswith("mdl-missing") for row in
-               generate_sessions(5000, ["a"], seed=7, anchor=anchor))
+    assert any(
+        row["model_id"].startswith("mdl-missing")
+        for row in generate_sessions(5000, ["a"], seed=7, anchor=anchor)
+    )
 
 
 def test_sessions_json_is_exactly_the_endpoint_response(
     demo_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run(capsys, "sessions", "--db", demo_url, "--status", "completed", "--sort",
-                       "size_reduction_percent", "--limit", "5", "--skip", "5", "--format", "json")
+    code, out, _ = run(
+        capsys,
+        "sessions",
+        "--db",
+        demo_url,
+        "--status",
+        "completed",
+        "--sort",
+        "size_reduction_percent",
+        "--limit",
+        "5",
+        "--skip",
+        "5",
+        "--format",
+        "json",
+    )
     assert code == 0
     engine = make_engine(Settings(demo_url, "--db"))
     with engine.connect() as conn:
-        expected = list_sessions(conn, SessionFilter(statuses=("completed",), skip=5, limit=5,
-                                                     sort="size_reduction_percent"))
+        expected = list_sessions(
+            conn, SessionFilter(statuses=("completed",), skip=5, limit=5, sort="size_reduction_percent")
+        )
     assert json.loads(out) == expected
 
 
 def test_sessions_csv_prints_every_match_not_one_page(
     demo_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run(capsys, "sessions", "--db", demo_url, "--status", "failed", "--format", "csv",
-                       "--limit", "1")
+    code, out, _ = run(
+        capsys, "sessions", "--db", demo_url, "--status", "failed", "--format", "csv", "--limit", "1"
+    )
     rows = list(csv.DictReader(io.StringIO(out)))
     engine = make_engine(Settings(demo_url, "--db"))
     with engine.connect() as conn:
@@ -118,9 +137,18 @@ def test_bad_parameters_exit_2_with_the_validation_message_on_stderr(
 def test_load_keeps_good_lines_reports_bad_ones_and_upserts(
     empty_db_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    good = {"session_id": "j1", "model_id": "mx", "model_name": "Model X", "framework": "jax",
-            "status": "running", "criteria": {"techniques": ["pruning"]}, "total_steps": 4,
-            "completed_steps": 1, "created_at": "2024-06-01T10:00:00Z", "updated_at": "2024-06-01T10:05:00Z"}
+    good = {
+        "session_id": "j1",
+        "model_id": "mx",
+        "model_name": "Model X",
+        "framework": "jax",
+        "status": "running",
+        "criteria": {"techniques": ["pruning"]},
+        "total_steps": 4,
+        "completed_steps": 1,
+        "created_at": "2024-06-01T10:00:00Z",
+        "updated_at": "2024-06-01T10:05:00Z",
+    }
     lines = [
         json.dumps(good),
         "{not json",
@@ -145,7 +173,8 @@ def test_load_keeps_good_lines_reports_bad_ones_and_upserts(
     with engine.connect() as conn:
         rows = list_sessions(conn, SessionFilter())["sessions"]
     assert [(r["session_id"], r["model_name"], r["progress_percentage"]) for r in rows] == [
-        ("j1", "Model X", 75.0)]
+        ("j1", "Model X", 75.0)
+    ]
     # Loading again updates in place (upsert by id), never duplicates.
     source.write_text(json.dumps({**good, "status": "completed", "completed_at": "2024-06-01T11:00:00Z"}))
     assert run(capsys, "load", str(source), "--db", empty_db_url)[0] == 0
@@ -157,7 +186,10 @@ def test_load_keeps_good_lines_reports_bad_ones_and_upserts(
 def test_a_missing_database_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "core", "sessions", "--db", f"sqlite:///{tmp_path / 'none.db'}"],
-        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr

@@ -14,14 +14,26 @@ from core.speed.derived import init_db
 from core.store import models, optimization_sessions
 
 
-def _session(session_id: str, results: dict[str, object] | None, status: str = "completed",
-             criteria: dict[str, object] | None = None) -> dict[str, object]:
+def _session(
+    session_id: str,
+    results: dict[str, object] | None,
+    status: str = "completed",
+    criteria: dict[str, object] | None = None,
+) -> dict[str, object]:
     at = datetime(2025, 6, 1, 12)
-    return {"session_id": session_id, "model_id": "m1", "status": status,
-            "criteria": criteria or {"techniques": ["quantization"], "target": 40},
-            "total_steps": 20, "completed_steps": 20 if status == "completed" else 7,
-            "results": results, "error_message": "OOM" if status == "failed" else None,
-            "created_at": at, "updated_at": at, "completed_at": at}
+    return {
+        "session_id": session_id,
+        "model_id": "m1",
+        "status": status,
+        "criteria": criteria or {"techniques": ["quantization"], "target": 40},
+        "total_steps": 20,
+        "completed_steps": 20 if status == "completed" else 7,
+        "results": results,
+        "error_message": "OOM" if status == "failed" else None,
+        "created_at": at,
+        "updated_at": at,
+        "completed_at": at,
+    }
 
 
 @pytest.fixture
@@ -30,14 +42,29 @@ def engine(empty_db_url: str) -> Iterator[Engine]:
     init_db(engine)
     with engine.begin() as connection:
         connection.execute(insert(models), [{"model_id": "m1", "name": "resnet-base"}])
-        connection.execute(insert(optimization_sessions), [
-            _session("a", {"size_reduction_percent": 50, "speed_improvement_percent": 20,
-                           "latency_ms": 12.5}),
-            _session("b", {"size_reduction_percent": 70, "speed_improvement_percent": 20,
-                           "latency_ms": 9.0, "top1_accuracy": 0.71}),
-            _session("c", None, status="failed",
-                     criteria={"techniques": ["pruning", "distillation"], "target": 60}),
-        ])
+        connection.execute(
+            insert(optimization_sessions),
+            [
+                _session(
+                    "a", {"size_reduction_percent": 50, "speed_improvement_percent": 20, "latency_ms": 12.5}
+                ),
+                _session(
+                    "b",
+                    {
+                        "size_reduction_percent": 70,
+                        "speed_improvement_percent": 20,
+                        "latency_ms": 9.0,
+                        "top1_accuracy": 0.71,
+                    },
+                ),
+                _session(
+                    "c",
+                    None,
+                    status="failed",
+                    criteria={"techniques": ["pruning", "distillation"], "target": 60},
+                ),
+            ],
+        )
     yield engine
     engine.dispose()
 
@@ -47,8 +74,12 @@ def test_metrics_aligned_with_blanks_and_best(engine: Engine) -> None:
         comparison = load_comparison(connection, ["b", "missing", "a", "c"])
     assert [s.session_id for s in comparison.sessions] == ["b", "a", "c"]
     assert comparison.not_found == ("missing",)
-    assert comparison.metric_names == ("size_reduction_percent", "speed_improvement_percent",
-                                       "latency_ms", "top1_accuracy")
+    assert comparison.metric_names == (
+        "size_reduction_percent",
+        "speed_improvement_percent",
+        "latency_ms",
+        "top1_accuracy",
+    )
     b, a, c = comparison.sessions
     assert a.metric("top1_accuracy") is None and c.metric("size_reduction_percent") is None
     assert b.metric("latency_ms") == 9.0

@@ -25,10 +25,13 @@ ADA = "3f1c0ffee0ddba11c0ffee0ddba11c0f"  # ada's password fingerprint when link
 USERS = {"ada": ADA, "zoë.o'brien@example.com": ADA}
 
 
-
-
-def refused(token: str | None, query: str = QUERY, now: float = NOW + 1, key: bytes = KEY,
-            users: dict[str, str] = USERS) -> str:
+def refused(
+    token: str | None,
+    query: str = QUERY,
+    now: float = NOW + 1,
+    key: bytes = KEY,
+    users: dict[str, str] = USERS,
+) -> str:
     with pytest.raises(LinkError) as caught:
         check_token(key, token, query, credential_of=users.get, now=now)
     return str(caught.value)
@@ -50,8 +53,7 @@ def test_an_expired_token_says_so_and_what_to_do() -> None:
 
 def test_a_token_for_other_filters_is_refused() -> None:
     token = make_token(KEY, "ada", QUERY, credential=ADA, now=NOW)
-    other = canonical_query(SessionFilter(statuses=("failed", "completed"), sort="model_name",
-                                          order="asc"))
+    other = canonical_query(SessionFilter(statuses=("failed", "completed"), sort="model_name", order="asc"))
     assert refused(token, query=other) == INVALID_MESSAGE
     assert refused(token, query="") == INVALID_MESSAGE
 
@@ -60,9 +62,11 @@ def test_a_token_for_other_filters_is_refused() -> None:
 def test_changing_any_part_of_a_token_breaks_it(part: int) -> None:
     token = make_token(KEY, "ada", QUERY, credential=ADA, now=NOW)
     pieces = token.split(".")
-    replacement = {1: "Ym9i",  # "bob"
-                   2: str(int(pieces[2]) + 3600),  # a longer life
-                   3: pieces[3][:-2] + ("AA" if not pieces[3].endswith("AA") else "BB")}
+    replacement = {
+        1: "Ym9i",  # "bob"
+        2: str(int(pieces[2]) + 3600),  # a longer life
+        3: pieces[3][:-2] + ("AA" if not pieces[3].endswith("AA") else "BB"),
+    }
     pieces[part] = replacement[part]
     assert refused(".".join(pieces)) == INVALID_MESSAGE
 
@@ -72,9 +76,19 @@ def test_a_token_signed_with_another_cookie_key_is_refused() -> None:
     assert refused(token) == INVALID_MESSAGE
 
 
-@pytest.mark.parametrize("token", ["garbage", "v1.YWRh.123", "v2.YWRh.1800000900.AAAA",
-                                   "v1.!!!.1800000900.AAAA", "v1.YWRh.-5.AAAA", "v1..1800000900.AA",
-                                   "v1.YWRh.\u00b2.AAAA", "v1." + "A" * 2000 + ".1.AA"])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "garbage",
+        "v1.YWRh.123",
+        "v2.YWRh.1800000900.AAAA",
+        "v1.!!!.1800000900.AAAA",
+        "v1.YWRh.-5.AAAA",
+        "v1..1800000900.AA",
+        "v1.YWRh.\u00b2.AAAA",
+        "v1." + "A" * 2000 + ".1.AA",
+    ],
+)
 def test_malformed_tokens_are_refused_without_an_exception_leaking(token: str) -> None:
     assert refused(token) == INVALID_MESSAGE
 
@@ -108,8 +122,12 @@ def test_a_password_change_voids_the_links_made_before_it() -> None:
     token = make_token(KEY, "ada", QUERY, credential=ADA, now=NOW)
     assert refused(token, users={"ada": "a-new-password-fingerprint-00000"}) == INVALID_MESSAGE
     fresh = make_token(KEY, "ada", QUERY, credential="a-new-password-fingerprint-00000", now=NOW)
-    assert check_token(KEY, fresh, QUERY, credential_of={"ada": "a-new-password-fingerprint-00000"}.get,
-                       now=NOW).username == "ada"
+    assert (
+        check_token(
+            KEY, fresh, QUERY, credential_of={"ada": "a-new-password-fingerprint-00000"}.get, now=NOW
+        ).username
+        == "ada"
+    )
 
 
 def test_a_removed_user_gets_the_same_answer_as_a_forged_link() -> None:

@@ -50,10 +50,21 @@ COOKIE_KEY = "route-test-cookie-key-0123456789abcdefghijklmnopqrstuvwxyz"
 ANCHOR = datetime(2026, 6, 1, tzinfo=UTC)
 FORMULA_SESSION = "=SUM(1,2)-session"
 FORMULA_MODEL = '=HYPERLINK("https://example.com","x")'
-FILTER = SessionFilter(statuses=("completed", "failed"), techniques=("pruning",),
-                       sort="size_reduction_percent", order="asc")
-CLI_ARGS = ("--status", "completed", "--status", "failed", "--technique", "pruning",
-            "--sort", "size_reduction_percent", "--order", "asc")
+FILTER = SessionFilter(
+    statuses=("completed", "failed"), techniques=("pruning",), sort="size_reduction_percent", order="asc"
+)
+CLI_ARGS = (
+    "--status",
+    "completed",
+    "--status",
+    "failed",
+    "--technique",
+    "pruning",
+    "--sort",
+    "size_reduction_percent",
+    "--order",
+    "asc",
+)
 
 
 def build_database(url: str) -> None:
@@ -61,13 +72,23 @@ def build_database(url: str) -> None:
     write_demo(engine, sessions=300, model_count=6, anchor=ANCHOR)
     with engine.begin() as connection:
         connection.execute(insert(models), [{"model_id": "mdl-formula", "name": FORMULA_MODEL}])
-        connection.execute(insert(optimization_sessions), [{
-            "session_id": FORMULA_SESSION, "model_id": "mdl-formula", "status": "completed",
-            "criteria": {"techniques": ["pruning"]}, "total_steps": 10, "completed_steps": 10,
-            "results": {"size_reduction_percent": 40.0, "speed_improvement_percent": 20.0},
-            "created_at": ANCHOR - timedelta(days=3), "updated_at": ANCHOR - timedelta(days=3),
-            "completed_at": ANCHOR - timedelta(days=3, hours=-1),
-        }])
+        connection.execute(
+            insert(optimization_sessions),
+            [
+                {
+                    "session_id": FORMULA_SESSION,
+                    "model_id": "mdl-formula",
+                    "status": "completed",
+                    "criteria": {"techniques": ["pruning"]},
+                    "total_steps": 10,
+                    "completed_steps": 10,
+                    "results": {"size_reduction_percent": 40.0, "speed_improvement_percent": 20.0},
+                    "created_at": ANCHOR - timedelta(days=3),
+                    "updated_at": ANCHOR - timedelta(days=3),
+                    "completed_at": ANCHOR - timedelta(days=3, hours=-1),
+                }
+            ],
+        )
     engine.dispose()
     install(Settings(url, "environment"), progress=lambda _: None)  # the route reads the copy
 
@@ -83,8 +104,7 @@ def credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def db_url(empty_db_url: str, credentials: Path, monkeypatch: pytest.MonkeyPatch
-           ) -> Iterator[str]:
+def db_url(empty_db_url: str, credentials: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     build_database(empty_db_url)
     monkeypatch.setenv(DB_URL_ENV, empty_db_url)
     yield empty_db_url
@@ -108,7 +128,9 @@ def link(f: SessionFilter = FILTER, user: str = "ada", now: float | None = None)
 def cli_csv(db_url: str, *args: str) -> bytes:
     return subprocess.run(
         [sys.executable, "-m", "core", "sessions", "--db", db_url, "--format", "csv", *args],
-        cwd=PROJECT_ROOT, capture_output=True, check=True,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=True,
     ).stdout
 
 
@@ -140,15 +162,14 @@ def test_a_valid_link_downloads_exactly_what_the_cli_prints(app: Starlette, db_u
     assert reply.body_messages > 1 or len(rows) < 2000  # sent in chunks, not as one body
 
 
-def test_every_match_whatever_page_and_screen_options_the_page_link_had(
-    app: Starlette, db_url: str
-) -> None:
+def test_every_match_whatever_page_and_screen_options_the_page_link_had(app: Starlette, db_url: str) -> None:
     """The Sessions page's own URL parameters may ride along; paging never cuts the export."""
     paged = SessionFilter(statuses=("completed",), skip=50, limit=25)
     query = canonical_query(paged)
     token = make_token(derive_key(COOKIE_KEY), "ada", query, credential=fingerprint())
-    reply = get(app, f"{EXPORT_PATH}?{query}&skip=50&limit=25&hide=updated_at&session=x"
-                     f"&refresh=off&token={token}")
+    reply = get(
+        app, f"{EXPORT_PATH}?{query}&skip=50&limit=25&hide=updated_at&session=x&refresh=off&token={token}"
+    )
     assert reply.status == 200, reply.text
     assert reply.body == cli_csv(db_url, "--status", "completed")
 
@@ -186,20 +207,17 @@ def test_a_token_for_other_filters_does_not_open_these(app: Starlette, db_url: s
     token = link(SessionFilter(statuses=("failed",))).rsplit("token=", 1)[1]
     # Same token, widened filter: the whole table instead of the failed sessions.
     assert_refused(get(app, f"{EXPORT_PATH}?token={token}"), INVALID_MESSAGE)
-    assert_refused(get(app, f"{EXPORT_PATH}?status=failed&status=completed&token={token}"),
-                   INVALID_MESSAGE)
+    assert_refused(get(app, f"{EXPORT_PATH}?status=failed&status=completed&token={token}"), INVALID_MESSAGE)
 
 
-def test_a_removed_user_can_no_longer_use_their_link(app: Starlette, db_url: str,
-                                                    credentials: Path) -> None:
+def test_a_removed_user_can_no_longer_use_their_link(app: Starlette, db_url: str, credentials: Path) -> None:
     url = link()
     add_user(credentials, "bob", "bob password", role="engineer", name="Bob", rounds=4)
     remove_user(credentials, "ada")
     assert_refused(get(app, url), INVALID_MESSAGE)
 
 
-def test_a_password_change_voids_links_made_before_it(app: Starlette, db_url: str,
-                                                     credentials: Path) -> None:
+def test_a_password_change_voids_links_made_before_it(app: Starlette, db_url: str, credentials: Path) -> None:
     url = link()
     assert get(app, url).status == 200
     set_password(credentials, "ada", "a brand new password", rounds=4)
@@ -207,8 +225,9 @@ def test_a_password_change_voids_links_made_before_it(app: Starlette, db_url: st
     assert get(app, link()).status == 200  # a link made after the change works
 
 
-def test_a_link_signed_with_an_old_cookie_key_is_refused(app: Starlette, db_url: str,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_link_signed_with_an_old_cookie_key_is_refused(
+    app: Starlette, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = link()
     monkeypatch.setenv(COOKIE_KEY_ENV, COOKIE_KEY + "-rotated")
     assert_refused(get(app, url), INVALID_MESSAGE)
@@ -217,18 +236,22 @@ def test_a_link_signed_with_an_old_cookie_key_is_refused(app: Starlette, db_url:
 # --- bad filters ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("query", "parameter", "allowed"), [
-    ("status=bogus", "status", "choose from pending, running, completed, failed, cancelled"),
-    ("limit=500", "limit", "from 1 to 100"),
-    ("skip=-1", "skip", "0 or more"),
-    ("start_date=2024-13-45", "start_date", "use a date like 2024-05-31"),
-    ("start_date=2024-02-01&end_date=2024-01-01", "start_date", "must not be after end_date"),
-    ("sort=password", "sort", "choose from created_at"),
-    ("order=sideways", "order", "use asc or desc"),
-    ("colour=red", "colour", "the parameters are status, model_id"),
-])
-def test_a_bad_filter_is_a_400_naming_the_parameter(app: Starlette, db_url: str, query: str,
-                                                     parameter: str, allowed: str) -> None:
+@pytest.mark.parametrize(
+    ("query", "parameter", "allowed"),
+    [
+        ("status=bogus", "status", "choose from pending, running, completed, failed, cancelled"),
+        ("limit=500", "limit", "from 1 to 100"),
+        ("skip=-1", "skip", "0 or more"),
+        ("start_date=2024-13-45", "start_date", "use a date like 2024-05-31"),
+        ("start_date=2024-02-01&end_date=2024-01-01", "start_date", "must not be after end_date"),
+        ("sort=password", "sort", "choose from created_at"),
+        ("order=sideways", "order", "use asc or desc"),
+        ("colour=red", "colour", "the parameters are status, model_id"),
+    ],
+)
+def test_a_bad_filter_is_a_400_naming_the_parameter(
+    app: Starlette, db_url: str, query: str, parameter: str, allowed: str
+) -> None:
     reply = get(app, f"{EXPORT_PATH}?{query}&token={link().rsplit('token=', 1)[1]}")
     assert reply.status == 400
     assert reply.headers["content-type"].startswith("text/plain")
@@ -255,8 +278,11 @@ def test_a_client_that_goes_away_releases_the_database_connection(
     app: Starlette, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A cancelled download ends the query at once: no connection, no open read transaction."""
-    monkeypatch.setattr(download_route, "iter_filtered_csv",
-                        lambda c, f: iter_filtered_csv(c, f, chunk_rows=10, batch_size=20))
+    monkeypatch.setattr(
+        download_route,
+        "iter_filtered_csv",
+        lambda c, f: iter_filtered_csv(c, f, chunk_rows=10, batch_size=20),
+    )
     whole = get(app, link(SessionFilter()))
     assert whole.completed and whole.body_messages > 20  # many small chunks
     engine = download_route.engine_for(Settings(db_url, "environment"))

@@ -16,7 +16,7 @@ from core.query import SessionRow
 @pytest.mark.parametrize(
     ("cell", "expected"),
     [
-        ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
         ("+1+2", "'+1+2"),
         ("-cmd", "'-cmd"),
         ("@SUM(A1)", "'@SUM(A1)"),
@@ -40,10 +40,19 @@ def test_cells_a_spreadsheet_would_evaluate_are_prefixed_but_numbers_are_not(
 def _row(session_id: str, model_name: str, techniques: tuple[str, ...] = ()) -> SessionRow:
     created = datetime(2024, 1, 1, 10, tzinfo=UTC)
     return SessionRow(
-        session_id=session_id, model_id="m1", model_name=model_name, status="completed",
-        progress_percentage=100.0, techniques=techniques, size_reduction_percent=42.5,
-        speed_improvement_percent=None, accuracy_delta_percent=-0.25, created_at=created,
-        updated_at=created, completed_at=datetime(2024, 1, 1, 11, tzinfo=UTC), model_known=True,
+        session_id=session_id,
+        model_id="m1",
+        model_name=model_name,
+        status="completed",
+        progress_percentage=100.0,
+        techniques=techniques,
+        size_reduction_percent=42.5,
+        speed_improvement_percent=None,
+        accuracy_delta_percent=-0.25,
+        created_at=created,
+        updated_at=created,
+        completed_at=datetime(2024, 1, 1, 11, tzinfo=UTC),
+        model_known=True,
         has_data_issue=False,
     )
 
@@ -74,11 +83,17 @@ def test_an_empty_export_still_has_its_header() -> None:
 
 
 def test_file_name_carries_the_date_and_the_main_filters() -> None:
-    f = SessionFilter(statuses=("failed",), model_ids=("mdl-0001",), start_date="2024-01-01",
-                      end_date="2024-01-31", search="bert/../x")
+    f = SessionFilter(
+        statuses=("failed",),
+        model_ids=("mdl-0001",),
+        start_date="2024-01-01",
+        end_date="2024-01-31",
+        search="bert/../x",
+    )
     name = export_filename(f, date(2026, 11, 25))
-    assert name == ("sessions_2026-11-25_status-failed_model-mdl-0001_2024-01-01_to_2024-01-31"
-                    "_q-bert-..-x.csv")
+    assert name == (
+        "sessions_2026-11-25_status-failed_model-mdl-0001_2024-01-01_to_2024-01-31_q-bert-..-x.csv"
+    )
     assert export_filename(SessionFilter(), date(2026, 11, 25)) == "sessions_2026-11-25.csv"
 
 
@@ -89,8 +104,20 @@ def test_raw_values_from_copy_become_the_reference_row() -> None:
 
     from core.export import _row_from_json
 
-    values = ["a\\b", "m", "=name", "failed", 12.5, json.dumps(["x\\y", 7]), "NaN", "-Infinity", 1e300,
-              "2024-01-02T00:00:39.106766", "2024-01-02T00:00:40", None]
+    values = [
+        "a\\b",
+        "m",
+        "=name",
+        "failed",
+        12.5,
+        json.dumps(["x\\y", 7]),
+        "NaN",
+        "-Infinity",
+        1e300,
+        "2024-01-02T00:00:39.106766",
+        "2024-01-02T00:00:40",
+        None,
+    ]
     row = _row_from_json(json.dumps(values).replace("\\", "\\\\") + "\n")  # as COPY sends it
     assert row.session_id == "a\\b"
     assert row.techniques == ("x\\y",)
@@ -102,20 +129,33 @@ def test_raw_values_from_copy_become_the_reference_row() -> None:
     assert row.updated_at == datetime(2024, 1, 2, 0, 0, 40, tzinfo=UTC)
     assert row.completed_at is None
     cells = "".join(iter_csv([row])).split("\r\n")[1]
-    assert cells == ("a\\b,m,'=name,failed,12.5,x\\y,nan,'-inf,1e+300,,2024-01-02T00:00:39.106766+00:00,"
-                     "2024-01-02T00:00:40+00:00,")
+    assert cells == (
+        "a\\b,m,'=name,failed,12.5,x\\y,nan,'-inf,1e+300,,2024-01-02T00:00:39.106766+00:00,"
+        "2024-01-02T00:00:40+00:00,"
+    )
 
 
 def _raw_row(session_id: str, model_name: str) -> bytes:
     import json
 
-    values = [session_id, "m", model_name, "failed", 12.5, '["pruning"]', None, None, None,
-              "2024-01-02T00:00:39.106766", "2024-01-02T00:00:40", None]
+    values = [
+        session_id,
+        "m",
+        model_name,
+        "failed",
+        12.5,
+        '["pruning"]',
+        None,
+        None,
+        None,
+        "2024-01-02T00:00:39.106766",
+        "2024-01-02T00:00:40",
+        None,
+    ]
     return json.dumps(values).replace("\\", "\\\\").encode() + b"\n"  # as COPY sends it
 
 
-@pytest.mark.parametrize("layout", ["lines", "raw first", "raw last", "raw only", "raw in a row",
-                                    "mixed"])
+@pytest.mark.parametrize("layout", ["lines", "raw first", "raw last", "raw only", "raw in a row", "mixed"])
 def test_copy_blocks_turn_lines_and_raw_rows_into_the_csv_rows_in_their_order(layout: str) -> None:
     """A COPY block holds proven lines and, about one row in a hundred, raw values Python must
     write: every row comes out once, in place, lines with CRLF, a raw row's embedded newline
@@ -124,9 +164,14 @@ def test_copy_blocks_turn_lines_and_raw_rows_into_the_csv_rows_in_their_order(la
 
     line = [b"s%d,m,name,completed,100.0,pruning,1.0,2.0,,1.5,a,b,c\n" % i for i in range(3)]
     raw = [_raw_row("r1", "plain"), _raw_row("r2", "two\nlines"), _raw_row("r3", "=x")]
-    rows = {"lines": line, "raw first": [raw[0], *line], "raw last": [*line, raw[1]],
-            "raw only": raw, "raw in a row": [line[0], raw[0], raw[1], line[1]],
-            "mixed": [raw[2], line[0], raw[1], line[1], raw[0], line[2], raw[1]]}[layout]
+    rows = {
+        "lines": line,
+        "raw first": [raw[0], *line],
+        "raw last": [*line, raw[1]],
+        "raw only": raw,
+        "raw in a row": [line[0], raw[0], raw[1], line[1]],
+        "mixed": [raw[2], line[0], raw[1], line[1], raw[0], line[2], raw[1]],
+    }[layout]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     got = _copy_block(bytearray(b"".join(rows)), "utf-8", writer, buffer)
@@ -134,8 +179,11 @@ def test_copy_blocks_turn_lines_and_raw_rows_into_the_csv_rows_in_their_order(la
     from core.export import _row_from_json
 
     expected = "".join(
-        "".join(iter_csv([_row_from_json(row.decode())])).split("\r\n", 1)[1] if row[:1] == b"[" else
-        row.decode().replace("\n", "\r\n") for row in rows)
+        "".join(iter_csv([_row_from_json(row.decode())])).split("\r\n", 1)[1]
+        if row[:1] == b"["
+        else row.decode().replace("\n", "\r\n")
+        for row in rows
+    )
     assert got == expected
     assert got.count("\r\n") == len(rows)
     if raw[1] in rows:

@@ -19,8 +19,9 @@ from core.store import STATUSES
 from ui import figures as F
 
 
-def _point(session_id: str, size: float, speed: float, techniques: tuple[str, ...],
-           model: str = "resnet-base") -> SessionPoint:
+def _point(
+    session_id: str, size: float, speed: float, techniques: tuple[str, ...], model: str = "resnet-base"
+) -> SessionPoint:
     return SessionPoint(session_id, "mdl-1", model, techniques, size, speed, -0.5)
 
 
@@ -42,8 +43,11 @@ def test_scatter_colours_by_combination_with_hover_ids() -> None:
     fig = F.scatter_figure(Scatter(POINTS, 5, False), front=(POINTS[2], POINTS[3]))
     names = [t.name for t in fig.data]
     # Order-independent combinations, most frequent first; then the front.
-    assert names[:3] == ["pruning + quantization (2)", "quantization (2)",
-                         "low rank factorization (1)"]  # readable names
+    assert names[:3] == [
+        "pruning + quantization (2)",
+        "quantization (2)",
+        "low rank factorization (1)",
+    ]  # readable names
     assert names[3].startswith("Pareto front (2 sessions")
     combo = fig.data[0]
     assert list(combo.x) == [70, 30] and list(combo.y) == [10, 40]
@@ -72,13 +76,19 @@ def _metric(median: float) -> MetricStats:
 def test_technique_figure() -> None:
     stats = (
         TechniqueStats("quantization", 10, 6, 2, 2, _metric(60), _metric(30)),
-        TechniqueStats("low_rank_factorization", 3, 0, 3, 0,
-                       MetricStats(None, None, None, None), MetricStats(None, None, None, None)),
+        TechniqueStats(
+            "low_rank_factorization",
+            3,
+            0,
+            3,
+            0,
+            MetricStats(None, None, None, None),
+            MetricStats(None, None, None, None),
+        ),
     )
     fig = F.technique_figure(stats)
     speed, size, rate = fig.data  # speed first: size is drawn on top in each group
-    assert (size.name, speed.name, rate.name) == ("Size reduction", "Speed improvement",
-                                                  "Success rate")
+    assert (size.name, speed.name, rate.name) == ("Size reduction", "Speed improvement", "Success rate")
     assert fig.layout.legend.traceorder == "reversed"
     assert list(size.y) == ["quantization", "low rank factorization"]
     assert list(size.x) == [60, None]
@@ -93,11 +103,14 @@ def _series() -> PeriodSeries:
     def counts(**kw: int) -> tuple[tuple[str, int], ...]:
         return tuple((s, kw.get(s, 0)) for s in STATUSES)
 
-    return PeriodSeries("week", (
-        PeriodStats(date(2025, 6, 2), counts(completed=3, failed=1), 55.0, 20.0),
-        PeriodStats(date(2025, 6, 9), counts(), None, None),
-        PeriodStats(date(2025, 6, 16), counts(completed=1, running=2), 60.0, None),
-    ))
+    return PeriodSeries(
+        "week",
+        (
+            PeriodStats(date(2025, 6, 2), counts(completed=3, failed=1), 55.0, 20.0),
+            PeriodStats(date(2025, 6, 9), counts(), None, None),
+            PeriodStats(date(2025, 6, 16), counts(completed=1, running=2), 60.0, None),
+        ),
+    )
 
 
 def test_sessions_over_time_stacks_statuses_present() -> None:
@@ -125,13 +138,29 @@ def test_time_figures_empty() -> None:
 
 
 def _compared(session_id: str, model: str, **metrics: float) -> ComparedSession:
-    return ComparedSession(session_id, "m", model, True, "completed", (), 10, 10, 100.0, None, None,
-                           None, tuple(metrics.items()), ())
+    return ComparedSession(
+        session_id,
+        "m",
+        model,
+        True,
+        "completed",
+        (),
+        10,
+        10,
+        100.0,
+        None,
+        None,
+        None,
+        tuple(metrics.items()),
+        (),
+    )
 
 
 def test_comparison_figure() -> None:
-    sessions = [_compared("a", "resnet", size_reduction_percent=50.0, speed_improvement_percent=20.0),
-                _compared("b", "bert", speed_improvement_percent=35.0)]
+    sessions = [
+        _compared("a", "resnet", size_reduction_percent=50.0, speed_improvement_percent=20.0),
+        _compared("b", "bert", speed_improvement_percent=35.0),
+    ]
     fig = F.comparison_figure(sessions)
     size, speed = fig.data
     assert list(size.x) == ["a<br>resnet", "b<br>bert"]

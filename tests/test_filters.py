@@ -65,10 +65,16 @@ def test_the_same_day_as_start_and_end_is_allowed() -> None:
 
 def test_query_string_round_trips_every_field() -> None:
     f = SessionFilter(
-        statuses=("completed", "failed"), model_ids=("mdl-1", "mdl missing"),
-        start_date="2024-01-01", end_date="2024-01-31T23:00:00Z", search="bert 50%",
-        techniques=("pruning", "quantization"), sort="size_reduction_percent", order="asc",
-        skip=100, limit=25,
+        statuses=("completed", "failed"),
+        model_ids=("mdl-1", "mdl missing"),
+        start_date="2024-01-01",
+        end_date="2024-01-31T23:00:00Z",
+        search="bert 50%",
+        techniques=("pruning", "quantization"),
+        sort="size_reduction_percent",
+        order="asc",
+        skip=100,
+        limit=25,
     )
     params = f.to_params()
     assert params["status"] == ["completed", "failed"]
@@ -83,10 +89,17 @@ def test_from_params_accepts_single_strings_and_ignores_blank_values() -> None:
 
 
 def test_lenient_parsing_puts_each_bad_parameter_back_to_its_default_and_keeps_the_rest() -> None:
-    f, errors = SessionFilter.from_params_lenient({
-        "status": ["failed", "finished"], "limit": "500", "skip": "-1", "sort": "size_reduction_percent",
-        "start_date": "2024-02-10", "end_date": "2024-02-01", "q": "bert",
-    })
+    f, errors = SessionFilter.from_params_lenient(
+        {
+            "status": ["failed", "finished"],
+            "limit": "500",
+            "skip": "-1",
+            "sort": "size_reduction_percent",
+            "start_date": "2024-02-10",
+            "end_date": "2024-02-01",
+            "q": "bert",
+        }
+    )
     assert f.statuses == ("failed",)
     assert f.limit == 50 and f.skip == 0
     assert f.sort == "size_reduction_percent" and f.search == "bert"
@@ -113,8 +126,17 @@ def test_filter_params_names_every_parameter_a_filter_writes() -> None:
     """The CSV route accepts exactly these; a new filter parameter must be listed there too."""
     from core.filters import FILTER_PARAMS
 
-    full = SessionFilter(statuses=("failed",), model_ids=("m",), search="x", techniques=("t",),
-                         sort="model_name", order="asc", skip=5, limit=10,
-                         start_date=date(2026, 1, 1), end_date=date(2026, 2, 1))
+    full = SessionFilter(
+        statuses=("failed",),
+        model_ids=("m",),
+        search="x",
+        techniques=("t",),
+        sort="model_name",
+        order="asc",
+        skip=5,
+        limit=10,
+        start_date=date(2026, 1, 1),
+        end_date=date(2026, 2, 1),
+    )
     assert set(full.to_params()) == set(FILTER_PARAMS)
     assert SessionFilter.from_params(full.to_params()) == full

@@ -19,7 +19,8 @@ def test_empty_db_is_empty_and_writable(empty_db_url: str) -> None:
         assert sa.inspect(engine).get_table_names() == []
         meta = sa.MetaData()
         probe = sa.Table(
-            "probe", meta,
+            "probe",
+            meta,
             sa.Column("id", sa.Integer, primary_key=True),
             sa.Column("name", sa.String(50), nullable=False),
         )

@@ -45,11 +45,23 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     write_demo(engine, sessions=600, model_count=8, anchor=ANCHOR)
     with engine.begin() as connection:  # a session reporting an extra metric, for Compare
         at = datetime(2025, 5, 30, 12)
-        connection.execute(insert(optimization_sessions), [{
-            "session_id": "cmp-extra", "model_id": "mdl-0001", "status": "completed",
-            "criteria": {"techniques": ["pruning"]}, "total_steps": 10, "completed_steps": 10,
-            "results": {"size_reduction_percent": 99.0, "latency_ms": 3.5},
-            "created_at": at, "updated_at": at, "completed_at": at}])
+        connection.execute(
+            insert(optimization_sessions),
+            [
+                {
+                    "session_id": "cmp-extra",
+                    "model_id": "mdl-0001",
+                    "status": "completed",
+                    "criteria": {"techniques": ["pruning"]},
+                    "total_steps": 10,
+                    "completed_steps": 10,
+                    "results": {"size_reduction_percent": 99.0, "latency_ms": 3.5},
+                    "created_at": at,
+                    "updated_at": at,
+                    "completed_at": at,
+                }
+            ],
+        )
     engine.dispose()
     install(Settings(db_url=url, db_url_source="environment"), progress=lambda _: None)
     return url
@@ -117,20 +129,27 @@ def test_cards_show_the_aggregates(signed_in_env: str) -> None:
     assert shown["Success rate"] == f"{expected.success_rate * 100:.1f}%"
     assert shown["Median size cut"] == f"{expected.median_size_reduction:.1f}%"
     assert shown["Running now"] == f"{expected.running:,}"
-    assert [c.key for c in charts(at)] == ["sessions-over-time", "median-trend", "tradeoff",
-                                           "techniques"]
+    assert [c.key for c in charts(at)] == ["sessions-over-time", "median-trend", "tradeoff", "techniques"]
     assert at.dataframe  # the ranked models
     assert "All time" in at.caption[0].value
 
 
 def test_url_restores_filters_and_cards_follow(signed_in_env: str) -> None:
-    query = {"status": ["completed", "failed"], "technique": "pruning",
-             "start_date": "2025-03-01", "end_date": "2025-05-31"}
+    query = {
+        "status": ["completed", "failed"],
+        "technique": "pruning",
+        "start_date": "2025-03-01",
+        "end_date": "2025-05-31",
+    }
     at = open_page(OVERVIEW, query)
     assert at.multiselect(key=OF.K_STATUS).value == ["completed", "failed"]
     assert at.multiselect(key=OF.K_TECHNIQUES).value == ["pruning"]
-    f = SessionFilter(statuses=("completed", "failed"), techniques=("pruning",),
-                      start_date="2025-03-01", end_date="2025-05-31")
+    f = SessionFilter(
+        statuses=("completed", "failed"),
+        techniques=("pruning",),
+        start_date="2025-03-01",
+        end_date="2025-05-31",
+    )
     assert metrics(at)["Sessions started"] == f"{summary_for(signed_in_env, f).sessions:,}"
     assert not warnings(at)
     # The previous period is the 92 days before March 1st.
@@ -148,11 +167,12 @@ def test_widget_change_rewrites_the_url(signed_in_env: str) -> None:
 
 
 def test_bad_link_values_are_named(signed_in_env: str) -> None:
-    at = open_page(OVERVIEW, {"status": "finished", "technique": "magic",
-                              "start_date": "2025-13-40", "model_id": "mdl-nope"})
+    at = open_page(
+        OVERVIEW,
+        {"status": "finished", "technique": "magic", "start_date": "2025-13-40", "model_id": "mdl-nope"},
+    )
     text = warnings(at)
-    for part in ("status=finished", "technique=magic", "start_date=2025-13-40",
-                 "model_id=mdl-nope"):
+    for part in ("status=finished", "technique=magic", "start_date=2025-13-40", "model_id=mdl-nope"):
         assert part in text
     assert at.multiselect(key=OF.K_STATUS).value == []
     assert metrics(at)  # the page still shows, with those parameters at their defaults
@@ -175,15 +195,31 @@ def test_metrics_csv_downloads(signed_in_env: str) -> None:
 def test_technique_csv_content() -> None:
     from ui.overview import period_csv, technique_csv
 
-    stats = (A.TechniqueStats("=pruning", 4, 2, 1, 1, A.MetricStats(50.0, 40.0, 50.0, 60.0),
-                              A.MetricStats(None, None, None, None)),)
+    stats = (
+        A.TechniqueStats(
+            "=pruning",
+            4,
+            2,
+            1,
+            1,
+            A.MetricStats(50.0, 40.0, 50.0, 60.0),
+            A.MetricStats(None, None, None, None),
+        ),
+    )
     rows = list(csv.reader(io.StringIO(technique_csv(stats).decode())))
-    assert rows[0][:6] == ["technique", "sessions", "completed", "failed", "cancelled",
-                           "success_rate_percent"]
+    assert rows[0][:6] == [
+        "technique",
+        "sessions",
+        "completed",
+        "failed",
+        "cancelled",
+        "success_rate_percent",
+    ]
     assert rows[1][0] == "'=pruning"  # neutralised for spreadsheets
     assert rows[1][5] == "50.0" and rows[1][8] == "50.0" and rows[1][10] == ""
-    series = A.PeriodSeries("week", (A.PeriodStats(
-        datetime(2025, 6, 2).date(), (("completed", 3), ("failed", 1)), 55.5, None),))
+    series = A.PeriodSeries(
+        "week", (A.PeriodStats(datetime(2025, 6, 2).date(), (("completed", 3), ("failed", 1)), 55.5, None),)
+    )
     rows = list(csv.reader(io.StringIO(period_csv(series).decode())))
     assert rows[1] == ["2025-06-02", "week", "4", "3", "1", "55.5", ""]
 

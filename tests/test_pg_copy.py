@@ -32,8 +32,10 @@ def _rows(conn: psycopg.Connection, statement: str) -> list[bytes]:
 
 
 def test_rows_are_those_psycopgs_copy_gives(connection: psycopg.Connection) -> None:
-    statement = ("COPY (SELECT g, 'line ' || g || E'\\twith a tab', CASE WHEN g % 7 = 0 THEN NULL"
-                 " ELSE g * 0.5 END FROM generate_series(1, 50000) g ORDER BY g DESC) TO STDOUT")
+    statement = (
+        "COPY (SELECT g, 'line ' || g || E'\\twith a tab', CASE WHEN g % 7 = 0 THEN NULL"
+        " ELSE g * 0.5 END FROM generate_series(1, 50000) g ORDER BY g DESC) TO STDOUT"
+    )
     with connection.cursor() as cursor, cursor.copy(statement) as copy:
         expected = [bytes(row) for row in copy]
     assert _rows(connection, statement) == expected
@@ -46,7 +48,8 @@ def test_an_empty_result_gives_no_rows(connection: psycopg.Connection) -> None:
 
 
 def test_a_server_error_midway_is_psycopgs_error_and_the_connection_recovers(
-        connection: psycopg.Connection) -> None:
+    connection: psycopg.Connection,
+) -> None:
     statement = "COPY (SELECT 1 / (30000 - g) FROM generate_series(1, 60000) g) TO STDOUT"
     got = 0
     with pytest.raises(psycopg.errors.DivisionByZero):
@@ -57,8 +60,7 @@ def test_a_server_error_midway_is_psycopgs_error_and_the_connection_recovers(
     assert connection.execute("SELECT 42").fetchone() == (42,)
 
 
-def test_statements_that_are_not_a_copy_out_are_refused_clearly(
-        connection: psycopg.Connection) -> None:
+def test_statements_that_are_not_a_copy_out_are_refused_clearly(connection: psycopg.Connection) -> None:
     with pytest.raises(psycopg.errors.SyntaxError):
         _rows(connection, "COPY (SELEC 1) TO STDOUT")
     connection.rollback()
@@ -69,10 +71,12 @@ def test_statements_that_are_not_a_copy_out_are_refused_clearly(
 
 
 def test_a_reader_that_stops_early_cancels_the_copy_and_keeps_the_connection(
-        connection: psycopg.Connection) -> None:
+    connection: psycopg.Connection,
+) -> None:
     """Fifty million rows: far more than libpq buffers, so the server is still sending."""
-    rows = iter_copy_out(connection, "COPY (SELECT g, repeat('x', 50) FROM"
-                                     " generate_series(1, 50000000) g) TO STDOUT")
+    rows = iter_copy_out(
+        connection, "COPY (SELECT g, repeat('x', 50) FROM generate_series(1, 50000000) g) TO STDOUT"
+    )
     assert bytes(next(rows)).startswith(b"1\t")
     started = time.monotonic()
     rows.close()
@@ -81,8 +85,7 @@ def test_a_reader_that_stops_early_cancels_the_copy_and_keeps_the_connection(
     assert connection.execute("SELECT 42").fetchone() == (42,)
 
 
-def test_waiting_for_a_slow_first_row_lets_other_threads_run(
-        connection: psycopg.Connection) -> None:
+def test_waiting_for_a_slow_first_row_lets_other_threads_run(connection: psycopg.Connection) -> None:
     counted = [0]
     stop = threading.Event()
 

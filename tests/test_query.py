@@ -44,48 +44,109 @@ MODELS = [
 ]
 
 
-def session(sid: str, model: str, status: str, day: int, *, hour: int = 0, techniques: Any = None,
-            total: int | None = 10, done: int | None = 0, results: Any = None,
-            criteria: Any = "default", completed_day: int | None = None) -> dict[str, Any]:
+def session(
+    sid: str,
+    model: str,
+    status: str,
+    day: int,
+    *,
+    hour: int = 0,
+    techniques: Any = None,
+    total: int | None = 10,
+    done: int | None = 0,
+    results: Any = None,
+    criteria: Any = "default",
+    completed_day: int | None = None,
+) -> dict[str, Any]:
     if criteria == "default":
         criteria = {"techniques": techniques or []}
     return {
-        "session_id": sid, "model_id": model, "status": status, "criteria": criteria,
-        "total_steps": total, "completed_steps": done, "results": results,
+        "session_id": sid,
+        "model_id": model,
+        "status": status,
+        "criteria": criteria,
+        "total_steps": total,
+        "completed_steps": done,
+        "results": results,
         "error_message": "boom" if status == "failed" else None,
-        "created_at": ts(day, hour), "updated_at": ts(day, hour + 1),
+        "created_at": ts(day, hour),
+        "updated_at": ts(day, hour + 1),
         "completed_at": ts(completed_day, 5) if completed_day else None,
     }
 
 
 SESSIONS = [
-    session("s01", "m-bert", "completed", 1, techniques=["quantization"], done=10,
-            results={"size_reduction_percent": 50.0, "speed_improvement_percent": 20.0,
-                     "accuracy_delta_percent": -0.5}, completed_day=1),
-    session("s02", "m-bert", "completed", 2, techniques=["quantization", "pruning"], done=10,
-            results={"size_reduction_percent": 50.0, "speed_improvement_percent": 35.5},
-            completed_day=3),
+    session(
+        "s01",
+        "m-bert",
+        "completed",
+        1,
+        techniques=["quantization"],
+        done=10,
+        results={
+            "size_reduction_percent": 50.0,
+            "speed_improvement_percent": 20.0,
+            "accuracy_delta_percent": -0.5,
+        },
+        completed_day=1,
+    ),
+    session(
+        "s02",
+        "m-bert",
+        "completed",
+        2,
+        techniques=["quantization", "pruning"],
+        done=10,
+        results={"size_reduction_percent": 50.0, "speed_improvement_percent": 35.5},
+        completed_day=3,
+    ),
     session("s03", "m-resnet", "running", 3, hour=12, techniques=["pruning"], total=8, done=2),
     session("s04", "m-resnet", "running", 4, techniques=["distillation"], total=0, done=5),
     session("s05", "m-ghost", "running", 5, techniques=["quantization"], total=4, done=9),
     session("s06", "m-ghost", "pending", 6, techniques=["pruning"], done=3),
-    session("s07", "m-bert", "failed", 7, techniques=["distillation"], total=None, done=None,
-            completed_day=7),
-    session("s08", "m-pct", "cancelled", 8, criteria={"techniques": "quantization"}, done=4,
-            completed_day=8),
-    session("s09", "m-resnet", "completed", 9, techniques=["pruning", 7], done=10,
-            results={"size_reduction_percent": "n/a", "speed_improvement_percent": 12},
-            completed_day=9),
-    session("s10", "m-resnet", "completed", 10, criteria=None, done=10,
-            results=[1, 2], completed_day=10),
+    session(
+        "s07", "m-bert", "failed", 7, techniques=["distillation"], total=None, done=None, completed_day=7
+    ),
+    session("s08", "m-pct", "cancelled", 8, criteria={"techniques": "quantization"}, done=4, completed_day=8),
+    session(
+        "s09",
+        "m-resnet",
+        "completed",
+        9,
+        techniques=["pruning", 7],
+        done=10,
+        results={"size_reduction_percent": "n/a", "speed_improvement_percent": 12},
+        completed_day=9,
+    ),
+    session("s10", "m-resnet", "completed", 10, criteria=None, done=10, results=[1, 2], completed_day=10),
     session("S11", "m-bert", "running", 10, techniques=["quantization"], total=3, done=-1),
 ]
-EXPECTED_PROGRESS = {"s01": 100.0, "s02": 100.0, "s03": 25.0, "s04": 0.0, "s05": 100.0,
-                     "s06": 0.0, "s07": 0.0, "s08": 40.0, "s09": 100.0, "s10": 100.0, "S11": 0.0}
-EXPECTED_TECHNIQUES = {"s01": ["quantization"], "s02": ["quantization", "pruning"], "s03": ["pruning"],
-                       "s04": ["distillation"], "s05": ["quantization"], "s06": ["pruning"],
-                       "s07": ["distillation"], "s08": [], "s09": ["pruning"], "s10": [],
-                       "S11": ["quantization"]}
+EXPECTED_PROGRESS = {
+    "s01": 100.0,
+    "s02": 100.0,
+    "s03": 25.0,
+    "s04": 0.0,
+    "s05": 100.0,
+    "s06": 0.0,
+    "s07": 0.0,
+    "s08": 40.0,
+    "s09": 100.0,
+    "s10": 100.0,
+    "S11": 0.0,
+}
+EXPECTED_TECHNIQUES = {
+    "s01": ["quantization"],
+    "s02": ["quantization", "pruning"],
+    "s03": ["pruning"],
+    "s04": ["distillation"],
+    "s05": ["quantization"],
+    "s06": ["pruning"],
+    "s07": ["distillation"],
+    "s08": [],
+    "s09": ["pruning"],
+    "s10": [],
+    "S11": ["quantization"],
+}
 
 
 @pytest.fixture
@@ -160,7 +221,11 @@ def test_rows_with_malformed_criteria_or_results_are_flagged_and_counted(conn: C
 
 def test_no_match_gives_an_empty_list_and_total_zero(conn: Connection) -> None:
     assert list_sessions(conn, SessionFilter(search="nothing-like-this")) == {
-        "sessions": [], "total": 0, "skip": 0, "limit": 50}
+        "sessions": [],
+        "total": 0,
+        "skip": 0,
+        "limit": 50,
+    }
 
 
 # -- filters -----------------------------------------------------------------------------------
@@ -212,8 +277,14 @@ def test_free_text_search_is_a_case_insensitive_substring_of_id_model_id_or_name
 
 def test_filter_by_techniques_matches_sessions_using_any_of_them(conn: Connection) -> None:
     assert sorted(ids(conn, techniques=["distillation"])) == ["s04", "s07"]
-    assert sorted(ids(conn, techniques=["distillation", "pruning"])) == ["s02", "s03", "s04", "s06",
-                                                                       "s07", "s09"]
+    assert sorted(ids(conn, techniques=["distillation", "pruning"])) == [
+        "s02",
+        "s03",
+        "s04",
+        "s06",
+        "s07",
+        "s09",
+    ]
 
 
 def test_filters_combine_with_and(conn: Connection) -> None:
@@ -233,9 +304,15 @@ def test_every_sort_key_orders_all_matches_with_nulls_smallest_and_id_as_tie_bre
     got = [r.session_id for r in rows]
     values = {r.session_id: _sort_value(r, key, conn.dialect.name) for r in rows}
     # Reference: NULLs are the smallest value; equal values fall back to session_id.
-    expected = sorted(values, key=lambda sid: (values[sid] is not None, values[sid] or 0
-                                               if not isinstance(values[sid], str) else values[sid],
-                                               sid), reverse=order == "desc")
+    expected = sorted(
+        values,
+        key=lambda sid: (
+            values[sid] is not None,
+            values[sid] or 0 if not isinstance(values[sid], str) else values[sid],
+            sid,
+        ),
+        reverse=order == "desc",
+    )
     assert got == expected
 
 
@@ -284,8 +361,9 @@ def test_a_page_beyond_the_end_is_empty_but_keeps_the_total(conn: Connection) ->
 def test_export_iterator_yields_every_match_in_table_order(conn: Connection) -> None:
     f = SessionFilter(statuses=("completed", "running"), sort="speed_improvement_percent", limit=2)
     streamed = [r.session_id for r in iter_sessions(conn, f, batch_size=2)]
-    assert streamed == ids(conn, statuses=("completed", "running"), sort="speed_improvement_percent",
-                           limit=100)
+    assert streamed == ids(
+        conn, statuses=("completed", "running"), sort="speed_improvement_percent", limit=100
+    )
     assert len(streamed) == 8
 
 
@@ -315,11 +393,18 @@ def test_timestamps_with_t_separator_or_zone_suffix_are_read_filtered_and_sorted
 ) -> None:
     writer = make_engine(Settings(empty_db_url, "--db"), read_only=False)
     with writer.begin() as c:
-        for sid, created in (("t1", "2024-03-11T08:00:00Z"), ("t2", "2024-03-11T07:30:00+00:00"),
-                             ("t3", "2024-03-11 09:15:00")):
-            c.execute(text("INSERT INTO optimization_sessions (session_id, model_id, status,"
-                           " created_at, updated_at) VALUES (:s, 'm-bert', 'pending', :c, :c)"),
-                      {"s": sid, "c": created})
+        for sid, created in (
+            ("t1", "2024-03-11T08:00:00Z"),
+            ("t2", "2024-03-11T07:30:00+00:00"),
+            ("t3", "2024-03-11 09:15:00"),
+        ):
+            c.execute(
+                text(
+                    "INSERT INTO optimization_sessions (session_id, model_id, status,"
+                    " created_at, updated_at) VALUES (:s, 'm-bert', 'pending', :c, :c)"
+                ),
+                {"s": sid, "c": created},
+            )
     writer.dispose()
     with engine.connect() as conn:
         day = fetch_page(conn, SessionFilter(start_date="2024-03-11", sort="created_at", order="asc"))
@@ -333,12 +418,18 @@ def test_rows_inserted_updated_and_deleted_with_plain_sql_keep_search_and_techni
 ) -> None:
     writer = make_engine(Settings(empty_db_url, "--db"), read_only=False)
     with writer.begin() as c:
-        c.execute(text("INSERT INTO optimization_sessions (session_id, model_id, status, criteria,"
-                       " created_at, updated_at) VALUES ('new-xyz', 'm-bert', 'running',"
-                       " :crit, '2024-03-12 00:00:00', '2024-03-12 00:00:00')"),
-                  {"crit": '{"techniques": ["distillation"]}'})
-        c.execute(text("UPDATE optimization_sessions SET criteria = :crit WHERE session_id = 's07'"),
-                  {"crit": '{"techniques": ["pruning"]}'})
+        c.execute(
+            text(
+                "INSERT INTO optimization_sessions (session_id, model_id, status, criteria,"
+                " created_at, updated_at) VALUES ('new-xyz', 'm-bert', 'running',"
+                " :crit, '2024-03-12 00:00:00', '2024-03-12 00:00:00')"
+            ),
+            {"crit": '{"techniques": ["distillation"]}'},
+        )
+        c.execute(
+            text("UPDATE optimization_sessions SET criteria = :crit WHERE session_id = 's07'"),
+            {"crit": '{"techniques": ["pruning"]}'},
+        )
         c.execute(text("DELETE FROM optimization_sessions WHERE session_id = 's04'"))
     writer.dispose()
     with engine.connect() as conn:
@@ -352,10 +443,13 @@ def test_sqlite_rows_with_json_that_does_not_parse_show_empty_values(sqlite_db_u
     writer = make_engine(Settings(sqlite_db_url, "--db"), read_only=False)
     init_db(writer)
     with writer.begin() as c:
-        c.execute(insert(optimization_sessions), [
-            session("bad1", "m", "completed", 1, criteria=Malformed("{not json"), results=None),
-            session("bad2", "m", "completed", 2, results=Malformed("[1,")),
-        ])
+        c.execute(
+            insert(optimization_sessions),
+            [
+                session("bad1", "m", "completed", 1, criteria=Malformed("{not json"), results=None),
+                session("bad2", "m", "completed", 2, results=Malformed("[1,")),
+            ],
+        )
     reader = make_engine(Settings(sqlite_db_url, "--db"))
     with reader.connect() as conn:
         rows = {r.session_id: r for r in fetch_page(conn, SessionFilter()).rows}
@@ -374,9 +468,12 @@ def test_a_bare_platform_database_without_init_db_gives_the_same_answers(empty_d
         c.execute(insert(models), MODELS)
         c.execute(insert(optimization_sessions), SESSIONS)
     reader = make_engine(Settings(empty_db_url, "--db"))
-    filters = [SessionFilter(limit=100), SessionFilter(techniques=("pruning",)),
-               SessionFilter(search="bert", sort="size_reduction_percent"),
-               SessionFilter(sort="progress_percentage", order="asc", skip=5, limit=3)]
+    filters = [
+        SessionFilter(limit=100),
+        SessionFilter(techniques=("pruning",)),
+        SessionFilter(search="bert", sort="size_reduction_percent"),
+        SessionFilter(sort="progress_percentage", order="asc", skip=5, limit=3),
+    ]
     with reader.connect() as conn:
         bare = [fetch_page(conn, f) for f in filters] + [count_data_issues(conn, SessionFilter())]
     init_db(writer)

@@ -56,8 +56,7 @@ def same(fast: Any, plain: Any, path: str = "", *, sums: bool = True) -> None:
             name = field.name
             value, expected = getattr(fast, name), getattr(plain, name)
             if name in SUMS and value is not None and expected is not None:
-                assert not sums or math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-9), \
-                    f"{path}.{name}"
+                assert not sums or math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-9), f"{path}.{name}"
             else:
                 same(value, expected, f"{path}.{name}", sums=sums)
         return
@@ -120,9 +119,12 @@ CALLS: list[tuple[str, Any, dict[str, Any]]] = [
 def check_filters(fast: Engine, plain: Engine, rounds: int, seed: int) -> int:
     """Compare every aggregate over ``rounds`` random filters; how many took the rollups."""
     rng = random.Random(seed)
-    filters = [SessionFilter(), SessionFilter(statuses=("completed",)),
-               SessionFilter(start_date=BASE.date(), end_date=BASE.date() + timedelta(days=13)),
-               SessionFilter(techniques=("pruning",), start_date=BASE.date() + timedelta(days=2))]
+    filters = [
+        SessionFilter(),
+        SessionFilter(statuses=("completed",)),
+        SessionFilter(start_date=BASE.date(), end_date=BASE.date() + timedelta(days=13)),
+        SessionFilter(techniques=("pruning",), start_date=BASE.date() + timedelta(days=2)),
+    ]
     filters += [rollup_filter(rng) for _ in range(rounds)]
     served = 0
     with fast.connect() as f_conn, plain.connect() as p_conn:
@@ -185,34 +187,53 @@ def test_rollups_equal_the_plain_aggregates(engines: tuple[Engine, Engine, Engin
 def more_platform_writes(writer: Engine, backend: str) -> None:
     """Writes the shared scenario lacks: metric and date moves, model sizes, REPLACE of models."""
     with writer.begin() as conn:
-        conn.execute(text("UPDATE optimization_sessions SET status = 'failed'"
-                          " WHERE status = 'completed' AND session_id LIKE '%-2'"))
-        shift = ("created_at + INTERVAL '9 days'" if backend == "postgresql"
-                 else "datetime(created_at, '+9 days')")
-        conn.execute(text(f"UPDATE optimization_sessions SET created_at = {shift}"
-                          " WHERE session_id LIKE '%-3'"))
-        results = ("CAST('{\"size_reduction_percent\": 12.5, \"speed_improvement_percent\": 3}'"
-                   " AS jsonb)" if backend == "postgresql" else
-                   "'{\"size_reduction_percent\": 12.5, \"speed_improvement_percent\": 3}'")
-        conn.execute(text(f"UPDATE optimization_sessions SET results = {results}"
-                          " WHERE session_id LIKE '%-4'"))
+        conn.execute(
+            text(
+                "UPDATE optimization_sessions SET status = 'failed'"
+                " WHERE status = 'completed' AND session_id LIKE '%-2'"
+            )
+        )
+        shift = (
+            "created_at + INTERVAL '9 days'" if backend == "postgresql" else "datetime(created_at, '+9 days')"
+        )
+        conn.execute(
+            text(f"UPDATE optimization_sessions SET created_at = {shift} WHERE session_id LIKE '%-3'")
+        )
+        results = (
+            'CAST(\'{"size_reduction_percent": 12.5, "speed_improvement_percent": 3}\' AS jsonb)'
+            if backend == "postgresql"
+            else '\'{"size_reduction_percent": 12.5, "speed_improvement_percent": 3}\''
+        )
+        conn.execute(
+            text(f"UPDATE optimization_sessions SET results = {results} WHERE session_id LIKE '%-4'")
+        )
         conn.execute(text("UPDATE models SET original_size_mb = 250.0 WHERE model_id IN ('m-01', 'm-02')"))
         conn.execute(text("UPDATE models SET original_size_mb = NULL WHERE model_id = 'm-03'"))
-        conn.execute(text("INSERT INTO models (model_id, name, original_size_mb)"
-                          " VALUES ('m-gone', 'back', 8)"))
+        conn.execute(
+            text("INSERT INTO models (model_id, name, original_size_mb) VALUES ('m-gone', 'back', 8)")
+        )
         conn.execute(text("UPDATE models SET model_id = 'm-ghost-7' WHERE model_id = 'm-05'"))
         conn.execute(text("DELETE FROM models WHERE model_id = 'm-06'"))
         if backend == "sqlite":
-            conn.execute(text("INSERT OR REPLACE INTO models (model_id, name, original_size_mb)"
-                              " VALUES ('m-07', 'replaced', 33.0)"))
+            conn.execute(
+                text(
+                    "INSERT OR REPLACE INTO models (model_id, name, original_size_mb)"
+                    " VALUES ('m-07', 'replaced', 33.0)"
+                )
+            )
         else:
-            conn.execute(text("INSERT INTO models (model_id, name, original_size_mb) VALUES"
-                              " ('m-07', 'replaced', 33.0) ON CONFLICT (model_id) DO UPDATE SET"
-                              " name = EXCLUDED.name, original_size_mb = EXCLUDED.original_size_mb"))
+            conn.execute(
+                text(
+                    "INSERT INTO models (model_id, name, original_size_mb) VALUES"
+                    " ('m-07', 'replaced', 33.0) ON CONFLICT (model_id) DO UPDATE SET"
+                    " name = EXCLUDED.name, original_size_mb = EXCLUDED.original_size_mb"
+                )
+            )
 
 
 def test_rollups_follow_the_platform_writing_with_plain_sql(
-        engines: tuple[Engine, Engine, Engine, str]) -> None:
+    engines: tuple[Engine, Engine, Engine, str],
+) -> None:
     writer, reader, plain, backend = engines
     platform_writes(writer, backend, random.Random(SEED + 2))
     check_tables_match_a_rebuild(writer)
@@ -234,16 +255,25 @@ def test_the_comparison_notices_a_wrong_rollup(engines: tuple[Engine, Engine, En
     The value and its bin are both raised, as a consistent but wrong trigger would.
     """
     writer, reader, plain, backend = engines
-    low = (f"(SELECT min(value) FROM {AGG_VALUES} WHERE metric = 'size' AND technique = ''"
-           " AND week <> '')")
-    week = (f"(SELECT min(week) FROM {AGG_VALUES} WHERE metric = 'size' AND technique = ''"
-            f" AND value = {low} AND week <> '')")
+    low = f"(SELECT min(value) FROM {AGG_VALUES} WHERE metric = 'size' AND technique = '' AND week <> '')"
+    week = (
+        f"(SELECT min(week) FROM {AGG_VALUES} WHERE metric = 'size' AND technique = ''"
+        f" AND value = {low} AND week <> '')"
+    )
     bin_of = "CAST({} AS INTEGER)" if backend == "sqlite" else "floor({})"
     with writer.begin() as conn:
-        conn.execute(text(f"UPDATE {AGG_BINS} SET n = n + 50 WHERE metric = 'size'"
-                          f" AND technique = '' AND week = {week} AND bin = {bin_of.format(low)}"))
-        conn.execute(text(f"UPDATE {AGG_VALUES} SET n = n + 50 WHERE metric = 'size'"
-                          f" AND technique = '' AND value = {low} AND week = {week}"))
+        conn.execute(
+            text(
+                f"UPDATE {AGG_BINS} SET n = n + 50 WHERE metric = 'size'"
+                f" AND technique = '' AND week = {week} AND bin = {bin_of.format(low)}"
+            )
+        )
+        conn.execute(
+            text(
+                f"UPDATE {AGG_VALUES} SET n = n + 50 WHERE metric = 'size'"
+                f" AND technique = '' AND value = {low} AND week = {week}"
+            )
+        )
     with pytest.raises(AssertionError):
         check_filters(reader, plain, rounds=0, seed=SEED)
     with pytest.raises(AssertionError):
@@ -255,17 +285,26 @@ def test_init_db_fills_the_rollups_of_an_existing_database(empty_db_url: str) ->
     writer, reader = _engines(empty_db_url)
     backend = writer.dialect.name
     from core.store import metadata
+
     metadata.create_all(writer)
     load(writer, backend, random.Random(SEED + 7), 400)
     with writer.connect() as conn:
-        before = conn.execute(text("SELECT session_id, status, created_at, results, criteria"
-                                   " FROM optimization_sessions ORDER BY session_id")).all()
+        before = conn.execute(
+            text(
+                "SELECT session_id, status, created_at, results, criteria"
+                " FROM optimization_sessions ORDER BY session_id"
+            )
+        ).all()
     init_db(writer)
     init_db(writer)  # idempotent: no second fill, triggers replaced
     forget_capabilities(reader)
     with writer.connect() as conn:
-        after = conn.execute(text("SELECT session_id, status, created_at, results, criteria"
-                                  " FROM optimization_sessions ORDER BY session_id")).all()
+        after = conn.execute(
+            text(
+                "SELECT session_id, status, created_at, results, criteria"
+                " FROM optimization_sessions ORDER BY session_id"
+            )
+        ).all()
         assert capabilities(conn).rollups
         count = conn.execute(text(f"SELECT count(*) FROM {AGG_SESSIONS}")).scalar_one()
     assert after == before and count == len(before)
@@ -282,6 +321,7 @@ def test_whole_days_only(engines: tuple[Engine, Engine, Engine, str]) -> None:
     """A bound inside a day, several techniques or a model take the plain queries."""
     _, reader, _, _ = engines
     from datetime import datetime
+
     with reader.connect() as conn:
         assert R.rollup_plan(conn, SessionFilter(start_date=date(2024, 3, 2))) is not None
         assert R.rollup_plan(conn, SessionFilter(start_date=datetime(2024, 3, 2, 6))) is None
@@ -292,9 +332,36 @@ def test_whole_days_only(engines: tuple[Engine, Engine, Engine, str]) -> None:
 
 # Values around the bins' edges and beyond what ``bin + 1`` resolves (2**52), both signs:
 # SQLite truncates toward zero (bin 0 spans (-1, 1)) and saturates at 64 bits, PostgreSQL floors.
-BIN_EDGES = [0.0, -0.0, 0.5, -0.5, 0.9999, -0.9999, 1.0, -1.0, 1.5, -1.5, 2.0, -2.0, 7.25, 7.25,
-             7.75, -7.25, 99.5, 1e16, -1e16, 2.0**53, -(2.0**53), 4503599627370497.0, 3e19,
-             -3e19, 5e-324, 12.5, 12.5, 12.5]  # 3e19: past SQLite's 64-bit saturation
+BIN_EDGES = [
+    0.0,
+    -0.0,
+    0.5,
+    -0.5,
+    0.9999,
+    -0.9999,
+    1.0,
+    -1.0,
+    1.5,
+    -1.5,
+    2.0,
+    -2.0,
+    7.25,
+    7.25,
+    7.75,
+    -7.25,
+    99.5,
+    1e16,
+    -1e16,
+    2.0**53,
+    -(2.0**53),
+    4503599627370497.0,
+    3e19,
+    -3e19,
+    5e-324,
+    12.5,
+    12.5,
+    12.5,
+]  # 3e19: past SQLite's 64-bit saturation
 
 
 def test_rollups_equal_the_plain_aggregates_at_the_bins_edges(empty_db_url: str) -> None:
@@ -311,38 +378,52 @@ def test_rollups_equal_the_plain_aggregates_at_the_bins_edges(empty_db_url: str)
     rows = []
     for index in range(400):
         created = start + timedelta(hours=rng.randrange(0, 24 * 80))
-        rows.append({
-            "sid": f"edge-{index:04d}", "status": rng.choice(["completed"] * 4 + ["failed"]),
-            "criteria": f'{{"techniques": ["{rng.choice(TECHNIQUES)}"]}}',
-            "results": (f'{{"size_reduction_percent": {rng.choice(BIN_EDGES)!r},'
-                        f' "speed_improvement_percent": {rng.choice(BIN_EDGES)!r}}}'),
-            "created": created, "completed": created + timedelta(hours=1)})
+        rows.append(
+            {
+                "sid": f"edge-{index:04d}",
+                "status": rng.choice(["completed"] * 4 + ["failed"]),
+                "criteria": f'{{"techniques": ["{rng.choice(TECHNIQUES)}"]}}',
+                "results": (
+                    f'{{"size_reduction_percent": {rng.choice(BIN_EDGES)!r},'
+                    f' "speed_improvement_percent": {rng.choice(BIN_EDGES)!r}}}'
+                ),
+                "created": created,
+                "completed": created + timedelta(hours=1),
+            }
+        )
     with writer.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO optimization_sessions (session_id, model_id, status, criteria, total_steps,"
-            " completed_steps, results, error_message, created_at, updated_at, completed_at)"
-            f" VALUES (:sid, 'm-01', :status, {cast.replace('results', 'criteria')}, 10, 10,"
-            f" {cast}, NULL, :created, :created, :completed)"), rows)
+        conn.execute(
+            text(
+                "INSERT INTO optimization_sessions (session_id, model_id, status, criteria, total_steps,"
+                " completed_steps, results, error_message, created_at, updated_at, completed_at)"
+                f" VALUES (:sid, 'm-01', :status, {cast.replace('results', 'criteria')}, 10, 10,"
+                f" {cast}, NULL, :created, :created, :completed)"
+            ),
+            rows,
+        )
     plain = plain_engine(empty_db_url)
     day = start.date()
-    filters = [SessionFilter(), SessionFilter(techniques=(TECHNIQUES[0],)),
-               SessionFilter(start_date=day + timedelta(days=3), end_date=day + timedelta(days=60)),
-               SessionFilter(start_date=day + timedelta(days=10)),
-               SessionFilter(end_date=day + timedelta(days=40), statuses=("completed",))]
+    filters = [
+        SessionFilter(),
+        SessionFilter(techniques=(TECHNIQUES[0],)),
+        SessionFilter(start_date=day + timedelta(days=3), end_date=day + timedelta(days=60)),
+        SessionFilter(start_date=day + timedelta(days=10)),
+        SessionFilter(end_date=day + timedelta(days=40), statuses=("completed",)),
+    ]
     try:
         with reader.connect() as f_conn, plain.connect() as p_conn:
             for f in filters:
                 assert R.rollup_plan(f_conn, f) is not None
                 for name, fn, kwargs in CALLS:
-                    same(fn(f_conn, f, **kwargs), fn(p_conn, f, **kwargs), f"{name} {f}",
-                         sums=False)
+                    same(fn(f_conn, f, **kwargs), fn(p_conn, f, **kwargs), f"{name} {f}", sums=False)
     finally:
         for engine in (plain, reader, writer):
             engine.dispose()
 
 
 def test_init_db_adds_the_bins_to_rollups_of_an_earlier_version(
-        engines: tuple[Engine, Engine, Engine, str]) -> None:
+    engines: tuple[Engine, Engine, Engine, str],
+) -> None:
     """Rollups made before ``agg_bins`` and the all-weeks rows: init-db adds both exactly,
     from the histogram, without touching the platform's rows."""
     writer, reader, plain, _ = engines

@@ -54,26 +54,61 @@ def _add_formula_rows(url: str) -> None:
     """A model and a session whose text a spreadsheet would run as formulas."""
     engine = make_engine(Settings(url, "environment"), read_only=False)
     with engine.begin() as connection:
-        connection.execute(insert(models), [{"model_id": "mdl-formula", "name": FORMULA_MODEL,
-                                             "framework": "onnx", "original_size_mb": 12.5}])
-        connection.execute(insert(optimization_sessions), [{
-            "session_id": FORMULA_SESSION, "model_id": "mdl-formula", "status": "completed",
-            "criteria": {"techniques": ["pruning"]}, "total_steps": 10, "completed_steps": 10,
-            "results": {"size_reduction_percent": 40.0, "speed_improvement_percent": 20.0,
-                        "accuracy_delta_percent": -0.5},
-            "created_at": ANCHOR - timedelta(days=3), "updated_at": ANCHOR - timedelta(days=3),
-            "completed_at": ANCHOR - timedelta(days=3) + timedelta(hours=1),
-        }])
+        connection.execute(
+            insert(models),
+            [
+                {
+                    "model_id": "mdl-formula",
+                    "name": FORMULA_MODEL,
+                    "framework": "onnx",
+                    "original_size_mb": 12.5,
+                }
+            ],
+        )
+        connection.execute(
+            insert(optimization_sessions),
+            [
+                {
+                    "session_id": FORMULA_SESSION,
+                    "model_id": "mdl-formula",
+                    "status": "completed",
+                    "criteria": {"techniques": ["pruning"]},
+                    "total_steps": 10,
+                    "completed_steps": 10,
+                    "results": {
+                        "size_reduction_percent": 40.0,
+                        "speed_improvement_percent": 20.0,
+                        "accuracy_delta_percent": -0.5,
+                    },
+                    "created_at": ANCHOR - timedelta(days=3),
+                    "updated_at": ANCHOR - timedelta(days=3),
+                    "completed_at": ANCHOR - timedelta(days=3) + timedelta(hours=1),
+                }
+            ],
+        )
         # As a buggy writer might leave it: criteria that are not JSON at all. PostgreSQL's
         # JSONB cannot hold that, so there the same session gets a wrongly typed field.
-        criteria: Any = (Malformed(MALFORMED_TEXT) if url.startswith("sqlite")
-                         else {"techniques": "quantization"})
-        connection.execute(insert(optimization_sessions), [{
-            "session_id": MALFORMED_SESSION, "model_id": "mdl-0001", "status": "failed",
-            "criteria": criteria, "total_steps": 10, "completed_steps": 4, "results": None,
-            "error_message": "worker lost", "created_at": ANCHOR - timedelta(days=5),
-            "updated_at": ANCHOR - timedelta(days=5), "completed_at": ANCHOR - timedelta(days=5),
-        }])
+        criteria: Any = (
+            Malformed(MALFORMED_TEXT) if url.startswith("sqlite") else {"techniques": "quantization"}
+        )
+        connection.execute(
+            insert(optimization_sessions),
+            [
+                {
+                    "session_id": MALFORMED_SESSION,
+                    "model_id": "mdl-0001",
+                    "status": "failed",
+                    "criteria": criteria,
+                    "total_steps": 10,
+                    "completed_steps": 4,
+                    "results": None,
+                    "error_message": "worker lost",
+                    "created_at": ANCHOR - timedelta(days=5),
+                    "updated_at": ANCHOR - timedelta(days=5),
+                    "completed_at": ANCHOR - timedelta(days=5),
+                }
+            ],
+        )
     engine.dispose()
 
 
@@ -165,8 +200,12 @@ def test_first_view_is_the_newest_sessions_with_a_clean_url(db: str) -> None:
     assert url(at) == {}
     assert_shows(at, db, SessionFilter())
     assert len(shown_ids(at)) == 50
-    assert [m.label for m in at.metric] == ["Sessions", "Completed", "Median size reduction",
-                                           "Median speed-up"]
+    assert [m.label for m in at.metric] == [
+        "Sessions",
+        "Completed",
+        "Median size reduction",
+        "Median speed-up",
+    ]
     assert at.metric[0].value == f"{DEMO_SESSIONS + EXTRA_ROWS:,}"
     assert "Page **1** of **6**" in markdown(at)
     # the demo data has malformed rows: the notice counts them
@@ -178,37 +217,65 @@ def test_first_view_is_the_newest_sessions_with_a_clean_url(db: str) -> None:
 
 def _set(key: str, value: Any) -> Callable[[AppTest], None]:
     def apply(at: AppTest) -> None:
-        widget = at.get("multiselect") + at.get("selectbox") + at.get("text_input") + at.get(
-            "date_input") + at.get("button_group")
+        widget = (
+            at.get("multiselect")
+            + at.get("selectbox")
+            + at.get("text_input")
+            + at.get("date_input")
+            + at.get("button_group")
+        )
         found = [w for w in widget if getattr(w, "key", None) == key]
         assert found, f"no widget {key}"
         if found[0].type == "text_input":
             found[0].input(value)
         else:
             found[0].set_value(value)
+
     return apply
 
 
 FILTER_CASES = [
-    pytest.param(_set(sidebar.K_STATUS, ["failed", "running"]), {"status": ["failed", "running"]},
-                 SessionFilter(statuses=("failed", "running")), id="status"),
-    pytest.param(_set(sidebar.K_MODELS, ["mdl-0002"]), {"model_id": ["mdl-0002"]},
-                 SessionFilter(model_ids=("mdl-0002",)), id="model"),
-    pytest.param(_set(sidebar.K_TECHNIQUES, ["distillation"]), {"technique": ["distillation"]},
-                 SessionFilter(techniques=("distillation",)), id="technique"),
-    pytest.param(_set(sidebar.K_FROM, date(2026, 3, 1)), {"start_date": ["2026-03-01"]},
-                 SessionFilter(start_date=date(2026, 3, 1)), id="start_date"),
-    pytest.param(_set(sidebar.K_TO, date(2025, 12, 31)), {"end_date": ["2025-12-31"]},
-                 SessionFilter(end_date=date(2025, 12, 31)), id="end_date"),
-    pytest.param(_set(sidebar.K_SEARCH, "mdl-0003"), {"q": ["mdl-0003"]},
-                 SessionFilter(search="mdl-0003"), id="search"),
-    pytest.param(_set(sidebar.K_SORT, "size_reduction_percent"),
-                 {"sort": ["size_reduction_percent"]},
-                 SessionFilter(sort="size_reduction_percent"), id="sort"),
-    pytest.param(_set(sidebar.K_ORDER, "asc"), {"order": ["asc"]}, SessionFilter(order="asc"),
-                 id="order"),
-    pytest.param(_set(sidebar.K_LIMIT, 10), {"limit": ["10"]}, SessionFilter(limit=10),
-                 id="page_size"),
+    pytest.param(
+        _set(sidebar.K_STATUS, ["failed", "running"]),
+        {"status": ["failed", "running"]},
+        SessionFilter(statuses=("failed", "running")),
+        id="status",
+    ),
+    pytest.param(
+        _set(sidebar.K_MODELS, ["mdl-0002"]),
+        {"model_id": ["mdl-0002"]},
+        SessionFilter(model_ids=("mdl-0002",)),
+        id="model",
+    ),
+    pytest.param(
+        _set(sidebar.K_TECHNIQUES, ["distillation"]),
+        {"technique": ["distillation"]},
+        SessionFilter(techniques=("distillation",)),
+        id="technique",
+    ),
+    pytest.param(
+        _set(sidebar.K_FROM, date(2026, 3, 1)),
+        {"start_date": ["2026-03-01"]},
+        SessionFilter(start_date=date(2026, 3, 1)),
+        id="start_date",
+    ),
+    pytest.param(
+        _set(sidebar.K_TO, date(2025, 12, 31)),
+        {"end_date": ["2025-12-31"]},
+        SessionFilter(end_date=date(2025, 12, 31)),
+        id="end_date",
+    ),
+    pytest.param(
+        _set(sidebar.K_SEARCH, "mdl-0003"), {"q": ["mdl-0003"]}, SessionFilter(search="mdl-0003"), id="search"
+    ),
+    pytest.param(
+        _set(sidebar.K_SORT, "size_reduction_percent"),
+        {"sort": ["size_reduction_percent"]},
+        SessionFilter(sort="size_reduction_percent"),
+        id="sort",
+    ),
+    pytest.param(_set(sidebar.K_ORDER, "asc"), {"order": ["asc"]}, SessionFilter(order="asc"), id="order"),
+    pytest.param(_set(sidebar.K_LIMIT, 10), {"limit": ["10"]}, SessionFilter(limit=10), id="page_size"),
 ]
 
 
@@ -226,8 +293,7 @@ def test_each_filter_changes_the_table_and_the_url(
     assert shown_ids(at) != before
 
 
-def test_quick_date_choice_sets_an_open_ended_start(db: str, monkeypatch: pytest.MonkeyPatch
-                                                    ) -> None:
+def test_quick_date_choice_sets_an_open_ended_start(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sidebar, "today_utc", lambda: date(2026, 6, 1))
     at = open_sessions()
     _set(sidebar.K_RANGE, "30")(at)
@@ -262,16 +328,33 @@ def test_hiding_and_showing_columns_is_part_of_the_url(db: str) -> None:
 
 
 def test_a_url_restores_exactly_that_view(db: str) -> None:
-    query = {"status": ["completed", "failed"], "model_id": ["mdl-0001", "mdl-0002"],
-             "technique": ["quantization"], "start_date": "2025-09-01",
-             "end_date": "2026-05-31", "q": "mdl", "sort": "speed_improvement_percent",
-             "order": "asc", "skip": "10", "limit": "10", "hide": "duration",
-             "refresh": "off"}
+    query = {
+        "status": ["completed", "failed"],
+        "model_id": ["mdl-0001", "mdl-0002"],
+        "technique": ["quantization"],
+        "start_date": "2025-09-01",
+        "end_date": "2026-05-31",
+        "q": "mdl",
+        "sort": "speed_improvement_percent",
+        "order": "asc",
+        "skip": "10",
+        "limit": "10",
+        "hide": "duration",
+        "refresh": "off",
+    }
     at = open_sessions(query)
-    f = SessionFilter(statuses=("completed", "failed"), model_ids=("mdl-0001", "mdl-0002"),
-                      techniques=("quantization",), start_date="2025-09-01",
-                      end_date="2026-05-31", search="mdl", sort="speed_improvement_percent",
-                      order="asc", skip=10, limit=10)
+    f = SessionFilter(
+        statuses=("completed", "failed"),
+        model_ids=("mdl-0001", "mdl-0002"),
+        techniques=("quantization",),
+        start_date="2025-09-01",
+        end_date="2026-05-31",
+        search="mdl",
+        sort="speed_improvement_percent",
+        order="asc",
+        skip=10,
+        limit=10,
+    )
     assert not warnings(at)
     assert url(at) == {k: v if isinstance(v, list) else [v] for k, v in query.items()}
     assert_shows(at, db, f)
@@ -303,8 +386,12 @@ BAD_PARAMETERS = [
     ({"limit": "500"}, "limit", "500", "from 1 to 100"),
     ({"limit": "ten"}, "limit", "ten", "from 1 to 100"),
     ({"skip": "-1"}, "skip", "-1", "0 or more"),
-    ({"start_date": "2026-05-01", "end_date": "2026-04-01"}, "start_date", "2026-05-01",
-     "must not be after end_date 2026-04-01"),
+    (
+        {"start_date": "2026-05-01", "end_date": "2026-04-01"},
+        "start_date",
+        "2026-05-01",
+        "must not be after end_date 2026-04-01",
+    ),
     ({"start_date": "2026-13-45"}, "start_date", "2026-13-45", "use a date like"),
     ({"end_date": "yesterday"}, "end_date", "yesterday", "use a date like"),
     ({"sort": "vibes"}, "sort", "vibes", "choose from created_at"),
@@ -316,8 +403,11 @@ BAD_PARAMETERS = [
 ]
 
 
-@pytest.mark.parametrize(("query", "parameter", "value", "allowed"), BAD_PARAMETERS,
-                         ids=[f"{p}={v}" for _, p, v, _ in BAD_PARAMETERS])
+@pytest.mark.parametrize(
+    ("query", "parameter", "value", "allowed"),
+    BAD_PARAMETERS,
+    ids=[f"{p}={v}" for _, p, v, _ in BAD_PARAMETERS],
+)
 def test_each_bad_url_parameter_gives_a_clear_warning_and_its_default(
     db: str, query: dict[str, str], parameter: str, value: str, allowed: str
 ) -> None:
@@ -345,8 +435,9 @@ def test_good_parameters_survive_beside_a_bad_one(db: str) -> None:
 
 
 def _pager(at: AppTest) -> dict[str, bool]:
-    return {name: at.button(key=f"sessions_{name}").disabled
-            for name in ("first", "previous", "next", "last")}
+    return {
+        name: at.button(key=f"sessions_{name}").disabled for name in ("first", "previous", "next", "last")
+    }
 
 
 def test_pagination_moves_within_bounds(db: str) -> None:
@@ -416,8 +507,9 @@ def test_an_unreachable_database_is_named_with_its_password_masked(
     assert not at.exception
 
 
-def test_a_missing_sqlite_file_says_what_to_do(login_env: Path, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_sqlite_file_says_what_to_do(
+    login_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(DB_URL_ENV, f"sqlite:///{tmp_path / 'nowhere.db'}")
     at = open_sessions()
     text = "\n".join(e.value for e in at.error)
@@ -452,8 +544,9 @@ def deferred_downloads(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Ca
     captured: dict[str, Callable[[], Any]] = {}
     original = MediaFileManager.add_deferred
 
-    def add_deferred(self: MediaFileManager, data_callable: Callable[[], Any], *args: Any,
-                     **kwargs: Any) -> str:
+    def add_deferred(
+        self: MediaFileManager, data_callable: Callable[[], Any], *args: Any, **kwargs: Any
+    ) -> str:
         captured[kwargs.get("file_name") or ""] = data_callable
         return original(self, data_callable, *args, **kwargs)
 
@@ -474,19 +567,39 @@ def page_csv(at: AppTest) -> tuple[str, bytes]:
 def _cli_csv(db_url: str, *args: str) -> bytes:
     result = subprocess.run(
         [sys.executable, "-m", "core", "sessions", "--db", db_url, "--format", "csv", *args],
-        cwd=PROJECT_ROOT, capture_output=True, check=True,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=True,
     )
     return result.stdout
 
 
 def test_csv_export_equals_the_cli_for_the_same_filters(db: str) -> None:
-    at = open_sessions({"status": ["completed", "failed"], "technique": "pruning",
-                        "sort": "size_reduction_percent", "order": "asc", "skip": "50",
-                        "limit": "25"})
+    at = open_sessions(
+        {
+            "status": ["completed", "failed"],
+            "technique": "pruning",
+            "sort": "size_reduction_percent",
+            "order": "asc",
+            "skip": "50",
+            "limit": "25",
+        }
+    )
     name, body = page_csv(at)
     assert "status-completed+failed" in name and "technique-pruning" in name
-    cli_csv = _cli_csv(db, "--status", "completed", "--status", "failed", "--technique",
-                       "pruning", "--sort", "size_reduction_percent", "--order", "asc")
+    cli_csv = _cli_csv(
+        db,
+        "--status",
+        "completed",
+        "--status",
+        "failed",
+        "--technique",
+        "pruning",
+        "--sort",
+        "size_reduction_percent",
+        "--order",
+        "asc",
+    )
     assert body == cli_csv
     rows = list(csv.DictReader(io.StringIO(body.decode())))
     assert len(rows) > 25  # every match, not just the page on screen
@@ -504,8 +617,7 @@ def test_json_export_is_the_current_page_in_the_endpoint_shape(
     body = json.loads(deferred_downloads[name]())
     engine = make_engine(Settings(db, "environment"))
     with engine.connect() as connection:
-        assert body == list_sessions(connection, SessionFilter(statuses=("completed",), skip=20,
-                                                               limit=10))
+        assert body == list_sessions(connection, SessionFilter(statuses=("completed",), skip=20, limit=10))
     engine.dispose()
     assert set(body) == {"sessions", "total", "skip", "limit"}
 
@@ -514,20 +626,47 @@ def test_json_export_is_the_current_page_in_the_endpoint_shape(
 
 
 def test_filters_paging_and_export_agree_with_the_core_on_each_backend(
-    empty_db_url: str, login_env: Path, monkeypatch: pytest.MonkeyPatch,
+    empty_db_url: str,
+    login_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     build_database(empty_db_url)
     monkeypatch.setenv(DB_URL_ENV, empty_db_url)
-    query = {"status": ["completed", "cancelled"], "q": "mdl-000", "sort": "model_name",
-             "order": "asc", "skip": "20", "limit": "10"}
+    query = {
+        "status": ["completed", "cancelled"],
+        "q": "mdl-000",
+        "sort": "model_name",
+        "order": "asc",
+        "skip": "20",
+        "limit": "10",
+    }
     at = open_sessions(query)
     assert not warnings(at)
-    assert_shows(at, empty_db_url, SessionFilter(statuses=("completed", "cancelled"),
-                                                 search="mdl-000", sort="model_name",
-                                                 order="asc", skip=20, limit=10))
+    assert_shows(
+        at,
+        empty_db_url,
+        SessionFilter(
+            statuses=("completed", "cancelled"),
+            search="mdl-000",
+            sort="model_name",
+            order="asc",
+            skip=20,
+            limit=10,
+        ),
+    )
     assert page_csv(at)[1] == _cli_csv(
-        empty_db_url, "--status", "completed", "--status", "cancelled", "--search", "mdl-000",
-        "--sort", "model_name", "--order", "asc")
+        empty_db_url,
+        "--status",
+        "completed",
+        "--status",
+        "cancelled",
+        "--search",
+        "mdl-000",
+        "--sort",
+        "model_name",
+        "--order",
+        "asc",
+    )
     at.button(key="sessions_next").click().run()
     assert url(at)["skip"] == ["30"]
 
@@ -540,15 +679,15 @@ def test_one_chart_at_a_time_follows_the_filters(db: str) -> None:
     assert len(at.get("plotly_chart")) == 1
     scatter = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert "sample" in json.dumps(scatter["layout"]["title"]) or "completed sessions" in json.dumps(
-        scatter["layout"]["title"])
+        scatter["layout"]["title"]
+    )
     at.segmented_control(key="sessions_chart").set_value("techniques").run()
     figure = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert "By technique" in json.dumps(figure["layout"]["title"])
     assert url(at) == {"status": ["completed"]}  # the chart choice is not part of the view
 
 
-def test_an_abandoned_views_query_is_interrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                                 ) -> None:
+def test_an_abandoned_views_query_is_interrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A statement of a run that was told to stop ends within moments, not when it is done."""
     import threading
     import time as clock
@@ -573,8 +712,10 @@ def test_an_abandoned_views_query_is_interrupted(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(cancel, "run_context", lambda: Context)
     url = f"sqlite:///{tmp_path / 'slow.db'}"
     engine = cancel.install(make_engine(Settings(url, "environment"), read_only=False))
-    slow = text("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
-                "WHERE i < 300000000) SELECT count(*) FROM n")
+    slow = text(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+        "WHERE i < 300000000) SELECT count(*) FROM n"
+    )
     threading.Timer(0.3, coordinator.stop.set).start()
     started = clock.monotonic()
     with pytest.raises(OperationalError, match="interrupted"), engine.connect() as connection:
@@ -626,8 +767,7 @@ def tick(at: AppTest, *rows: int) -> AppTest:
 
 
 def compare_button(at: AppTest) -> Any:
-    links = [p for p in at.get("page_link") if p.proto.page == "Compare" and p.proto.label
-             != "Compare"]
+    links = [p for p in at.get("page_link") if p.proto.page == "Compare" and p.proto.label != "Compare"]
     assert len(links) == 1, [p.proto.label for p in at.get("page_link")]
     return links[0].proto
 
@@ -703,5 +843,13 @@ def test_ticked_ids_are_kept_by_session_when_rows_move() -> None:
     assert table.detail_to_open(("b", "c"), ("b",)) is None
     assert table.detail_to_open(("b",), ("b",)) is None
     assert table.detail_to_open((), ("b", "c")) is None
-    assert [table.compare_bar(n).enabled for n in range(8)] == [False, False, True, True, True,
-                                                                True, False, False]
+    assert [table.compare_bar(n).enabled for n in range(8)] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]

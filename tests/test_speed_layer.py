@@ -34,20 +34,34 @@ def _platform_objects(engine: Engine) -> dict[str, Any]:
         inspector = inspect(conn)
         tables = sorted(inspector.get_table_names())
         if conn.dialect.name == "sqlite":
-            rows = conn.execute(text("SELECT type, name FROM sqlite_master"
-                                     " WHERE type IN ('index', 'trigger')")).all()
-            indexes = sorted(n for kind, n in rows if kind == "index"
-                             and not n.startswith("sqlite_autoindex_"))  # primary keys
+            rows = conn.execute(
+                text("SELECT type, name FROM sqlite_master WHERE type IN ('index', 'trigger')")
+            ).all()
+            indexes = sorted(
+                n for kind, n in rows if kind == "index" and not n.startswith("sqlite_autoindex_")
+            )  # primary keys
             triggers = sorted(n for kind, n in rows if kind == "trigger")
             columns = sorted(r[1] for r in conn.execute(text("PRAGMA table_xinfo(optimization_sessions)")))
         else:
-            indexes = sorted(r[0] for r in conn.execute(text(
-                "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
-                " AND indexname NOT LIKE '%pkey' AND indexname NOT LIKE '%pkc'")))
-            triggers = sorted(r[0] for r in conn.execute(text(
-                "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
-                " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                " WHERE n.nspname = 'public' AND NOT t.tgisinternal")))
+            indexes = sorted(
+                r[0]
+                for r in conn.execute(
+                    text(
+                        "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
+                        " AND indexname NOT LIKE '%pkey' AND indexname NOT LIKE '%pkc'"
+                    )
+                )
+            )
+            triggers = sorted(
+                r[0]
+                for r in conn.execute(
+                    text(
+                        "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+                        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                        " WHERE n.nspname = 'public' AND NOT t.tgisinternal"
+                    )
+                )
+            )
             columns = sorted(c["name"] for c in inspector.get_columns("optimization_sessions"))
     return {"tables": tables, "indexes": indexes, "triggers": triggers, "columns": columns}
 
@@ -86,39 +100,69 @@ def platform_writes(writer: Engine, rng: random.Random, tag: str) -> None:
     """Inserts, updates of every column, deletes, model changes: each its own transaction."""
     backend = writer.dialect.name
     with writer.connect() as conn:
-        ids = [r[0] for r in conn.execute(text("SELECT session_id FROM optimization_sessions"
-                                               " ORDER BY session_id"))]
+        ids = [
+            r[0]
+            for r in conn.execute(text("SELECT session_id FROM optimization_sessions ORDER BY session_id"))
+        ]
     picked = rng.sample(ids, 30)
     statements: list[tuple[str, dict[str, Any]]] = []
     for i in range(8):
-        statements.append((
-            "INSERT INTO optimization_sessions (session_id, model_id, status, criteria, total_steps,"
-            " completed_steps, created_at, updated_at) VALUES (:sid, :model, 'pending',"
-            f" {_json(backend, 'c')}, 10, 0, :now, :now)",
-            {"sid": f"{tag}-new-{i}", "model": rng.choice(["m-01", "m-new", "m-03"]),
-             "c": '{"techniques": ["pruning", "quantization"]}'}))
+        statements.append(
+            (
+                "INSERT INTO optimization_sessions (session_id, model_id, status, criteria, total_steps,"
+                " completed_steps, created_at, updated_at) VALUES (:sid, :model, 'pending',"
+                f" {_json(backend, 'c')}, 10, 0, :now, :now)",
+                {
+                    "sid": f"{tag}-new-{i}",
+                    "model": rng.choice(["m-01", "m-new", "m-03"]),
+                    "c": '{"techniques": ["pruning", "quantization"]}',
+                },
+            )
+        )
     for sid in picked[:8]:
-        statements.append(("UPDATE optimization_sessions SET status = 'running', updated_at = :now,"
-                           " completed_steps = coalesce(completed_steps, 0) + 1"
-                           " WHERE session_id = :sid", {"sid": sid}))
+        statements.append(
+            (
+                "UPDATE optimization_sessions SET status = 'running', updated_at = :now,"
+                " completed_steps = coalesce(completed_steps, 0) + 1"
+                " WHERE session_id = :sid",
+                {"sid": sid},
+            )
+        )
     for sid in picked[8:14]:
-        statements.append((
-            "UPDATE optimization_sessions SET status = 'completed', completed_steps = total_steps,"
-            f" results = {_json(backend, 'r')}, completed_at = :now, updated_at = :now"
-            " WHERE session_id = :sid",
-            {"sid": sid, "r": '{"size_reduction_percent": 61.5, "speed_improvement_percent": 2.5,'
-                              ' "accuracy_delta_percent": -0.4}'}))
+        statements.append(
+            (
+                "UPDATE optimization_sessions SET status = 'completed', completed_steps = total_steps,"
+                f" results = {_json(backend, 'r')}, completed_at = :now, updated_at = :now"
+                " WHERE session_id = :sid",
+                {
+                    "sid": sid,
+                    "r": '{"size_reduction_percent": 61.5, "speed_improvement_percent": 2.5,'
+                    ' "accuracy_delta_percent": -0.4}',
+                },
+            )
+        )
     for sid in picked[14:17]:
-        statements.append(("UPDATE optimization_sessions SET model_id = 'm-06', updated_at = :now"
-                           " WHERE session_id = :sid", {"sid": sid}))
+        statements.append(
+            (
+                "UPDATE optimization_sessions SET model_id = 'm-06', updated_at = :now"
+                " WHERE session_id = :sid",
+                {"sid": sid},
+            )
+        )
     for number, sid in enumerate(picked[17:19]):
-        statements.append(("UPDATE optimization_sessions SET session_id = :new, updated_at = :now"
-                           " WHERE session_id = :sid", {"sid": sid, "new": f"{tag}-renamed-{number}"}))
+        statements.append(
+            (
+                "UPDATE optimization_sessions SET session_id = :new, updated_at = :now"
+                " WHERE session_id = :sid",
+                {"sid": sid, "new": f"{tag}-renamed-{number}"},
+            )
+        )
     for sid in picked[19:24]:
         statements.append(("DELETE FROM optimization_sessions WHERE session_id = :sid", {"sid": sid}))
     statements.append(("UPDATE models SET name = :name WHERE model_id = 'm-00'", {"name": f"{tag} bert"}))
-    statements.append(("INSERT INTO models (model_id, name) VALUES (:m, 'Whisper Tiny 100%')",
-                       {"m": f"m-{tag}"}))
+    statements.append(
+        ("INSERT INTO models (model_id, name) VALUES (:m, 'Whisper Tiny 100%')", {"m": f"m-{tag}"})
+    )
     statements.append(("DELETE FROM models WHERE model_id = 'm-04'", {}))
     rng.shuffle(statements)
     for sql, params in statements:
@@ -127,7 +171,8 @@ def platform_writes(writer: Engine, rng: random.Random, tag: str) -> None:
 
 
 def test_init_db_puts_one_index_and_a_version_record_in_the_platform_database(
-        platform: tuple[Settings, Engine]) -> None:
+    platform: tuple[Settings, Engine],
+) -> None:
     settings, writer = platform
     before = _platform_objects(writer)
     install(settings, progress=lambda _: None)
@@ -141,7 +186,8 @@ def test_init_db_puts_one_index_and_a_version_record_in_the_platform_database(
 
 
 def test_the_copy_answers_exactly_like_the_platform_once_built(
-        installed: tuple[Settings, Engine, SpeedLayer]) -> None:
+    installed: tuple[Settings, Engine, SpeedLayer],
+) -> None:
     _, _, layer = installed
     with layer.plan().engine.connect() as conn:
         from core.speed.derived import capabilities
@@ -152,7 +198,8 @@ def test_the_copy_answers_exactly_like_the_platform_once_built(
 
 
 def test_plain_sql_writes_show_after_one_sync_and_every_answer_still_agrees(
-        installed: tuple[Settings, Engine, SpeedLayer]) -> None:
+    installed: tuple[Settings, Engine, SpeedLayer],
+) -> None:
     _, writer, layer = installed
     platform_writes(writer, random.Random(SEED + 1), "a")
     report = layer.sync()
@@ -167,7 +214,8 @@ def test_plain_sql_writes_show_after_one_sync_and_every_answer_still_agrees(
 
 
 def test_writes_during_a_sync_are_all_in_the_copy_after_the_next_one(
-        installed: tuple[Settings, Engine, SpeedLayer]) -> None:
+    installed: tuple[Settings, Engine, SpeedLayer],
+) -> None:
     _, writer, layer = installed
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -197,34 +245,46 @@ def test_writes_during_a_sync_are_all_in_the_copy_after_the_next_one(
 
 
 def test_a_write_that_does_not_bump_updated_at_is_caught_by_the_full_sync(
-        installed: tuple[Settings, Engine, SpeedLayer]) -> None:
+    installed: tuple[Settings, Engine, SpeedLayer],
+) -> None:
     _, writer, layer = installed
     with writer.begin() as conn:
-        conn.execute(text("UPDATE optimization_sessions SET status = 'cancelled'"
-                          " WHERE status = 'pending'"))
+        conn.execute(text("UPDATE optimization_sessions SET status = 'cancelled' WHERE status = 'pending'"))
     layer.sync()
     layer.sync(full=True)
     assert_copy_answers_like_the_platform(layer, seed=SEED + 7)
 
 
 def test_the_comparison_of_every_row_runs_a_chunk_per_sync_until_the_pass_is_done(
-        installed: tuple[Settings, Engine, SpeedLayer], monkeypatch: pytest.MonkeyPatch) -> None:
+    installed: tuple[Settings, Engine, SpeedLayer], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from core.speed import mirror
 
     _, writer, layer = installed
     monkeypatch.setattr(mirror, "FULL_CHUNK", 60)
     with writer.begin() as conn:  # neither bumps updated_at: only the comparison finds them
         conn.execute(text("UPDATE optimization_sessions SET status = 'cancelled' WHERE status = 'pending'"))
-        conn.execute(text("DELETE FROM optimization_sessions WHERE session_id IN (SELECT session_id"
-                          " FROM optimization_sessions WHERE status = 'failed' ORDER BY session_id"
-                          " DESC LIMIT 3)"))
-        conn.execute(text("INSERT INTO optimization_sessions (session_id, model_id, status, created_at,"
-                          " updated_at) VALUES ('zz-old', 'm-01', 'running', :t, :t)"),
-                     {"t": datetime(2020, 1, 1)})
+        conn.execute(
+            text(
+                "DELETE FROM optimization_sessions WHERE session_id IN (SELECT session_id"
+                " FROM optimization_sessions WHERE status = 'failed' ORDER BY session_id"
+                " DESC LIMIT 3)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO optimization_sessions (session_id, model_id, status, created_at,"
+                " updated_at) VALUES ('zz-old', 'm-01', 'running', :t, :t)"
+            ),
+            {"t": datetime(2020, 1, 1)},
+        )
     assert layer.location is not None
     with layer.location.write_engine().begin() as conn:  # make a pass due now
-        conn.execute(mirror_state.update().where(mirror_state.c.key == "full_at")
-                     .values(value="2000-01-01T00:00:00+00:00"))
+        conn.execute(
+            mirror_state.update()
+            .where(mirror_state.c.key == "full_at")
+            .values(value="2000-01-01T00:00:00+00:00")
+        )
     syncs = 0
     while True:
         layer.sync()
@@ -239,7 +299,8 @@ def test_the_comparison_of_every_row_runs_a_chunk_per_sync_until_the_pass_is_don
 
 
 def test_a_copy_that_is_behind_foreign_or_of_another_format_is_not_read(
-        installed: tuple[Settings, Engine, SpeedLayer]) -> None:
+    installed: tuple[Settings, Engine, SpeedLayer],
+) -> None:
     settings, _, layer = installed
     assert layer.plan().uses_copy
     strict = SpeedLayer(settings, max_lag_s=0.0)
@@ -257,8 +318,11 @@ def test_a_copy_that_is_behind_foreign_or_of_another_format_is_not_read(
     assert layer.sync() is None  # a copy of another format is never written either
     with layer.location.write_engine().begin() as conn:
         conn.execute(mirror_state.update().where(mirror_state.c.key == "format").values(value="1"))
-        conn.execute(mirror_state.update().where(mirror_state.c.key == "platform")
-                     .values(value="sqlite:////elsewhere.db"))
+        conn.execute(
+            mirror_state.update()
+            .where(mirror_state.c.key == "platform")
+            .values(value="sqlite:////elsewhere.db")
+        )
     layer.forget()
     if layer.location.path is not None:  # a file copy names its platform's file
         assert "was made from sqlite:////elsewhere.db" in layer.plan().reason
@@ -278,7 +342,8 @@ def test_no_copy_means_the_plain_path_with_the_reason(platform: tuple[Settings, 
 
 
 def test_remove_takes_away_everything_init_db_added_and_nothing_else(
-        platform: tuple[Settings, Engine]) -> None:
+    platform: tuple[Settings, Engine],
+) -> None:
     settings, writer = platform
     before = _platform_objects(writer)
     with writer.connect() as conn:
@@ -287,16 +352,20 @@ def test_remove_takes_away_everything_init_db_added_and_nothing_else(
     remove(settings, progress=lambda _: None)
     assert _platform_objects(writer) == before
     with writer.connect() as conn:
-        assert conn.execute(text("SELECT * FROM optimization_sessions ORDER BY session_id")).all() \
-            == rows_before
+        assert (
+            conn.execute(text("SELECT * FROM optimization_sessions ORDER BY session_id")).all() == rows_before
+        )
     plan = plan_install(settings)
     assert plan.copy_action == "build"
-    assert [line.split(":")[0] for line in plan.platform_steps if line.startswith("step")] \
-        == ["step 0001", "step 0002"]
+    assert [line.split(":")[0] for line in plan.platform_steps if line.startswith("step")] == [
+        "step 0001",
+        "step 0002",
+    ]
 
 
 def test_init_db_removes_what_earlier_versions_installed_in_the_platform_tables(
-        platform: tuple[Settings, Engine]) -> None:
+    platform: tuple[Settings, Engine],
+) -> None:
     from core.speed.derived import init_db
 
     settings, writer = platform
@@ -328,7 +397,8 @@ def test_init_db_again_syncs_instead_of_building(installed: tuple[Settings, Engi
 
 
 def test_the_sync_thread_shows_a_platform_write_within_five_seconds(
-        installed: tuple[Settings, Engine, SpeedLayer]) -> None:
+    installed: tuple[Settings, Engine, SpeedLayer],
+) -> None:
     settings, writer, _ = installed
     layer = SpeedLayer(settings)
     layer.start()

@@ -21,8 +21,14 @@ from core.store import (
 
 @pytest.mark.parametrize(
     "stored",
-    ["2024-05-01 10:00:00", "2024-05-01T10:00:00", "2024-05-01T10:00:00Z",
-     "2024-05-01T10:00:00+00:00", "2024-05-01T12:00:00+02:00", "2024-05-01 10:00:00.000000"],
+    [
+        "2024-05-01 10:00:00",
+        "2024-05-01T10:00:00",
+        "2024-05-01T10:00:00Z",
+        "2024-05-01T10:00:00+00:00",
+        "2024-05-01T12:00:00+02:00",
+        "2024-05-01 10:00:00.000000",
+    ],
 )
 def test_stored_timestamps_in_any_iso_form_read_as_the_same_utc_instant(stored: str) -> None:
     assert parse_timestamp(stored) == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
@@ -37,9 +43,16 @@ def test_sqlite_timestamps_are_written_as_sqlalchemy_writes_them(sqlite_db_url: 
     init_db(engine)
     created = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
     with engine.begin() as c:
-        c.execute(insert(optimization_sessions), {
-            "session_id": "a", "model_id": "m", "status": "pending",
-            "created_at": created, "updated_at": created})
+        c.execute(
+            insert(optimization_sessions),
+            {
+                "session_id": "a",
+                "model_id": "m",
+                "status": "pending",
+                "created_at": created,
+                "updated_at": created,
+            },
+        )
         raw = c.execute(text("SELECT created_at FROM optimization_sessions")).scalar_one()
         read = c.execute(select(optimization_sessions.c.created_at)).scalar_one()
     assert raw == "2024-05-01 10:00:00.123456"
@@ -50,11 +63,16 @@ def test_malformed_json_reads_as_malformed_with_its_raw_text(sqlite_db_url: str)
     engine = make_engine(Settings(sqlite_db_url, "--db"), read_only=False)
     init_db(engine)
     with engine.begin() as c:
-        c.execute(text("INSERT INTO optimization_sessions (session_id, model_id, status, criteria,"
-                       " results, created_at, updated_at) VALUES ('a', 'm', 'failed', '{oops',"
-                       " '{\"x\": 1}', '2024-01-01 00:00:00', '2024-01-01 00:00:00')"))
+        c.execute(
+            text(
+                "INSERT INTO optimization_sessions (session_id, model_id, status, criteria,"
+                " results, created_at, updated_at) VALUES ('a', 'm', 'failed', '{oops',"
+                " '{\"x\": 1}', '2024-01-01 00:00:00', '2024-01-01 00:00:00')"
+            )
+        )
         criteria, results = c.execute(
-            select(optimization_sessions.c.criteria, optimization_sessions.c.results)).one()
+            select(optimization_sessions.c.criteria, optimization_sessions.c.results)
+        ).one()
     assert criteria == Malformed("{oops")
     assert results == {"x": 1}
 
@@ -76,7 +94,9 @@ def test_settings_precedence_is_flag_then_environment_then_secrets_then_default(
     monkeypatch.delenv("SESSIONS_DB_URL")
     from_secrets = load_settings(None, secrets)
     assert (from_secrets.db_url_source, from_secrets.masked_db_url) == (
-        "secrets.toml", "postgresql+psycopg://u:***@db/s")
+        "secrets.toml",
+        "postgresql+psycopg://u:***@db/s",
+    )
     default = load_settings(None, {})
     assert default.db_url == DEFAULT_DB_URL and default.is_default_database
 
@@ -102,14 +122,23 @@ def test_sqlite_statement_timeout_interrupts_runaway_queries_but_not_exports(
 
     init_db(make_engine(Settings(sqlite_db_url, "--db"), read_only=False))
     engine = make_engine(Settings(sqlite_db_url, "--db", statement_timeout_ms=50))
-    slow = text("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000000)"
-                " SELECT count(*) FROM n")
+    slow = text(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000000)"
+        " SELECT count(*) FROM n"
+    )
     with engine.connect() as conn:
         with pytest.raises(OperationalError, match="interrupted"):
             conn.execute(slow)
         with statement_timeout_suspended(conn):
-            assert conn.execute(text("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
-                                     " FROM n WHERE i < 3000000) SELECT count(*) FROM n")).scalar() == 3000000
+            assert (
+                conn.execute(
+                    text(
+                        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+                        " FROM n WHERE i < 3000000) SELECT count(*) FROM n"
+                    )
+                ).scalar()
+                == 3000000
+            )
         with pytest.raises(OperationalError, match="interrupted"):
             conn.execute(slow)
 

@@ -70,8 +70,15 @@ def run_cli(args: list[str], stdin: str = "", monkeypatch: pytest.MonkeyPatch | 
 
 
 def test_add_user_writes_bcrypt_hash_owner_only_and_atomically(cred_file: Path) -> None:
-    add_user(cred_file, "Alice", "correct horse", role="manager", name="Alice Doe",
-             email="alice@example.com", rounds=FAST)
+    add_user(
+        cred_file,
+        "Alice",
+        "correct horse",
+        role="manager",
+        name="Alice Doe",
+        email="alice@example.com",
+        rounds=FAST,
+    )
     assert mode(cred_file) == 0o600
     assert mode(cred_file.parent) == 0o700
     text = cred_file.read_text()
@@ -107,12 +114,14 @@ def test_plain_text_password_is_refused_with_a_clear_message(tmp_path: Path) -> 
         ("credentials:\n  usernames:\n    bob:\n      name: Bob\n", "has no password"),
         (
             "credentials:\n  usernames:\n    bob:\n      password: '$2b$04$"
-            + "a" * 53 + "'\n      roles: [root]\n",
+            + "a" * 53
+            + "'\n      roles: [root]\n",
             "unknown role 'root'",
         ),
         (
             "credentials:\n  usernames:\n    bob:\n      password: '$2b$04$"
-            + "a" * 53 + "'\n      roles: [admin, manager]\n",
+            + "a" * 53
+            + "'\n      roles: [admin, manager]\n",
             "exactly one role",
         ),
     ],
@@ -207,8 +216,7 @@ def test_concurrent_first_starts_create_one_admin(cred_file: Path) -> None:
     settings = load_auth_settings(secrets={})
     results: list[object] = []
     threads = [
-        threading.Thread(target=lambda: results.append(first_start(settings, rounds=FAST)))
-        for _ in range(4)
+        threading.Thread(target=lambda: results.append(first_start(settings, rounds=FAST))) for _ in range(4)
     ]
     for thread in threads:
         thread.start()
@@ -223,8 +231,13 @@ def test_concurrent_first_starts_create_one_admin(cred_file: Path) -> None:
 
 
 def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    secrets = {"auth": {"credentials_file": "elsewhere/creds.yaml", "cookie_key": "from-secrets",
-                        "cookie_expiry_days": 2}}
+    secrets = {
+        "auth": {
+            "credentials_file": "elsewhere/creds.yaml",
+            "cookie_key": "from-secrets",
+            "cookie_expiry_days": 2,
+        }
+    }
     default = load_auth_settings(secrets={})
     assert default.credentials_file == DEFAULT_AUTH_FILE
     assert default.cookie_expiry_days == 1
@@ -340,10 +353,31 @@ def test_format_wait() -> None:
 
 
 def test_cli_add_list_passwd_remove(cred_file: Path, monkeypatch, capsys) -> None:
-    assert run_cli(["users", "add", "root", "--role", "admin", "--password-stdin"],
-                   "admin password\n", monkeypatch) == 0
-    assert run_cli(["users", "add", "Bob", "--role", "engineer", "--email", "bob@example.com",
-                    "--name", "Bob B.", "--password-stdin"], "bob password\n", monkeypatch) == 0
+    assert (
+        run_cli(
+            ["users", "add", "root", "--role", "admin", "--password-stdin"], "admin password\n", monkeypatch
+        )
+        == 0
+    )
+    assert (
+        run_cli(
+            [
+                "users",
+                "add",
+                "Bob",
+                "--role",
+                "engineer",
+                "--email",
+                "bob@example.com",
+                "--name",
+                "Bob B.",
+                "--password-stdin",
+            ],
+            "bob password\n",
+            monkeypatch,
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "Added bob (engineer)" in out
     assert "Created the cookie key file" in out  # a fresh machine gets a key with its first user
@@ -355,16 +389,14 @@ def test_cli_add_list_passwd_remove(cred_file: Path, monkeypatch, capsys) -> Non
     assert "root" in listing and "admin" in listing and "Bob B." in listing
     assert "bob@example.com" in listing and "$2b$" not in listing
 
-    assert run_cli(["users", "passwd", "bob", "--password-stdin"], "bob new password\n",
-                   monkeypatch) == 0
+    assert run_cli(["users", "passwd", "bob", "--password-stdin"], "bob new password\n", monkeypatch) == 0
     assert check_password("bob new password", load_credentials(cred_file)["bob"].password_hash)
     assert run_cli(["users", "remove", "bob"]) == 0
     assert list(load_credentials(cred_file)) == ["root"]
 
 
 def test_cli_user_errors_exit_2_with_message(cred_file: Path, monkeypatch, capsys) -> None:
-    run_cli(["users", "add", "root", "--role", "admin", "--password-stdin"], "admin password\n",
-            monkeypatch)
+    run_cli(["users", "add", "root", "--role", "admin", "--password-stdin"], "admin password\n", monkeypatch)
     capsys.readouterr()
     cases = [
         (["users", "add", "root", "--password-stdin"], "pw123456\n", "already exists"),
@@ -406,13 +438,21 @@ def test_cli_plain_text_file_is_reported_not_crashed(cred_file: Path, capsys) ->
 def test_python_m_core_users_end_to_end(tmp_path: Path) -> None:
     env = {**os.environ, AUTH_FILE_ENV: str(tmp_path / "c.yaml"), COOKIE_KEY_ENV: STRONG_KEY}
     add = subprocess.run(
-        [sys.executable, "-m", "core", "users", "add", "eve", "--role", "manager",
-         "--password-stdin"],
-        input="eve's password\n", capture_output=True, text=True, cwd=PROJECT_ROOT, env=env,
+        [sys.executable, "-m", "core", "users", "add", "eve", "--role", "manager", "--password-stdin"],
+        input="eve's password\n",
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=env,
     )
     assert add.returncode == 0, add.stderr
-    listing = subprocess.run([sys.executable, "-m", "core", "users", "list"], capture_output=True,
-                             text=True, cwd=PROJECT_ROOT, env=env)
+    listing = subprocess.run(
+        [sys.executable, "-m", "core", "users", "list"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=env,
+    )
     assert listing.returncode == 0 and "eve" in listing.stdout and "manager" in listing.stdout
     assert not (tmp_path / "cookie_key").exists()  # a configured key is not duplicated
 

@@ -127,17 +127,14 @@ def _setup() -> tuple[AuthSettings, str, dict[str, UserRecord]]:
         raise _SetupError(str(error)) from None
     if not users:
         raise _SetupError(
-            f"{auth.credentials_file} has no users. Add one with: "
-            "python -m core users add NAME --role admin"
+            f"{auth.credentials_file} has no users. Add one with: python -m core users add NAME --role admin"
         )
     return auth, key, users
 
 
 def _stop_with_setup_error(message: str) -> None:
     _report_once(f"login is not set up: {message}")
-    st.error(
-        f"**The dashboard's login is not set up correctly.**\n\n{message}", icon=":material/block:"
-    )
+    st.error(f"**The dashboard's login is not set up correctly.**\n\n{message}", icon=":material/block:")
     st.stop()
 
 
@@ -225,9 +222,7 @@ def _session_user(users: dict[str, UserRecord]) -> User | None:
     return record.public() if record else None
 
 
-def _restore_from_cookie(
-    authenticator: Any, auth: AuthSettings, users: dict[str, UserRecord]
-) -> User | None:
+def _restore_from_cookie(authenticator: Any, auth: AuthSettings, users: dict[str, UserRecord]) -> User | None:
     """Sign in from a valid re-login cookie (a reload, a new tab) without the password.
 
     Refused: unknown users, tokens of sessions that logged out, tokens issued before the
@@ -283,9 +278,7 @@ def _sync_cookie(authenticator: Any, auth: AuthSettings) -> None:
     action["runs"] += 1
     if action["op"] == "set":
         if "token" not in action:
-            model.exp_date = (
-                datetime.now() + timedelta(days=auth.cookie_expiry_days)
-            ).timestamp()
+            model.exp_date = (datetime.now() + timedelta(days=auth.cookie_expiry_days)).timestamp()
             action["token"] = model._token_encode()  # the library's format, so it can read it
             action["exp"] = model.exp_date
             st.session_state[_TOKEN_EXP] = model.exp_date
@@ -410,9 +403,7 @@ def _login_form(users: dict[str, UserRecord]) -> None:
             )
         with st.form("auth_login_form", border=True, enter_to_submit=True):
             st.text_input("Username", key=USERNAME_KEY, autocomplete="username")
-            st.text_input(
-                "Password", type="password", key=PASSWORD_KEY, autocomplete="current-password"
-            )
+            st.text_input("Password", type="password", key=PASSWORD_KEY, autocomplete="current-password")
             st.form_submit_button("Login", type="primary", on_click=_on_submit, width="stretch")
 
 

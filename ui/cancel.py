@@ -52,8 +52,11 @@ def _full_rerun_pending(ctx: Any) -> bool:
         return False
     data = getattr(requests, "_rerun_data", None)
     # A queued fragment run (the auto-refresh) does not replace this run: leave it be.
-    return not (getattr(data, "fragment_id", None) or getattr(data, "fragment_id_queue", None)
-                or getattr(data, "is_fragment_scoped_rerun", False))
+    return not (
+        getattr(data, "fragment_id", None)
+        or getattr(data, "fragment_id_queue", None)
+        or getattr(data, "is_fragment_scoped_rerun", False)
+    )
 
 
 def _abandoned_run(ctx: Any) -> bool:

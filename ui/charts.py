@@ -36,11 +36,9 @@ K_CHART = "sessions_chart"
 
 def _draw(settings: Settings, session_filter: SessionFilter, chart: str) -> None:
     if chart == "techniques":
-        _plot(technique_figure(load_technique_stats(settings, session_filter)),
-              "sessions_chart_techniques")
+        _plot(technique_figure(load_technique_stats(settings, session_filter)), "sessions_chart_techniques")
     elif chart == "time":
-        _plot(sessions_over_time_figure(load_period_stats(settings, session_filter)),
-              "sessions_chart_time")
+        _plot(sessions_over_time_figure(load_period_stats(settings, session_filter)), "sessions_chart_time")
     else:
         scatter = load_scatter(settings, session_filter)
         front = load_pareto_front(settings, session_filter)
@@ -56,17 +54,28 @@ def _charts_fragment(settings: Settings, session_filter: SessionFilter) -> None:
     head.markdown("#### Charts for all matching sessions")
     st.session_state.setdefault(K_CHART, "scatter")
     with choice:
-        chart = st.segmented_control(
-            "Chart", list(CHARTS), key=K_CHART, format_func=CHARTS.get, required=True,
-            label_visibility="collapsed", width="stretch",
-            help="Only the chart on screen is computed, so the page stays quick on big data.",
-        ) or "scatter"
+        chart = (
+            st.segmented_control(
+                "Chart",
+                list(CHARTS),
+                key=K_CHART,
+                format_func=CHARTS.get,
+                required=True,
+                label_visibility="collapsed",
+                width="stretch",
+                help="Only the chart on screen is computed, so the page stays quick on big data.",
+            )
+            or "scatter"
+        )
     try:
         _draw(settings, session_filter, chart)
     except DatabaseUnavailable as error:
         if error.timed_out:
-            st.info("This chart takes too long on this many sessions; narrow the filters "
-                    "(for example a date range) to draw it.", icon=":material/hourglass:")
+            st.info(
+                "This chart takes too long on this many sessions; narrow the filters "
+                "(for example a date range) to draw it.",
+                icon=":material/hourglass:",
+            )
         else:
             show_database_error(error, key="sessions_charts_retry")
 

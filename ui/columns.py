@@ -28,8 +28,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("techniques", "Techniques", "Optimization techniques applied in this session."),
     Column("size_reduction_percent", "Size reduction", "How much smaller the optimized model is."),
     Column("speed_improvement_percent", "Speed-up", "How much faster the optimized model is."),
-    Column("accuracy_delta_percent", "Accuracy change",
-           "Change in accuracy versus the original model, in percentage points."),
+    Column(
+        "accuracy_delta_percent",
+        "Accuracy change",
+        "Change in accuracy versus the original model, in percentage points.",
+    ),
     Column("duration", "Duration", "From created to completed; empty while unfinished."),
     Column("created_at", "Created", "When the session was created."),
     Column("updated_at", "Updated", "When the session last changed."),

@@ -65,25 +65,21 @@ def comparison_frame(comparison: Comparison) -> pd.DataFrame:
     """Rows: fields, metrics (best starred), criteria; one column per session (all text)."""
     sessions = comparison.sessions
     rows: dict[str, list[str]] = {
-        "Model": [s.model_name if s.model_known else f"{s.model_id} (no metadata)"
-                  for s in sessions],
+        "Model": [s.model_name if s.model_known else f"{s.model_id} (no metadata)" for s in sessions],
         "Model id": [s.model_id for s in sessions],
         "Techniques": [", ".join(t.replace("_", " ") for t in s.techniques) for s in sessions],
         "Status": [s.status for s in sessions],
         "Steps": [_steps(s) for s in sessions],
         "Progress": [f"{s.progress_percentage:.0f}%" for s in sessions],
-        "Created (UTC)": [f"{s.created_at:%Y-%m-%d %H:%M}" if s.created_at else ""
-                          for s in sessions],
-        "Finished (UTC)": [f"{s.completed_at:%Y-%m-%d %H:%M}" if s.completed_at else ""
-                           for s in sessions],
+        "Created (UTC)": [f"{s.created_at:%Y-%m-%d %H:%M}" if s.created_at else "" for s in sessions],
+        "Finished (UTC)": [f"{s.completed_at:%Y-%m-%d %H:%M}" if s.completed_at else "" for s in sessions],
     }
     if any(s.error_message for s in sessions):
         rows["Error"] = [s.error_message or "" for s in sessions]
     for metric in comparison.metric_names:
         best = set(comparison.best_for(metric))
         rows[METRIC_LABELS.get(metric, metric)] = [
-            _text(s.metric(metric), metric) + (BEST_MARK if s.session_id in best else "")
-            for s in sessions
+            _text(s.metric(metric), metric) + (BEST_MARK if s.session_id in best else "") for s in sessions
         ]
     for name in comparison.criteria_names:
         rows[f"Criteria: {name}"] = [_text(s.criterion(name)) for s in sessions]
@@ -101,8 +97,7 @@ def url_compare_ids(values: Sequence[str]) -> tuple[tuple[str, ...], list[str]]:
     """The ids of a ``?compare=`` link: each repeated value is one whole id, commas included
     (session ids are free text). Only the typed list in the picker is split on commas."""
     ids, problems = parse_compare_ids([v.replace(",", _COMMA) for v in values])
-    return (tuple(i.replace(_COMMA, ",") for i in ids),
-            [p.replace(_COMMA, ",") for p in problems])
+    return (tuple(i.replace(_COMMA, ",") for i in ids), [p.replace(_COMMA, ",") for p in problems])
 
 
 def _read_ids() -> tuple[tuple[str, ...], list[str]]:
@@ -118,16 +113,21 @@ def _render_picker(ids: Sequence[str]) -> None:
     st.session_state.setdefault(K_IDS, ", ".join(ids))
     with st.form("compare_form", border=False):
         left, right = st.columns([4, 1], vertical_alignment="bottom")
-        left.text_input("Session ids", key=K_IDS, placeholder="opt-20250601-000123, opt-...",
-                        help=f"{MIN_COMPARE} to {MAX_COMPARE} ids separated by commas.")
-        right.form_submit_button("Compare", on_click=_apply_input, type="primary",
-                                 width="stretch")
+        left.text_input(
+            "Session ids",
+            key=K_IDS,
+            placeholder="opt-20250601-000123, opt-...",
+            help=f"{MIN_COMPARE} to {MAX_COMPARE} ids separated by commas.",
+        )
+        right.form_submit_button("Compare", on_click=_apply_input, type="primary", width="stretch")
 
 
 def _legend(comparison: Comparison) -> str:
     lower = [METRIC_LABELS.get(m, m) for m in comparison.metric_names if lower_is_better(m)]
-    text = ("★ marks the best value of each metric reported by at least two sessions "
-            "(the highest, except for costs")
+    text = (
+        "★ marks the best value of each metric reported by at least two sessions "
+        "(the highest, except for costs"
+    )
     return text + (f" such as {', '.join(lower)}" if lower else "") + ", where lower is better)."
 
 
@@ -138,8 +138,11 @@ def render_compare(settings: Settings) -> None:
     for problem in problems:
         st.warning(f"Ignored {problem}.", icon="⚠️")
     if len(ids) < MIN_COMPARE:
-        st.info(f"Choose {MIN_COMPARE} to {MAX_COMPARE} sessions to compare: tick them in the "
-                "table on the Sessions page, or enter their ids here.", icon="ℹ️")
+        st.info(
+            f"Choose {MIN_COMPARE} to {MAX_COMPARE} sessions to compare: tick them in the "
+            "table on the Sessions page, or enter their ids here.",
+            icon="ℹ️",
+        )
         _render_picker(ids)
         return
     try:
@@ -151,21 +154,31 @@ def render_compare(settings: Settings) -> None:
     for missing in comparison.not_found:
         st.warning(f"Ignored `compare={missing}` in the link: no session has this id.", icon="⚠️")
     if len(comparison.sessions) < MIN_COMPARE:
-        st.info(f"Fewer than {MIN_COMPARE} of these sessions exist: nothing to compare yet.",
-                icon="ℹ️")
+        st.info(f"Fewer than {MIN_COMPARE} of these sessions exist: nothing to compare yet.", icon="ℹ️")
         _render_picker(ids)
         return
     st.caption(f"{len(comparison.sessions)} sessions side by side. " + _legend(comparison))
     frame = comparison_frame(comparison)
-    st.dataframe(frame.style.map(_highlight), width="stretch",
-                 height=min(35 * (len(frame) + 1) + 3, 900), key="compare_table",
-                 column_config={"_index": st.column_config.TextColumn("", width=260)})
-    st.plotly_chart(comparison_figure(comparison.sessions), width="stretch", theme="streamlit",
-                    key="compare_chart",
-                    config={"displaylogo": False, "toImageButtonOptions": {
-                        "format": "png", "filename": "session-comparison", "scale": 2}})
-    links = " · ".join(f"[{s.session_id}](Sessions?{urlencode({'session': s.session_id})})"
-                       for s in comparison.sessions)
+    st.dataframe(
+        frame.style.map(_highlight),
+        width="stretch",
+        height=min(35 * (len(frame) + 1) + 3, 900),
+        key="compare_table",
+        column_config={"_index": st.column_config.TextColumn("", width=260)},
+    )
+    st.plotly_chart(
+        comparison_figure(comparison.sessions),
+        width="stretch",
+        theme="streamlit",
+        key="compare_chart",
+        config={
+            "displaylogo": False,
+            "toImageButtonOptions": {"format": "png", "filename": "session-comparison", "scale": 2},
+        },
+    )
+    links = " · ".join(
+        f"[{s.session_id}](Sessions?{urlencode({'session': s.session_id})})" for s in comparison.sessions
+    )
     st.markdown(f"Open in the Sessions page: {links}")
     with st.expander("Change the sessions compared"):
         _render_picker(ids)

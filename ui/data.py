@@ -80,8 +80,7 @@ def _log(settings: Settings, what: str, error: BaseException) -> None:
     """Operators see failures in the terminal; a cancelled, abandoned view is not one."""
     if cancel.abandoned():
         return
-    print(f"[dashboard] {what} failed on {settings.masked_db_url}: {error!r}",
-          file=sys.stderr, flush=True)
+    print(f"[dashboard] {what} failed on {settings.masked_db_url}: {error!r}", file=sys.stderr, flush=True)
 
 
 def current_settings() -> Settings:
@@ -132,12 +131,10 @@ def load_data_issue_count(settings: Settings, session_filter: SessionFilter) -> 
     return _run(settings, lambda c: count_data_issues(c, session_filter.without_paging()))
 
 
-def _aggregate(settings: Settings, fn: Callable[..., T], session_filter: SessionFilter,
-               **kwargs: Any) -> T:
+def _aggregate(settings: Settings, fn: Callable[..., T], session_filter: SessionFilter, **kwargs: Any) -> T:
     """An aggregate through :mod:`core.cache` (keyed by filter and data version, bounded)."""
     try:
-        return cached(get_engine(settings), fn, session_filter, on_miss=pacing.wait_for_paint,
-                      **kwargs)
+        return cached(get_engine(settings), fn, session_filter, on_miss=pacing.wait_for_paint, **kwargs)
     except (SQLAlchemyError, DatabaseMissingError, OSError) as error:
         _log(settings, f"aggregate {fn.__name__}", error)
         cancel.leave_if_abandoned()
@@ -160,8 +157,9 @@ def load_scatter(settings: Settings, session_filter: SessionFilter) -> aggregate
     return _aggregate(settings, aggregates.scatter, session_filter)
 
 
-def load_technique_stats(settings: Settings, session_filter: SessionFilter
-                         ) -> tuple[aggregates.TechniqueStats, ...]:
+def load_technique_stats(
+    settings: Settings, session_filter: SessionFilter
+) -> tuple[aggregates.TechniqueStats, ...]:
     return _aggregate(settings, aggregates.technique_stats, session_filter)
 
 
@@ -188,14 +186,14 @@ def load_session(settings: Settings, session_id: str) -> dict[str, Any] | None:
 
 def clear_caches() -> None:
     """Forget this module's cached results and engine (the Retry button after a failure)."""
-    for function in (load_page, load_data_issue_count, load_model_choices, load_techniques,
-                     get_layer):
+    for function in (load_page, load_data_issue_count, load_model_choices, load_techniques, get_layer):
         function.clear()
     dispose_layers()
     default_cache.clear()
 
 
-def load_pareto_front(settings: Settings, session_filter: SessionFilter
-                      ) -> tuple[aggregates.SessionPoint, ...]:
+def load_pareto_front(
+    settings: Settings, session_filter: SessionFilter
+) -> tuple[aggregates.SessionPoint, ...]:
     """Completed matches no other beats on both size and speed (over all matches)."""
     return _aggregate(settings, aggregates.pareto_front, session_filter)

@@ -23,8 +23,13 @@ from ui.sidebar import update_view
 from ui.timefmt import duration_text, local_text, viewer_timezone
 from ui.view import ViewState
 
-BADGE_COLORS = {"pending": "gray", "running": "blue", "completed": "green", "failed": "red",
-                "cancelled": "orange"}
+BADGE_COLORS = {
+    "pending": "gray",
+    "running": "blue",
+    "completed": "green",
+    "failed": "red",
+    "cancelled": "orange",
+}
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$])")
 # Streamlit's Markdown turns bare "https://...", "www...." and e-mail addresses into live links,
 # backslash escapes or not (checked in Chromium). An invisible WORD JOINER (U+2060) before
@@ -65,8 +70,9 @@ def _structured(title: str, value: Any) -> None:
     if value is None:
         st.caption("None recorded.")
     elif isinstance(value, Malformed):
-        st.warning(f"The stored {title.lower()} are not valid JSON; shown as stored.",
-                   icon=":material/data_alert:")
+        st.warning(
+            f"The stored {title.lower()} are not valid JSON; shown as stored.", icon=":material/data_alert:"
+        )
         st.code(value.raw, language=None, wrap_lines=True)
     elif isinstance(value, dict):
         st.markdown(key_values(value) if value else "_Empty._")
@@ -76,9 +82,11 @@ def _structured(title: str, value: Any) -> None:
 
 
 def _timeline(detail: Mapping[str, Any], zone: str) -> None:
-    steps = (("Created", detail["created_at"]), ("Last update", detail["updated_at"]),
-             ("Completed" if detail["status"] == "completed" else "Finished",
-              detail["completed_at"]))
+    steps = (
+        ("Created", detail["created_at"]),
+        ("Last update", detail["updated_at"]),
+        ("Completed" if detail["status"] == "completed" else "Finished", detail["completed_at"]),
+    )
     cols = st.columns([4, 1, 4, 1, 4], vertical_alignment="center")
     for index, (name, moment) in enumerate(steps):
         with cols[index * 2].container(border=True):
@@ -98,33 +106,42 @@ def render_session_detail(detail: Mapping[str, Any], zone: str) -> None:
     heading.markdown(f"Model **{_escape(row.model_name)}** · `{row.model_id}`")
     total, done = detail.get("total_steps"), detail.get("completed_steps")
     steps = f"{done} of {total} steps done" if total else "steps unknown"
-    st.progress(min(1.0, max(0.0, row.progress_percentage / 100)),
-                text=f"{row.progress_percentage:.0f}% · {steps}")
+    st.progress(
+        min(1.0, max(0.0, row.progress_percentage / 100)), text=f"{row.progress_percentage:.0f}% · {steps}"
+    )
     if status == "failed":
-        st.error(f"**Error:** {_escape(detail.get('error_message') or 'no message recorded')}",
-                 icon=":material/error:")
+        st.error(
+            f"**Error:** {_escape(detail.get('error_message') or 'no message recorded')}",
+            icon=":material/error:",
+        )
     if row.has_data_issue:
-        st.warning("This session's criteria or results are malformed.",
-                   icon=":material/data_alert:")
+        st.warning("This session's criteria or results are malformed.", icon=":material/data_alert:")
     _timeline(detail, zone)
     duration = duration_text(row.duration_seconds)
     left, right = st.columns(2, gap="large")
     with left:
         st.markdown("##### Session")
-        st.markdown(key_values({
-            "Model name": row.model_name if row.model_known else "(no metadata for this model)",
-            "Model id": row.model_id,
-            "Framework": detail.get("framework"),
-            "Original size (MB)": detail.get("original_size_mb"),
-            "Techniques": list(row.techniques),
-            "Size reduction": None if row.size_reduction_percent is None
-            else f"{row.size_reduction_percent:.1f}%",
-            "Speed improvement": None if row.speed_improvement_percent is None
-            else f"{row.speed_improvement_percent:.1f}%",
-            "Accuracy change": None if row.accuracy_delta_percent is None
-            else f"{row.accuracy_delta_percent:+.2f} pp",
-            "Duration": duration or "still open",
-        }))
+        st.markdown(
+            key_values(
+                {
+                    "Model name": row.model_name if row.model_known else "(no metadata for this model)",
+                    "Model id": row.model_id,
+                    "Framework": detail.get("framework"),
+                    "Original size (MB)": detail.get("original_size_mb"),
+                    "Techniques": list(row.techniques),
+                    "Size reduction": None
+                    if row.size_reduction_percent is None
+                    else f"{row.size_reduction_percent:.1f}%",
+                    "Speed improvement": None
+                    if row.speed_improvement_percent is None
+                    else f"{row.speed_improvement_percent:.1f}%",
+                    "Accuracy change": None
+                    if row.accuracy_delta_percent is None
+                    else f"{row.accuracy_delta_percent:+.2f} pp",
+                    "Duration": duration or "still open",
+                }
+            )
+        )
     with right:
         _structured("Criteria", detail.get("criteria"))
         _structured("Results", detail.get("results"))
@@ -143,8 +160,10 @@ def _detail_dialog(settings: Settings, session_id: str) -> None:
         show_database_error(error, key="sessions_detail_retry")
         return
     if detail is None:
-        st.warning(f"No session has the id `{_escape(session_id)}` (it may have been deleted).",
-                   icon=":material/warning:")
+        st.warning(
+            f"No session has the id `{_escape(session_id)}` (it may have been deleted).",
+            icon=":material/warning:",
+        )
     else:
         render_session_detail(detail, viewer_timezone())
     if st.button("Close", key="sessions_detail_close"):

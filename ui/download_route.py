@@ -52,7 +52,6 @@ SCREEN_PARAMS = frozenset({HIDE, SHOW, SESSION, REFRESH})
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
-
 def _text(status: int, message: str) -> PlainTextResponse:
     return PlainTextResponse(message.rstrip() + "\n", status_code=status, headers=_NO_STORE)
 
@@ -75,11 +74,10 @@ def parse_filter(params: dict[str, list[str]]) -> SessionFilter:
     """The export's filter (paging dropped) from the link's parameters; FilterError if bad."""
     unknown = sorted(set(params) - set(FILTER_PARAMS) - SCREEN_PARAMS)
     if unknown:
-        raise FilterError(unknown[0], ", ".join(params[unknown[0]]),
-                          f"the parameters are {', '.join(FILTER_PARAMS)}")
-    return SessionFilter.from_params(
-        {k: v for k, v in params.items() if k in FILTER_PARAMS}
-    ).without_paging()
+        raise FilterError(
+            unknown[0], ", ".join(params[unknown[0]]), f"the parameters are {', '.join(FILTER_PARAMS)}"
+        )
+    return SessionFilter.from_params({k: v for k, v in params.items() if k in FILTER_PARAMS}).without_paging()
 
 
 def _csv_bytes(engine: Engine, f: SessionFilter) -> Iterator[bytes]:
@@ -137,8 +135,7 @@ async def sessions_csv(request: Request) -> Response:
     try:
         f = parse_filter(params)
     except FilterError as error:
-        return _text(400, f"Bad parameter `{error.field}`: {error.value!r} is not allowed; "
-                          f"{error.allowed}.")
+        return _text(400, f"Bad parameter `{error.field}`: {error.value!r} is not allowed; {error.allowed}.")
     try:
         auth = load_auth_settings()
         key = derive_key(validate_cookie_key(auth))
@@ -151,8 +148,12 @@ async def sessions_csv(request: Request) -> Response:
         _log(f"cannot read the credentials: {error}")
         return _text(503, "The dashboard's login is not set up correctly; ask its operator.")
     try:
-        check_token(key, token, canonical_query(f), credential_of=lambda name: (
-            password_fingerprint(users[name]) if name in users else None))
+        check_token(
+            key,
+            token,
+            canonical_query(f),
+            credential_of=lambda name: password_fingerprint(users[name]) if name in users else None,
+        )
     except LinkError as error:
         return _text(403, str(error))
     try:
@@ -164,13 +165,18 @@ async def sessions_csv(request: Request) -> Response:
         first = await run_in_threadpool(next, chunks)  # the header and first rows, or an error
     except (SQLAlchemyError, DatabaseMissingError, OSError) as error:
         _log(f"failed on {settings.masked_db_url}: {error!r}")
-        reason = str(error) if isinstance(error, DatabaseMissingError) else type(
-            getattr(error, "orig", None) or error).__name__
-        return _text(503, f"The database {settings.masked_db_url} could not be read ({reason}); "
-                          "try again in a moment.")
+        reason = (
+            str(error)
+            if isinstance(error, DatabaseMissingError)
+            else type(getattr(error, "orig", None) or error).__name__
+        )
+        return _text(
+            503, f"The database {settings.masked_db_url} could not be read ({reason}); try again in a moment."
+        )
     name = export_filename(f, datetime.now(UTC).date())
     return _ClosingStreamingResponse(
-        _relay(first, chunks), media_type=CSV_CONTENT_TYPE,
+        _relay(first, chunks),
+        media_type=CSV_CONTENT_TYPE,
         headers={**_NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'},
     )
 

@@ -23,8 +23,9 @@ def show_database_error(error: DatabaseUnavailable, *, key: str = "sessions_retr
             f"Database: `{error.masked_url}`\n\nReason: {error.reason}",
             icon=":material/cloud_off:",
         )
-        st.caption("Other pages keep working. Check that the database is running and reachable, "
-                   "then try again.")
+        st.caption(
+            "Other pages keep working. Check that the database is running and reachable, then try again."
+        )
         st.button("Retry", key=key, on_click=_retry, type="primary")
 
 

@@ -36,8 +36,15 @@ JSON_MIME = "application/json"
 LINK_REFRESH_S = 5 * 60  # well inside the link's lifetime
 
 
-def csv_link(username: str, credential: str, session_filter: SessionFilter, cookie_key: str,
-             base_path: str = "", *, now: float | None = None) -> str:
+def csv_link(
+    username: str,
+    credential: str,
+    session_filter: SessionFilter,
+    cookie_key: str,
+    base_path: str = "",
+    *,
+    now: float | None = None,
+) -> str:
     """The route's URL for every match of ``session_filter``, signed for ``username`` while
     their password fingerprint is ``credential``."""
     query = canonical_query(session_filter)
@@ -47,7 +54,7 @@ def csv_link(username: str, credential: str, session_filter: SessionFilter, cook
 
 
 def _csv_button(session_filter: SessionFilter, total: int) -> None:
-    """"Download CSV": a link signed now for the signed-in user (re-signed periodically)."""
+    """ "Download CSV": a link signed now for the signed-in user (re-signed periodically)."""
     username = st.session_state.get("username")
     credential = signed_in_fingerprint()
     url = ""
@@ -57,10 +64,14 @@ def _csv_button(session_filter: SessionFilter, total: int) -> None:
         except AuthConfigError:
             key = ""  # the login gate reports it; no link without a valid key
         if key:
-            url = csv_link(username, credential, session_filter, key,
-                           str(st.get_option("server.baseUrlPath") or ""))
+            url = csv_link(
+                username, credential, session_filter, key, str(st.get_option("server.baseUrlPath") or "")
+            )
     st.link_button(
-        "Download CSV", url or EXPORT_PATH, disabled=not url, icon=":material/download:",
+        "Download CSV",
+        url or EXPORT_PATH,
+        disabled=not url,
+        icon=":material/download:",
         key="sessions_download_csv",
         help=f"All {total:,} matching sessions in the table's order, not just this page.",
     )
@@ -76,15 +87,19 @@ def json_filename(session_filter: SessionFilter, today: Any) -> str:
     return name[: -len(".json")] + f"_page-{session_filter.page_number}.json"
 
 
-def render_downloads(settings: Settings, view: ViewState, page: Page, csv_slot: Any,
-                     json_slot: Any) -> None:
-    """"Download CSV" (all matches) and "Download JSON" (this page) in the given columns."""
+def render_downloads(settings: Settings, view: ViewState, page: Page, csv_slot: Any, json_slot: Any) -> None:
+    """ "Download CSV" (all matches) and "Download JSON" (this page) in the given columns."""
     today = datetime.now(UTC).date()
     f = view.filter
     with csv_slot.container(width="content"):  # the fragment's box would stretch otherwise
         st.fragment(_csv_button, run_every=LINK_REFRESH_S)(f.without_paging(), page.total)
     json_slot.download_button(
-        "Download JSON", data=lambda: page_json(page), file_name=json_filename(f, today),
-        mime=JSON_MIME, key="sessions_download_json", on_click="ignore", icon=":material/download:",
+        "Download JSON",
+        data=lambda: page_json(page),
+        file_name=json_filename(f, today),
+        mime=JSON_MIME,
+        key="sessions_download_json",
+        on_click="ignore",
+        icon=":material/download:",
         help="This page in the API's shape {sessions, total, skip, limit}.",
     )

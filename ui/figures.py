@@ -33,8 +33,22 @@ SPEED_COLOR = "#00a8a8"  # speed improvement, everywhere
 FRONT_COLOR = "#1f2933"
 # Distinct, colour-blind-friendlier qualitative palette (Tableau 10 + extras).
 COMBINATION_PALETTE: tuple[str, ...] = (
-    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
-    "#9c755f", "#bab0ac", "#86bcb6", "#d37295", "#8cd17d", "#b6992d", "#499894", "#79706e",
+    "#4e79a7",
+    "#f28e2b",
+    "#59a14f",
+    "#e15759",
+    "#76b7b2",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+    "#86bcb6",
+    "#d37295",
+    "#8cd17d",
+    "#b6992d",
+    "#499894",
+    "#79706e",
 )
 FONT_SIZE = 13
 # Bottom to top: results first, then what is still in flight.
@@ -42,8 +56,9 @@ STACK_ORDER = ("completed", "failed", "cancelled", "running", "pending")
 GRANULARITY_LABELS = {"day": "Day", "week": "Week starting (Monday)", "month": "Month"}
 
 
-def _layout(fig: go.Figure, title: str, *, height: int = 420, subtitle: str | None = None,
-            legend_y: float = -0.2) -> go.Figure:
+def _layout(
+    fig: go.Figure, title: str, *, height: int = 420, subtitle: str | None = None, legend_y: float = -0.2
+) -> go.Figure:
     title_spec: dict[str, object] = {"text": title, "x": 0, "xanchor": "left"}
     if subtitle:
         title_spec["subtitle"] = {"text": subtitle}
@@ -53,8 +68,14 @@ def _layout(fig: go.Figure, title: str, *, height: int = 420, subtitle: str | No
         margin={"l": 10, "r": 10, "t": 80 if subtitle else 50, "b": 10},
         font={"size": FONT_SIZE},
         # Below the plot: a legend that wraps never runs into the title or the toolbar.
-        legend={"orientation": "h", "yanchor": "top", "y": legend_y, "xanchor": "left", "x": 0,
-                "title": {"text": ""}},
+        legend={
+            "orientation": "h",
+            "yanchor": "top",
+            "y": legend_y,
+            "xanchor": "left",
+            "x": 0,
+            "title": {"text": ""},
+        },
         hoverlabel={"font_size": FONT_SIZE},
     )
     return fig
@@ -63,8 +84,9 @@ def _layout(fig: go.Figure, title: str, *, height: int = 420, subtitle: str | No
 def empty_figure(message: str, title: str = "") -> go.Figure:
     """A figure with no axes and ``message`` in the middle (for data that turned out empty)."""
     fig = go.Figure()
-    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper",
-                       showarrow=False, font={"size": FONT_SIZE + 2})
+    fig.add_annotation(
+        text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": FONT_SIZE + 2}
+    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return _layout(fig, title, height=260)
@@ -76,13 +98,19 @@ def empty_figure(message: str, title: str = "") -> go.Figure:
 def scatter_subtitle(scatter: Scatter) -> str:
     """What the scatter shows, saying so when it is a sample."""
     if scatter.sampled:
-        return (f"Showing an even sample of {len(scatter.points):,} of {scatter.total:,} completed "
-                "sessions (every k-th by id, drawn in the database)")
+        return (
+            f"Showing an even sample of {len(scatter.points):,} of {scatter.total:,} completed "
+            "sessions (every k-th by id, drawn in the database)"
+        )
     return f"All {scatter.total:,} completed sessions with both metrics"
 
 
-def scatter_figure(scatter: Scatter, front: Sequence[SessionPoint] = (), *,
-                   title: str = "Size reduction vs speed improvement") -> go.Figure:
+def scatter_figure(
+    scatter: Scatter,
+    front: Sequence[SessionPoint] = (),
+    *,
+    title: str = "Size reduction vs speed improvement",
+) -> go.Figure:
     """Completed sessions as points coloured by technique combination, plus the Pareto front.
 
     Hovering a point shows its session id, model name and techniques. The front (computed
@@ -94,33 +122,53 @@ def scatter_figure(scatter: Scatter, front: Sequence[SessionPoint] = (), *,
     combos = Counter(p.combination for p in scatter.points)
     for index, (combo, count) in enumerate(sorted(combos.items(), key=lambda kv: (-kv[1], kv[0]))):
         points = [p for p in scatter.points if p.combination == combo]
-        fig.add_trace(go.Scatter(
-            x=[p.size_reduction for p in points], y=[p.speed_improvement for p in points],
-            mode="markers", name=f"{combo.replace('_', ' ')} ({count:,})",
-            marker={"size": 7, "opacity": 0.7,
-                    "color": COMBINATION_PALETTE[index % len(COMBINATION_PALETTE)]},
-            customdata=[[p.session_id, p.model_name, combo.replace("_", " ")] for p in points],
-            hovertemplate=("<b>%{customdata[0]}</b><br>%{customdata[1]}<br>%{customdata[2]}"
-                           "<br>size −%{x:.1f}% · speed +%{y:.1f}%<extra></extra>"),
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=[p.size_reduction for p in points],
+                y=[p.speed_improvement for p in points],
+                mode="markers",
+                name=f"{combo.replace('_', ' ')} ({count:,})",
+                marker={
+                    "size": 7,
+                    "opacity": 0.7,
+                    "color": COMBINATION_PALETTE[index % len(COMBINATION_PALETTE)],
+                },
+                customdata=[[p.session_id, p.model_name, combo.replace("_", " ")] for p in points],
+                hovertemplate=(
+                    "<b>%{customdata[0]}</b><br>%{customdata[1]}<br>%{customdata[2]}"
+                    "<br>size −%{x:.1f}% · speed +%{y:.1f}%<extra></extra>"
+                ),
+            )
+        )
     if front:
         ordered = sorted(front, key=lambda p: (p.size_reduction, -p.speed_improvement))
         label_points = len(ordered) <= 8
-        fig.add_trace(go.Scatter(
-            x=[p.size_reduction for p in ordered], y=[p.speed_improvement for p in ordered],
-            mode="lines+markers+text" if label_points else "lines+markers",
-            name=f"Pareto front ({len(ordered)} sessions no other beats on both)",
-            line={"color": FRONT_COLOR, "width": 2, "shape": "vh", "dash": "dot"},
-            marker={"size": 11, "symbol": "diamond", "color": "rgba(0,0,0,0)",
-                    "line": {"color": FRONT_COLOR, "width": 2}},
-            text=[p.model_name for p in ordered] if label_points else None,
-            # The front is the upper-right edge of the cloud: labels go up and to the left.
-            textposition="top left", textfont={"size": FONT_SIZE - 2}, cliponaxis=False,
-            customdata=[[p.session_id, p.model_name, p.combination] for p in ordered],
-            hovertemplate=("<b>Pareto front</b><br>%{customdata[0]}<br>%{customdata[1]}"
-                           "<br>%{customdata[2]}<br>size −%{x:.1f}% · speed +%{y:.1f}%"
-                           "<extra></extra>"),
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=[p.size_reduction for p in ordered],
+                y=[p.speed_improvement for p in ordered],
+                mode="lines+markers+text" if label_points else "lines+markers",
+                name=f"Pareto front ({len(ordered)} sessions no other beats on both)",
+                line={"color": FRONT_COLOR, "width": 2, "shape": "vh", "dash": "dot"},
+                marker={
+                    "size": 11,
+                    "symbol": "diamond",
+                    "color": "rgba(0,0,0,0)",
+                    "line": {"color": FRONT_COLOR, "width": 2},
+                },
+                text=[p.model_name for p in ordered] if label_points else None,
+                # The front is the upper-right edge of the cloud: labels go up and to the left.
+                textposition="top left",
+                textfont={"size": FONT_SIZE - 2},
+                cliponaxis=False,
+                customdata=[[p.session_id, p.model_name, p.combination] for p in ordered],
+                hovertemplate=(
+                    "<b>Pareto front</b><br>%{customdata[0]}<br>%{customdata[1]}"
+                    "<br>%{customdata[2]}<br>size −%{x:.1f}% · speed +%{y:.1f}%"
+                    "<extra></extra>"
+                ),
+            )
+        )
     fig.update_xaxes(title_text="Size reduction (%)", ticksuffix="%", zeroline=False)
     fig.update_yaxes(title_text="Speed improvement (%)", ticksuffix="%", zeroline=False)
     return _layout(fig, title, height=520, subtitle=scatter_subtitle(scatter))
@@ -129,52 +177,88 @@ def scatter_figure(scatter: Scatter, front: Sequence[SessionPoint] = (), *,
 # -- per technique ------------------------------------------------------------------------------
 
 
-def technique_figure(stats: Sequence[TechniqueStats], *,
-                     title: str = "By technique") -> go.Figure:
+def technique_figure(stats: Sequence[TechniqueStats], *, title: str = "By technique") -> go.Figure:
     """Median size reduction and speed improvement per technique with their interquartile
     range (completed sessions), and each technique's success rate beside them."""
     if not stats:
         return empty_figure("No sessions with techniques in this selection", title)
     ordered = sorted(stats, key=lambda t: t.technique, reverse=True)  # A at the top
     names = [t.technique.replace("_", " ") for t in ordered]
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.7, 0.3],
-                        horizontal_spacing=0.04,
-                        subplot_titles=("Median of completed sessions, bar = 25th-75th percentile",
-                                        "Success rate (completed / finished)"))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        column_widths=[0.7, 0.3],
+        horizontal_spacing=0.04,
+        subplot_titles=(
+            "Median of completed sessions, bar = 25th-75th percentile",
+            "Success rate (completed / finished)",
+        ),
+    )
     # Horizontal groups stack upwards: speed first puts size on top, as the legend reads.
-    for label, attr, color in (("Speed improvement", "speed_improvement", SPEED_COLOR),
-                               ("Size reduction", "size_reduction", SIZE_COLOR)):
+    for label, attr, color in (
+        ("Speed improvement", "speed_improvement", SPEED_COLOR),
+        ("Size reduction", "size_reduction", SIZE_COLOR),
+    ):
         metrics = [getattr(t, attr) for t in ordered]
         medians = [m.median for m in metrics]
-        fig.add_trace(go.Bar(
-            y=names, x=medians, orientation="h", name=label, marker_color=color,
-            error_x={"type": "data", "symmetric": False, "thickness": 1.5, "width": 4,
-                     "array": [_gap(m.p75, m.median) for m in metrics],
-                     "arrayminus": [_gap(m.median, m.p25) for m in metrics]},
-            customdata=[[m.p25, m.p75, m.mean, t.completed] for m, t in zip(metrics, ordered,
-                                                                            strict=True)],
-            hovertemplate=(f"<b>%{{y}}</b><br>{label}: median %{{x:.1f}}%<br>"
-                           "25th-75th: %{customdata[0]:.1f}% - %{customdata[1]:.1f}%<br>"
-                           "mean %{customdata[2]:.1f}% over %{customdata[3]:,} completed"
-                           "<extra></extra>"),
-        ), row=1, col=1)
+        fig.add_trace(
+            go.Bar(
+                y=names,
+                x=medians,
+                orientation="h",
+                name=label,
+                marker_color=color,
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "thickness": 1.5,
+                    "width": 4,
+                    "array": [_gap(m.p75, m.median) for m in metrics],
+                    "arrayminus": [_gap(m.median, m.p25) for m in metrics],
+                },
+                customdata=[
+                    [m.p25, m.p75, m.mean, t.completed] for m, t in zip(metrics, ordered, strict=True)
+                ],
+                hovertemplate=(
+                    f"<b>%{{y}}</b><br>{label}: median %{{x:.1f}}%<br>"
+                    "25th-75th: %{customdata[0]:.1f}% - %{customdata[1]:.1f}%<br>"
+                    "mean %{customdata[2]:.1f}% over %{customdata[3]:,} completed"
+                    "<extra></extra>"
+                ),
+            ),
+            row=1,
+            col=1,
+        )
     rates = [None if t.success_rate is None else t.success_rate * 100 for t in ordered]
-    fig.add_trace(go.Bar(
-        y=names, x=rates, orientation="h", name="Success rate", marker_color=STATUS_COLORS["completed"],
-        showlegend=False, text=[_percent(r) for r in rates], textposition="inside",
-        insidetextanchor="end",
-        customdata=[[t.completed, t.completed + t.failed + t.cancelled, t.sessions]
-                    for t in ordered],
-        hovertemplate=("<b>%{y}</b><br>success %{x:.1f}%: %{customdata[0]:,} of "
-                       "%{customdata[1]:,} finished<br>%{customdata[2]:,} sessions in all"
-                       "<extra></extra>"),
-    ), row=1, col=2)
+    fig.add_trace(
+        go.Bar(
+            y=names,
+            x=rates,
+            orientation="h",
+            name="Success rate",
+            marker_color=STATUS_COLORS["completed"],
+            showlegend=False,
+            text=[_percent(r) for r in rates],
+            textposition="inside",
+            insidetextanchor="end",
+            customdata=[[t.completed, t.completed + t.failed + t.cancelled, t.sessions] for t in ordered],
+            hovertemplate=(
+                "<b>%{y}</b><br>success %{x:.1f}%: %{customdata[0]:,} of "
+                "%{customdata[1]:,} finished<br>%{customdata[2]:,} sessions in all"
+                "<extra></extra>"
+            ),
+        ),
+        row=1,
+        col=2,
+    )
     fig.update_layout(barmode="group", bargap=0.25, legend_traceorder="reversed")
     fig.update_xaxes(ticksuffix="%", rangemode="tozero", row=1, col=1)
     fig.update_xaxes(ticksuffix="%", range=[0, 100], dtick=25, row=1, col=2)
     fig.update_annotations(font_size=FONT_SIZE - 1)
-    return _layout(fig, title, height=max(340, 140 + 70 * len(ordered)),
-                   legend_y=-40 / max(200, 70 * len(ordered)))
+    return _layout(
+        fig, title, height=max(340, 140 + 70 * len(ordered)), legend_y=-40 / max(200, 70 * len(ordered))
+    )
 
 
 def _gap(high: float | None, low: float | None) -> float | None:
@@ -188,8 +272,7 @@ def _percent(value: float | None) -> str:
 # -- over time -----------------------------------------------------------------------------
 
 
-def sessions_over_time_figure(series: PeriodSeries, *,
-                              title: str = "Sessions started") -> go.Figure:
+def sessions_over_time_figure(series: PeriodSeries, *, title: str = "Sessions started") -> go.Figure:
     """Sessions started per day/week/month, stacked by status."""
     if not series.periods or not any(p.sessions for p in series.periods):
         return empty_figure("No sessions in this range", title)
@@ -199,34 +282,45 @@ def sessions_over_time_figure(series: PeriodSeries, *,
         counts = [p.by_status.get(status, 0) for p in series.periods]
         if not any(counts):
             continue
-        fig.add_trace(go.Bar(
-            x=starts, y=counts, name=status, marker_color=STATUS_COLORS[status],
-            hovertemplate=f"%{{x|%Y-%m-%d}}: %{{y:,}} {status}<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Bar(
+                x=starts,
+                y=counts,
+                name=status,
+                marker_color=STATUS_COLORS[status],
+                hovertemplate=f"%{{x|%Y-%m-%d}}: %{{y:,}} {status}<extra></extra>",
+            )
+        )
     fig.update_layout(barmode="stack", bargap=0.15, legend_traceorder="normal")
     fig.update_xaxes(title_text=GRANULARITY_LABELS[series.granularity])
     fig.update_yaxes(title_text="Sessions", rangemode="tozero")
     return _layout(fig, f"{title} per {series.granularity}")
 
 
-def trend_figure(series: PeriodSeries, *,
-                 title: str = "Median results of completed sessions") -> go.Figure:
+def trend_figure(series: PeriodSeries, *, title: str = "Median results of completed sessions") -> go.Figure:
     """Median size reduction and speed improvement per period (gaps where nothing completed)."""
-    if not any(p.median_size_reduction is not None or p.median_speed_improvement is not None
-               for p in series.periods):
+    if not any(
+        p.median_size_reduction is not None or p.median_speed_improvement is not None for p in series.periods
+    ):
         return empty_figure("No completed sessions in this range", title)
     starts = [p.start for p in series.periods]
     fig = go.Figure()
     for label, values, color in (
         ("Median size reduction", [p.median_size_reduction for p in series.periods], SIZE_COLOR),
-        ("Median speed improvement", [p.median_speed_improvement for p in series.periods],
-         SPEED_COLOR),
+        ("Median speed improvement", [p.median_speed_improvement for p in series.periods], SPEED_COLOR),
     ):
-        fig.add_trace(go.Scatter(
-            x=starts, y=values, name=label, mode="lines+markers", connectgaps=False,
-            line={"color": color, "width": 2}, marker={"size": 5},
-            hovertemplate=f"%{{x|%Y-%m-%d}}: {label.lower()} %{{y:.1f}}%<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=starts,
+                y=values,
+                name=label,
+                mode="lines+markers",
+                connectgaps=False,
+                line={"color": color, "width": 2},
+                marker={"size": 5},
+                hovertemplate=f"%{{x|%Y-%m-%d}}: {label.lower()} %{{y:.1f}}%<extra></extra>",
+            )
+        )
     fig.update_xaxes(title_text=GRANULARITY_LABELS[series.granularity])
     fig.update_yaxes(title_text="Percent", ticksuffix="%", rangemode="tozero")
     return _layout(fig, f"{title} per {series.granularity}")
@@ -239,8 +333,9 @@ def _number(value: object) -> float | None:
     return value if isinstance(value, float) else None
 
 
-def comparison_figure(sessions: Sequence[ComparedSession], *,
-                      title: str = "Size and speed improvement side by side") -> go.Figure:
+def comparison_figure(
+    sessions: Sequence[ComparedSession], *, title: str = "Size and speed improvement side by side"
+) -> go.Figure:
     """Grouped bars: size reduction and speed improvement of each compared session."""
     sizes = [_number(s.metric("size_reduction_percent")) for s in sessions]
     speeds = [_number(s.metric("speed_improvement_percent")) for s in sessions]
@@ -252,11 +347,18 @@ def comparison_figure(sessions: Sequence[ComparedSession], *,
         ("Size reduction", sizes, SIZE_COLOR),
         ("Speed improvement", speeds, SPEED_COLOR),
     ):
-        fig.add_trace(go.Bar(
-            x=labels, y=values, name=name, marker_color=color,
-            text=["n/a" if v is None else f"{v:.1f}%" for v in values], textposition="outside",
-            cliponaxis=False, hovertemplate=f"%{{x}}<br>{name}: %{{y:.1f}}%<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Bar(
+                x=labels,
+                y=values,
+                name=name,
+                marker_color=color,
+                text=["n/a" if v is None else f"{v:.1f}%" for v in values],
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate=f"%{{x}}<br>{name}: %{{y:.1f}}%<extra></extra>",
+            )
+        )
     fig.update_layout(barmode="group", bargap=0.3)
     fig.update_yaxes(title_text="Percent", ticksuffix="%", rangemode="tozero")
     return _layout(fig, title, height=400)

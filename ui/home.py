@@ -22,8 +22,16 @@ from ui.timefmt import viewer_timezone
 from ui.view import ViewState
 
 LATEST = 10
-LATEST_COLUMNS = ("session_id", "model_name", "status", "progress_percentage", "techniques",
-                  "size_reduction_percent", "speed_improvement_percent", "created_at")
+LATEST_COLUMNS = (
+    "session_id",
+    "model_name",
+    "status",
+    "progress_percentage",
+    "techniques",
+    "size_reduction_percent",
+    "speed_improvement_percent",
+    "created_at",
+)
 
 
 def _has_sessions_table(settings: Settings) -> bool:
@@ -44,8 +52,7 @@ def load_latest(settings: Settings) -> Page | None:
             return None
         return load_page(settings, SessionFilter(limit=LATEST))
     except DatabaseUnavailable as error:
-        st.error(f"Could not read the sessions database {where}: {error.reason}.",
-                 icon=":material/error:")
+        st.error(f"Could not read the sessions database {where}: {error.reason}.", icon=":material/error:")
         return None
 
 
@@ -57,11 +64,15 @@ def render_database_summary(settings: Settings, page: Page | None) -> None:
         st.markdown(f"The database holds **{page.total:,}** optimization {noun}.")
         plan = get_layer(settings).plan()
         if plan.uses_copy:
-            st.caption("Pages read the dashboard's own copy of the sessions, kept current "
-                       "within seconds (the speed layer).")
+            st.caption(
+                "Pages read the dashboard's own copy of the sessions, kept current "
+                "within seconds (the speed layer)."
+            )
         else:
-            st.caption(f"Pages read the platform's tables directly, without the speed layer: "
-                       f"{escape_markdown(plan.reason)}.")
+            st.caption(
+                f"Pages read the platform's tables directly, without the speed layer: "
+                f"{escape_markdown(plan.reason)}."
+            )
     if settings.is_default_database:
         st.info(
             "This is the **demo database**: generated example data, not your platform's. "
@@ -89,5 +100,6 @@ def render_latest_sessions(settings: Settings, page: Page | None) -> None:
         hide_index=True,
         width="stretch",
     )
-    st.page_link("pages/1_Sessions.py", label="Filter, sort and export all sessions",
-                 icon=":material/arrow_forward:")
+    st.page_link(
+        "pages/1_Sessions.py", label="Filter, sort and export all sessions", icon=":material/arrow_forward:"
+    )

@@ -63,26 +63,36 @@ def load_overview(settings: Settings, f: SessionFilter) -> OverviewData:
     become :class:`DatabaseUnavailable`.
     """
     calls: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
-        "change": (A.summary_change, {}), "series": (A.period_stats, {}),
-        "scatter": (A.scatter, {}), "front": (A.pareto_front, {}),
-        "techniques": (A.technique_stats, {}), "models": (A.model_ranking, {"limit": MODELS_SHOWN}),
+        "change": (A.summary_change, {}),
+        "series": (A.period_stats, {}),
+        "scatter": (A.scatter, {}),
+        "front": (A.pareto_front, {}),
+        "techniques": (A.technique_stats, {}),
+        "models": (A.model_ranking, {"limit": MODELS_SHOWN}),
     }
     try:
         engine = get_engine(settings)
         with ThreadPoolExecutor(max_workers=PARALLEL_QUERIES) as pool:
-            futures = {name: pool.submit(cached, engine, fn, f, **kwargs)
-                       for name, (fn, kwargs) in calls.items()}
+            futures = {
+                name: pool.submit(cached, engine, fn, f, **kwargs) for name, (fn, kwargs) in calls.items()
+            }
             return OverviewData(**{name: future.result() for name, future in futures.items()})
     except (SQLAlchemyError, DatabaseMissingError, OSError) as error:
-        print(f"[dashboard] overview aggregates failed on {settings.masked_db_url}: {error!r}",
-              file=sys.stderr, flush=True)
+        print(
+            f"[dashboard] overview aggregates failed on {settings.masked_db_url}: {error!r}",
+            file=sys.stderr,
+            flush=True,
+        )
         raise DatabaseUnavailable(settings, error) from None
 
 
 def plot_config(name: str) -> dict[str, Any]:
     """Plotly's toolbar: PNG download at twice the screen size, named after the chart."""
-    return {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"],
-            "toImageButtonOptions": {"format": "png", "filename": name, "scale": 2}}
+    return {
+        "displaylogo": False,
+        "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+        "toImageButtonOptions": {"format": "png", "filename": name, "scale": 2},
+    }
 
 
 def sessions_link(f: SessionFilter, **extra: Sequence[str] | str) -> str:
@@ -155,49 +165,80 @@ def _mb_change(now: float | None, before: float | None) -> str | None:
 
 def _metric(column: Any, label: str, value: str, delta: str | None, help_text: str) -> None:
     flat = delta is not None and delta.lstrip("+-").startswith(("0 ", "0.0 ", "0 MB", "0 ("))
-    column.metric(label, value, delta, help=help_text, border=True,
-                  delta_color="off" if flat else "normal", delta_arrow="off" if flat else "auto")
+    column.metric(
+        label,
+        value,
+        delta,
+        help=help_text,
+        border=True,
+        delta_color="off" if flat else "normal",
+        delta_arrow="off" if flat else "auto",
+    )
 
 
 def render_cards(change: A.SummaryChange) -> None:
     """Six headline cards; each (but "running now") with its change against the previous period."""
     now, before = change.current, change.previous
     cards = st.columns(6)
-    _metric(cards[0], "Sessions started", f"{now.sessions:,}",
-            _count_change(now.sessions, before.sessions) if before else None,
-            "Sessions created in the selected range.")
-    _metric(cards[1], "Success rate", percent(now.success_rate, share=True),
-            _points(now.success_rate, before.success_rate, share=True) if before else None,
-            f"Completed / finished (completed + failed + cancelled): {now.completed:,} of "
-            f"{now.finished:,}. Running and pending sessions are not counted yet.")
-    _metric(cards[2], "Median size cut", percent(now.median_size_reduction),
-            _points(now.median_size_reduction, before.median_size_reduction) if before else None,
-            "Median size reduction over completed sessions that report one.")
-    _metric(cards[3], "Median speed", percent(now.median_speed_improvement),
-            _points(now.median_speed_improvement, before.median_speed_improvement)
-            if before else None,
-            "Median speed improvement over completed sessions that report one.")
-    _metric(cards[4], "Storage saved", megabytes(now.mb_saved),
-            _mb_change(now.mb_saved, before.mb_saved) if before else None,
-            f"Model original size x size reduction, summed over {now.mb_saved_sessions:,} "
-            "completed sessions whose model size is known.")
-    _metric(cards[5], "Running now", f"{now.running:,}", None,
-            "Sessions in this selection whose status is running.")
+    _metric(
+        cards[0],
+        "Sessions started",
+        f"{now.sessions:,}",
+        _count_change(now.sessions, before.sessions) if before else None,
+        "Sessions created in the selected range.",
+    )
+    _metric(
+        cards[1],
+        "Success rate",
+        percent(now.success_rate, share=True),
+        _points(now.success_rate, before.success_rate, share=True) if before else None,
+        f"Completed / finished (completed + failed + cancelled): {now.completed:,} of "
+        f"{now.finished:,}. Running and pending sessions are not counted yet.",
+    )
+    _metric(
+        cards[2],
+        "Median size cut",
+        percent(now.median_size_reduction),
+        _points(now.median_size_reduction, before.median_size_reduction) if before else None,
+        "Median size reduction over completed sessions that report one.",
+    )
+    _metric(
+        cards[3],
+        "Median speed",
+        percent(now.median_speed_improvement),
+        _points(now.median_speed_improvement, before.median_speed_improvement) if before else None,
+        "Median speed improvement over completed sessions that report one.",
+    )
+    _metric(
+        cards[4],
+        "Storage saved",
+        megabytes(now.mb_saved),
+        _mb_change(now.mb_saved, before.mb_saved) if before else None,
+        f"Model original size x size reduction, summed over {now.mb_saved_sessions:,} "
+        "completed sessions whose model size is known.",
+    )
+    _metric(
+        cards[5],
+        "Running now",
+        f"{now.running:,}",
+        None,
+        "Sessions in this selection whose status is running.",
+    )
     if change.previous_start is not None and change.previous_end is not None:
         last = change.previous_end - timedelta(microseconds=1)
         days = (change.previous_end - change.previous_start).total_seconds() / 86400
-        st.caption(f"Changes compare with the {days:,.0f} days before: "
-                   f"{change.previous_start:%Y-%m-%d} to {last:%Y-%m-%d} (UTC).")
+        st.caption(
+            f"Changes compare with the {days:,.0f} days before: "
+            f"{change.previous_start:%Y-%m-%d} to {last:%Y-%m-%d} (UTC)."
+        )
     else:
         st.caption("Pick a date range in the sidebar to compare with the period just before it.")
 
 
 def render_empty_state() -> None:
     with st.container(border=True):
-        st.info("**No sessions match these filters.** Widen the date range or clear a filter.",
-                icon="🔎")
-        st.button("Reset filters", key="overview_empty_reset", on_click=reset_filters,
-                  type="primary")
+        st.info("**No sessions match these filters.** Widen the date range or clear a filter.", icon="🔎")
+        st.button("Reset filters", key="overview_empty_reset", on_click=reset_filters, type="primary")
 
 
 def _chart(fig: Any, name: str) -> None:
@@ -213,65 +254,88 @@ def render_time_charts(series: A.PeriodSeries) -> None:
 
 
 def render_tradeoff(scatter: A.Scatter, front: Sequence[A.SessionPoint], f: SessionFilter) -> None:
-    _chart(scatter_figure(scatter, front, title="Trade-off: size reduction vs speed improvement"),
-           "tradeoff")
+    _chart(scatter_figure(scatter, front, title="Trade-off: size reduction vs speed improvement"), "tradeoff")
     if not front:
         return
-    st.caption(f"The Pareto front holds the {len(front)} completed sessions that no other session "
-               "beats on both size reduction and speed improvement, computed over every match "
-               "(not only the points drawn).")
+    st.caption(
+        f"The Pareto front holds the {len(front)} completed sessions that no other session "
+        "beats on both size reduction and speed improvement, computed over every match "
+        "(not only the points drawn)."
+    )
     with st.expander(f"Pareto front sessions ({len(front)})"):
-        frame = pd.DataFrame({
-            "Session": [p.session_id for p in front],
-            "Model": [p.model_name for p in front],
-            "Techniques": [p.combination for p in front],
-            "Size reduction": [p.size_reduction for p in front],
-            "Speed improvement": [p.speed_improvement for p in front],
-            "Open": [sessions_link(f, session=p.session_id) for p in front],
-        })
-        st.dataframe(frame, hide_index=True, width="stretch", column_config={
-            "Size reduction": st.column_config.NumberColumn(format="%.1f%%"),
-            "Speed improvement": st.column_config.NumberColumn(format="%.1f%%"),
-            "Open": st.column_config.LinkColumn(display_text="Details →"),
-        })
+        frame = pd.DataFrame(
+            {
+                "Session": [p.session_id for p in front],
+                "Model": [p.model_name for p in front],
+                "Techniques": [p.combination for p in front],
+                "Size reduction": [p.size_reduction for p in front],
+                "Speed improvement": [p.speed_improvement for p in front],
+                "Open": [sessions_link(f, session=p.session_id) for p in front],
+            }
+        )
+        st.dataframe(
+            frame,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "Size reduction": st.column_config.NumberColumn(format="%.1f%%"),
+                "Speed improvement": st.column_config.NumberColumn(format="%.1f%%"),
+                "Open": st.column_config.LinkColumn(display_text="Details →"),
+            },
+        )
 
 
 def models_frame(ranking: A.ModelRanking, f: SessionFilter) -> pd.DataFrame:
     """The ranked models as a small frame, each with its link to the Sessions page."""
     rows = ranking.rows
-    return pd.DataFrame({
-        "Rank": list(range(1, len(rows) + 1)),
-        "Model": [r.model_name if r.model_known else f"{r.model_id} (no metadata)" for r in rows],
-        "Sessions": [r.sessions for r in rows],
-        "Completed": [r.completed for r in rows],
-        "Best size reduction": [r.best_size_reduction for r in rows],
-        "Best speed improvement": [r.best_speed_improvement for r in rows],
-        "Last optimized": [r.last_optimized.replace(tzinfo=None) if r.last_optimized else None
-                           for r in rows],
-        "Sessions page": [sessions_link(_with_model(f, r.model_id)) for r in rows],
-    })
+    return pd.DataFrame(
+        {
+            "Rank": list(range(1, len(rows) + 1)),
+            "Model": [r.model_name if r.model_known else f"{r.model_id} (no metadata)" for r in rows],
+            "Sessions": [r.sessions for r in rows],
+            "Completed": [r.completed for r in rows],
+            "Best size reduction": [r.best_size_reduction for r in rows],
+            "Best speed improvement": [r.best_speed_improvement for r in rows],
+            "Last optimized": [
+                r.last_optimized.replace(tzinfo=None) if r.last_optimized else None for r in rows
+            ],
+            "Sessions page": [sessions_link(_with_model(f, r.model_id)) for r in rows],
+        }
+    )
 
 
 def _with_model(f: SessionFilter, model_id: str) -> SessionFilter:
-    return SessionFilter(statuses=f.statuses, model_ids=(model_id,), techniques=f.techniques,
-                         start_date=f.start_date, end_date=f.end_date)
+    return SessionFilter(
+        statuses=f.statuses,
+        model_ids=(model_id,),
+        techniques=f.techniques,
+        start_date=f.start_date,
+        end_date=f.end_date,
+    )
 
 
 def render_models(ranking: A.ModelRanking, f: SessionFilter) -> None:
     st.subheader("Models ranked by their best completed session")
     shown = len(ranking.rows)
-    st.caption(f"Best size reduction first, then best speed improvement. "
-               f"{'Top ' + str(shown) + ' of ' if shown < ranking.total_models else ''}"
-               f"{ranking.total_models:,} models with sessions in this selection. "
-               "The link opens the Sessions page filtered to that model.")
+    st.caption(
+        f"Best size reduction first, then best speed improvement. "
+        f"{'Top ' + str(shown) + ' of ' if shown < ranking.total_models else ''}"
+        f"{ranking.total_models:,} models with sessions in this selection. "
+        "The link opens the Sessions page filtered to that model."
+    )
     with st.container(key="overview_model_ranking"):
-        st.dataframe(models_frame(ranking, f), hide_index=True, width="stretch", column_config={
-            "Rank": st.column_config.NumberColumn(width="small"),
-            "Best size reduction": st.column_config.NumberColumn(format="%.1f%%"),
-            "Best speed improvement": st.column_config.NumberColumn(format="%.1f%%"),
-            "Last optimized": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm [UTC]"),
-            "Sessions page": st.column_config.LinkColumn(display_text="Open sessions →"),
-        })
+        st.dataframe(
+            models_frame(ranking, f),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "Rank": st.column_config.NumberColumn(width="small"),
+                "Best size reduction": st.column_config.NumberColumn(format="%.1f%%"),
+                "Best speed improvement": st.column_config.NumberColumn(format="%.1f%%"),
+                "Last optimized": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm [UTC]"),
+                "Sessions page": st.column_config.LinkColumn(display_text="Open sessions →"),
+            },
+        )
 
 
 # -- metrics CSV ------------------------------------------------------------------------------
@@ -282,8 +346,9 @@ def _csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if v is None else neutralise(str(round(v, 4) if isinstance(v, float)
-                                                              else v)) for v in row])
+        writer.writerow(
+            ["" if v is None else neutralise(str(round(v, 4) if isinstance(v, float) else v)) for v in row]
+        )
     return out.getvalue().encode("utf-8")
 
 
@@ -294,8 +359,14 @@ def technique_csv(stats: Sequence[A.TechniqueStats]) -> bytes:
         header += [f"{metric}_{s}_percent" for s in ("mean", "p25", "median", "p75")]
     rows = []
     for t in stats:
-        row: list[object] = [t.technique, t.sessions, t.completed, t.failed, t.cancelled,
-                             None if t.success_rate is None else t.success_rate * 100]
+        row: list[object] = [
+            t.technique,
+            t.sessions,
+            t.completed,
+            t.failed,
+            t.cancelled,
+            None if t.success_rate is None else t.success_rate * 100,
+        ]
         for m in (t.size_reduction, t.speed_improvement):
             row += [m.mean, m.p25, m.median, m.p75]
         rows.append(row)
@@ -305,10 +376,25 @@ def technique_csv(stats: Sequence[A.TechniqueStats]) -> bytes:
 def period_csv(series: A.PeriodSeries) -> bytes:
     """Per-period counts by status and medians as CSV."""
     statuses = [s for s, _ in series.periods[0].counts] if series.periods else []
-    header = ["period_start", "granularity", "sessions", *statuses,
-              "median_size_reduction_percent", "median_speed_improvement_percent"]
-    rows = [[p.start.isoformat(), series.granularity, p.sessions, *(n for _, n in p.counts),
-             p.median_size_reduction, p.median_speed_improvement] for p in series.periods]
+    header = [
+        "period_start",
+        "granularity",
+        "sessions",
+        *statuses,
+        "median_size_reduction_percent",
+        "median_speed_improvement_percent",
+    ]
+    rows = [
+        [
+            p.start.isoformat(),
+            series.granularity,
+            p.sessions,
+            *(n for _, n in p.counts),
+            p.median_size_reduction,
+            p.median_speed_improvement,
+        ]
+        for p in series.periods
+    ]
     return _csv(header, rows)
 
 
@@ -321,17 +407,26 @@ def _file_suffix(f: SessionFilter, today: date) -> str:
     return f"{today.isoformat()}{span}"
 
 
-def render_downloads(stats: Sequence[A.TechniqueStats], series: A.PeriodSeries,
-                     f: SessionFilter) -> None:
+def render_downloads(stats: Sequence[A.TechniqueStats], series: A.PeriodSeries, f: SessionFilter) -> None:
     st.subheader("Metrics for your report")
     suffix = _file_suffix(f, datetime.now().date())
     left, right, _ = st.columns([1, 1, 2])
-    left.download_button("Download technique metrics CSV", technique_csv(stats),
-                         file_name=f"overview_techniques_{suffix}.csv", mime="text/csv",
-                         key="overview_download_techniques", width="stretch")
-    right.download_button(f"Download {series.granularity}ly metrics CSV", period_csv(series),
-                          file_name=f"overview_periods_{suffix}.csv", mime="text/csv",
-                          key="overview_download_periods", width="stretch")
+    left.download_button(
+        "Download technique metrics CSV",
+        technique_csv(stats),
+        file_name=f"overview_techniques_{suffix}.csv",
+        mime="text/csv",
+        key="overview_download_techniques",
+        width="stretch",
+    )
+    right.download_button(
+        f"Download {series.granularity}ly metrics CSV",
+        period_csv(series),
+        file_name=f"overview_periods_{suffix}.csv",
+        mime="text/csv",
+        key="overview_download_periods",
+        width="stretch",
+    )
     st.caption("Each chart downloads as PNG from its toolbar (camera icon, top right on hover).")
 
 

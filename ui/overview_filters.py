@@ -34,8 +34,7 @@ _FILTER = "_overview_filter"
 _PROBLEMS = "_overview_problems"
 
 QUICK_RANGES: dict[str, int | None] = {"7": 7, "30": 30, "90": 90, "365": 365, "all": None}
-QUICK_LABELS = {"7": "7 days", "30": "30 days", "90": "90 days", "365": "12 months",
-                "all": "All time"}
+QUICK_LABELS = {"7": "7 days", "30": "30 days", "90": "90 days", "365": "12 months", "all": "All time"}
 EARLIEST = date(2000, 1, 1)
 Params = dict[str, list[str]]
 
@@ -66,8 +65,9 @@ def _utc_date(value: DateBound | None) -> date | None:
     return value
 
 
-def parse_params(params: Mapping[str, Sequence[str]], *, model_ids: Sequence[str],
-                 techniques: Sequence[str]) -> tuple[SessionFilter, list[LinkProblem]]:
+def parse_params(
+    params: Mapping[str, Sequence[str]], *, model_ids: Sequence[str], techniques: Sequence[str]
+) -> tuple[SessionFilter, list[LinkProblem]]:
     """The filter a link asks for; unknown statuses, models, techniques or bad dates are dropped.
 
     Pure (no Streamlit), so it is tested directly.
@@ -79,11 +79,12 @@ def parse_params(params: Mapping[str, Sequence[str]], *, model_ids: Sequence[str
     bad_models = [m for m in f.model_ids if m not in known_models]
     bad_techniques = [t for t in f.techniques if t not in known_techniques]
     problems += [LinkProblem("model_id", m, "no sessions use this model") for m in bad_models]
-    problems += [LinkProblem("technique", t, f"choose from {', '.join(techniques)}")
-                 for t in bad_techniques]
+    problems += [LinkProblem("technique", t, f"choose from {', '.join(techniques)}") for t in bad_techniques]
     try:
         f = SessionFilter(
-            statuses=f.statuses, start_date=f.start_date, end_date=f.end_date,
+            statuses=f.statuses,
+            start_date=f.start_date,
+            end_date=f.end_date,
             model_ids=tuple(m for m in f.model_ids if m in known_models),
             techniques=tuple(t for t in f.techniques if t in known_techniques),
         )
@@ -144,8 +145,9 @@ def _from_widgets(previous: SessionFilter) -> tuple[SessionFilter, list[LinkProb
         return previous, [LinkProblem(error.field, str(error.value), error.allowed)]
 
 
-def current_filter(model_ids: Sequence[str], techniques: Sequence[str]
-                   ) -> tuple[SessionFilter, list[LinkProblem]]:
+def current_filter(
+    model_ids: Sequence[str], techniques: Sequence[str]
+) -> tuple[SessionFilter, list[LinkProblem]]:
     """The filter for this run (URL and widgets reconciled) and the warnings to show."""
     state = st.session_state
     params = read_url()
@@ -199,23 +201,51 @@ def render_filters(models: Mapping[str, str], techniques: Sequence[str]) -> None
     with st.sidebar:
         st.markdown("#### Filters")
         st.session_state[K_RANGE] = _matching_quick_range()
-        st.pills("Created", list(QUICK_RANGES), key=K_RANGE, format_func=QUICK_LABELS.get,
-                 on_change=_apply_quick_range,
-                 help="The last N days including today, or all time (UTC days). Changes on the "
-                      "cards compare with the period of the same length just before.")
+        st.pills(
+            "Created",
+            list(QUICK_RANGES),
+            key=K_RANGE,
+            format_func=QUICK_LABELS.get,
+            on_change=_apply_quick_range,
+            help="The last N days including today, or all time (UTC days). Changes on the "
+            "cards compare with the period of the same length just before.",
+        )
         start, end = st.session_state.get(K_FROM), st.session_state.get(K_TO)
         # One per line: side by side, a chosen date shows as "2026" and a clear button.
-        st.date_input("From", value=None, key=K_FROM, min_value=EARLIEST, max_value=end,
-                      format="YYYY-MM-DD", help="First day, inclusive (UTC).")
-        st.date_input("To", value=None, key=K_TO, min_value=start or EARLIEST,
-                      format="YYYY-MM-DD", help="Last day, inclusive (UTC). Empty: up to now.")
-        st.multiselect("Status", STATUSES, key=K_STATUS, placeholder="All statuses",
-                       format_func=str.capitalize)
-        st.multiselect("Model", list(models), key=K_MODELS, placeholder="All models",
-                       format_func=lambda m: models.get(m, m) if models.get(m, m) == m
-                       else f"{models[m]} · {m}",
-                       help="Type to search by name or id.")
-        st.multiselect("Techniques", list(techniques), key=K_TECHNIQUES,
-                       placeholder="All techniques", format_func=lambda t: t.replace("_", " "),
-                       help="Sessions that applied any of the chosen techniques.")
+        st.date_input(
+            "From",
+            value=None,
+            key=K_FROM,
+            min_value=EARLIEST,
+            max_value=end,
+            format="YYYY-MM-DD",
+            help="First day, inclusive (UTC).",
+        )
+        st.date_input(
+            "To",
+            value=None,
+            key=K_TO,
+            min_value=start or EARLIEST,
+            format="YYYY-MM-DD",
+            help="Last day, inclusive (UTC). Empty: up to now.",
+        )
+        st.multiselect(
+            "Status", STATUSES, key=K_STATUS, placeholder="All statuses", format_func=str.capitalize
+        )
+        st.multiselect(
+            "Model",
+            list(models),
+            key=K_MODELS,
+            placeholder="All models",
+            format_func=lambda m: models.get(m, m) if models.get(m, m) == m else f"{models[m]} · {m}",
+            help="Type to search by name or id.",
+        )
+        st.multiselect(
+            "Techniques",
+            list(techniques),
+            key=K_TECHNIQUES,
+            placeholder="All techniques",
+            format_func=lambda t: t.replace("_", " "),
+            help="Sessions that applied any of the chosen techniques.",
+        )
         st.button("Reset filters", key="overview_reset", on_click=reset_filters, width="stretch")

@@ -163,8 +163,9 @@ def _view_from_widgets(base: ViewState) -> tuple[ViewState, list[Problem]]:
     if not _same_matches(candidate, previous):
         candidate = candidate.first_page()
     hidden = tuple(k for k in HIDEABLE_KEYS if k not in state.get(K_COLUMNS, HIDEABLE_KEYS))
-    view = replace(base, filter=candidate, hidden=hidden,
-                   auto_refresh=bool(state.get(K_REFRESH, base.auto_refresh)))
+    view = replace(
+        base, filter=candidate, hidden=hidden, auto_refresh=bool(state.get(K_REFRESH, base.auto_refresh))
+    )
     return view, problems
 
 
@@ -175,8 +176,9 @@ def current_view(settings: Settings) -> SyncedView:
     if params != state.get(_SEEN) or _BASE not in state:
         # The lists are read only to check ids the link names: the model list is a scan of
         # every session (a third of a second at a million), and this runs before the table.
-        models = ([model_id for model_id, _ in load_model_choices(settings)]
-                  if params.get("model_id") else None)
+        models = (
+            [model_id for model_id, _ in load_model_choices(settings)] if params.get("model_id") else None
+        )
         techniques = load_techniques(settings) if params.get("technique") else None
         view, problems = parse_view(params, model_ids=models, techniques=techniques)
         _seed(view)
@@ -212,8 +214,14 @@ def go_to(view: ViewState) -> None:
 
 def reset_filters() -> None:
     """Callback: clear every filter; sort, page size and columns stay as the user set them."""
-    for key, value in ((K_STATUS, []), (K_MODELS, []), (K_TECHNIQUES, []), (K_FROM, None),
-                       (K_TO, None), (K_SEARCH, "")):
+    for key, value in (
+        (K_STATUS, []),
+        (K_MODELS, []),
+        (K_TECHNIQUES, []),
+        (K_FROM, None),
+        (K_TO, None),
+        (K_SEARCH, ""),
+    ):
         set_widget(key, value)
 
 
@@ -255,52 +263,97 @@ def render_filters(settings: Settings, view: ViewState) -> None:
     with st.sidebar:
         st.markdown("#### Filters")
         st.multiselect(
-            "Status", STATUSES, default=declared(K_STATUS, list(f.statuses)), key=K_STATUS,
+            "Status",
+            STATUSES,
+            default=declared(K_STATUS, list(f.statuses)),
+            key=K_STATUS,
             placeholder="All statuses",
             format_func=lambda s: f"{s.capitalize()} ({counts.get(s, 0):,})",
             help="The numbers count sessions matching the other filters.",
         )
         st.multiselect(
-            "Model", list(models), default=declared(K_MODELS, [m for m in f.model_ids if m in models]),
+            "Model",
+            list(models),
+            default=declared(K_MODELS, [m for m in f.model_ids if m in models]),
             key=K_MODELS,
-            placeholder="All models", format_func=lambda m: _model_label(m, models.get(m, m)),
+            placeholder="All models",
+            format_func=lambda m: _model_label(m, models.get(m, m)),
             help="Type to search by name or id. Models without metadata appear under their id.",
         )
         st.multiselect(
-            "Techniques", techniques,
+            "Techniques",
+            techniques,
             default=declared(K_TECHNIQUES, [t for t in f.techniques if t in techniques]),
-            key=K_TECHNIQUES, placeholder="All techniques",
+            key=K_TECHNIQUES,
+            placeholder="All techniques",
             format_func=lambda t: t.replace("_", " "),
             help="Sessions that applied any of the chosen techniques.",
         )
         quick = _matching_quick_range()
         st.session_state[K_RANGE] = quick
-        st.pills("Created", list(QUICK_RANGES), key=K_RANGE,
-                 format_func=QUICK_LABELS.get, on_change=_apply_quick_range,
-                 help="Quick choices: the last N days including today, or all time (UTC days).")
+        st.pills(
+            "Created",
+            list(QUICK_RANGES),
+            key=K_RANGE,
+            format_func=QUICK_LABELS.get,
+            on_change=_apply_quick_range,
+            help="Quick choices: the last N days including today, or all time (UTC days).",
+        )
         start, end = _utc_date(f.start_date), _utc_date(f.end_date)
         # One per line: side by side, a chosen date shows as "2026" and a clear button.
-        st.date_input("From", value=declared(K_FROM, start), key=K_FROM, min_value=EARLIEST, max_value=end,
-                      format="YYYY-MM-DD", help="First day, inclusive (UTC).")
-        st.date_input("To", value=declared(K_TO, end), key=K_TO, min_value=start or EARLIEST,
-                      format="YYYY-MM-DD", help="Last day, inclusive (UTC). Empty: up to now.")
+        st.date_input(
+            "From",
+            value=declared(K_FROM, start),
+            key=K_FROM,
+            min_value=EARLIEST,
+            max_value=end,
+            format="YYYY-MM-DD",
+            help="First day, inclusive (UTC).",
+        )
+        st.date_input(
+            "To",
+            value=declared(K_TO, end),
+            key=K_TO,
+            min_value=start or EARLIEST,
+            format="YYYY-MM-DD",
+            help="Last day, inclusive (UTC). Empty: up to now.",
+        )
         st.text_input(
-            "Search", value=declared(K_SEARCH, f.search, ""), key=K_SEARCH, max_chars=MAX_SEARCH_LENGTH,
+            "Search",
+            value=declared(K_SEARCH, f.search, ""),
+            key=K_SEARCH,
+            max_chars=MAX_SEARCH_LENGTH,
             placeholder="Session id, model id or name",
             help="Case-insensitive substring of the session id, the model id or the model name.",
         )
         st.markdown("#### Order and paging")
-        st.selectbox("Sort by", SORT_KEYS, index=declared(K_SORT, SORT_KEYS.index(f.sort), 0),
-                     key=K_SORT, format_func=label,
-                     help="Sorted in the database across every match, not just this page.")
-        st.segmented_control("Order", list(ORDER_LABELS), key=K_ORDER, required=True,
-                             default=declared(K_ORDER, f.order), format_func=ORDER_LABELS.get,
-                             width="stretch", label_visibility="collapsed")
+        st.selectbox(
+            "Sort by",
+            SORT_KEYS,
+            index=declared(K_SORT, SORT_KEYS.index(f.sort), 0),
+            key=K_SORT,
+            format_func=label,
+            help="Sorted in the database across every match, not just this page.",
+        )
+        st.segmented_control(
+            "Order",
+            list(ORDER_LABELS),
+            key=K_ORDER,
+            required=True,
+            default=declared(K_ORDER, f.order),
+            format_func=ORDER_LABELS.get,
+            width="stretch",
+            label_visibility="collapsed",
+        )
         sizes = sorted({*PAGE_SIZES, f.limit})
-        st.selectbox("Rows per page", sizes, index=declared(K_LIMIT, sizes.index(f.limit), 0),
-                     key=K_LIMIT)
-        st.button("Reset filters", key="sessions_reset", on_click=reset_filters, width="stretch",
-                  help="Clear status, model, technique, date and search filters.")
+        st.selectbox("Rows per page", sizes, index=declared(K_LIMIT, sizes.index(f.limit), 0), key=K_LIMIT)
+        st.button(
+            "Reset filters",
+            key="sessions_reset",
+            on_click=reset_filters,
+            width="stretch",
+            help="Clear status, model, technique, date and search filters.",
+        )
 
 
 def _model_label(model_id: str, name: str) -> str:

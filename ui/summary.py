@@ -30,18 +30,29 @@ def render_metric_cards(settings: Settings, session_filter: SessionFilter) -> No
     summary = load_summary(settings, session_filter)
     share = summary.completed_share
     cards = st.columns(4)
-    cards[0].metric("Sessions", f"{summary.sessions:,}", border=True,
-                    help="Sessions matching the filters (all pages).")
-    cards[1].metric(
-        "Completed", "—" if share is None else f"{share * 100:.1f}%", border=True,
-        help=f"{summary.completed:,} completed · {summary.running:,} running · "
-             f"{summary.pending:,} pending · {summary.failed:,} failed · "
-             f"{summary.cancelled:,} cancelled",
+    cards[0].metric(
+        "Sessions", f"{summary.sessions:,}", border=True, help="Sessions matching the filters (all pages)."
     )
-    cards[2].metric("Median size reduction", _percent(summary.median_size_reduction),
-                    border=True, help="Median over the completed sessions that match.")
-    cards[3].metric("Median speed-up", _percent(summary.median_speed_improvement), border=True,
-                    help="Median speed improvement over the completed sessions that match.")
+    cards[1].metric(
+        "Completed",
+        "—" if share is None else f"{share * 100:.1f}%",
+        border=True,
+        help=f"{summary.completed:,} completed · {summary.running:,} running · "
+        f"{summary.pending:,} pending · {summary.failed:,} failed · "
+        f"{summary.cancelled:,} cancelled",
+    )
+    cards[2].metric(
+        "Median size reduction",
+        _percent(summary.median_size_reduction),
+        border=True,
+        help="Median over the completed sessions that match.",
+    )
+    cards[3].metric(
+        "Median speed-up",
+        _percent(summary.median_speed_improvement),
+        border=True,
+        help="Median speed improvement over the completed sessions that match.",
+    )
 
 
 def _summary_fragment(settings: Settings, session_filter: SessionFilter) -> None:
@@ -50,8 +61,10 @@ def _summary_fragment(settings: Settings, session_filter: SessionFilter) -> None
         render_data_issue_notice(settings, session_filter)
     except DatabaseUnavailable as error:
         if error.timed_out:
-            st.caption("The summary of this many sessions is taking too long; narrow the "
-                       "filters to see it. The table below is unaffected.")
+            st.caption(
+                "The summary of this many sessions is taking too long; narrow the "
+                "filters to see it. The table below is unaffected."
+            )
         else:
             show_database_error(error, key="sessions_summary_retry")
 
@@ -82,5 +95,7 @@ def render_data_issue_notice(settings: Settings, session_filter: SessionFilter) 
 
 def render_page_header() -> None:
     st.title("Sessions")
-    st.caption("Every model optimization session. Filter in the sidebar; the address bar "
-               "always holds this exact view, so copy it to share.")
+    st.caption(
+        "Every model optimization session. Filter in the sidebar; the address bar "
+        "always holds this exact view, so copy it to share."
+    )

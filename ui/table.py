@@ -52,10 +52,21 @@ COMPARE_KEY = "sessions_compare"
 REFRESH_SECONDS = 5
 ROW_HEIGHT = 35
 # Fixed widths (px): the grid does not jump between pages, and tests can find a header.
-WIDTHS = {"session_id": 175, "model_name": 150, "model_id": 95, "status": 105,
-          "progress_percentage": 115, "techniques": 210, "size_reduction_percent": 125,
-          "speed_improvement_percent": 100, "accuracy_delta_percent": 135, "duration": 105,
-          "created_at": 165, "updated_at": 165, "completed_at": 165}
+WIDTHS = {
+    "session_id": 175,
+    "model_name": 150,
+    "model_id": 95,
+    "status": 105,
+    "progress_percentage": 115,
+    "techniques": 210,
+    "size_reduction_percent": 125,
+    "speed_improvement_percent": 100,
+    "accuracy_delta_percent": 135,
+    "duration": 105,
+    "created_at": 165,
+    "updated_at": 165,
+    "completed_at": 165,
+}
 
 
 # --- rows -> grid --------------------------------------------------------------------------------
@@ -68,20 +79,22 @@ def _timestamps(values: Sequence[datetime | None], zone: str) -> pd.Series:
 
 def page_frame(rows: Sequence[SessionRow], zone: str) -> pd.DataFrame:
     """The visible rows as the grid shows them (timestamps already in the viewer's zone)."""
-    frame = pd.DataFrame({
-        "session_id": [r.session_id for r in rows],
-        "model_name": [r.model_name if r.model_known else f"{r.model_id} (no metadata)"
-                       for r in rows],
-        "model_id": [r.model_id for r in rows],
-        "status": [[r.status] for r in rows],
-        "progress_percentage": [r.progress_percentage for r in rows],
-        "techniques": [list(r.techniques) for r in rows],
-        "size_reduction_percent": pd.array([r.size_reduction_percent for r in rows], dtype="Float64"),
-        "speed_improvement_percent": pd.array([r.speed_improvement_percent for r in rows],
-                                              dtype="Float64"),
-        "accuracy_delta_percent": pd.array([r.accuracy_delta_percent for r in rows], dtype="Float64"),
-        "duration": [duration_text(r.duration_seconds) for r in rows],
-    })
+    frame = pd.DataFrame(
+        {
+            "session_id": [r.session_id for r in rows],
+            "model_name": [r.model_name if r.model_known else f"{r.model_id} (no metadata)" for r in rows],
+            "model_id": [r.model_id for r in rows],
+            "status": [[r.status] for r in rows],
+            "progress_percentage": [r.progress_percentage for r in rows],
+            "techniques": [list(r.techniques) for r in rows],
+            "size_reduction_percent": pd.array([r.size_reduction_percent for r in rows], dtype="Float64"),
+            "speed_improvement_percent": pd.array(
+                [r.speed_improvement_percent for r in rows], dtype="Float64"
+            ),
+            "accuracy_delta_percent": pd.array([r.accuracy_delta_percent for r in rows], dtype="Float64"),
+            "duration": [duration_text(r.duration_seconds) for r in rows],
+        }
+    )
     for key in TIMESTAMP_KEYS:
         frame[key] = _timestamps([getattr(r, key) for r in rows], zone)
     return frame[[c.key for c in COLUMNS]]
@@ -103,41 +116,69 @@ def column_config(view: ViewState, zone: str, techniques: Sequence[str]) -> dict
         return BY_KEY[key].help + extra
 
     def stamp(key: str) -> Any:
-        return cc.DatetimeColumn(_header(key, view), format="YYYY-MM-DD HH:mm z", timezone=zone,
-                                 help=f"{helptext(key)} Shown in {zone}.", width=WIDTHS[key])
+        return cc.DatetimeColumn(
+            _header(key, view),
+            format="YYYY-MM-DD HH:mm z",
+            timezone=zone,
+            help=f"{helptext(key)} Shown in {zone}.",
+            width=WIDTHS[key],
+        )
 
     return {
-        "session_id": cc.TextColumn(_header("session_id", view), help=helptext("session_id"),
-                                    pinned=True, width=WIDTHS["session_id"]),
-        "model_name": cc.TextColumn(_header("model_name", view), help=helptext("model_name"),
-                                    width=WIDTHS["model_name"]),
-        "model_id": cc.TextColumn(_header("model_id", view), help=helptext("model_id"),
-                                  width=WIDTHS["model_id"]),
+        "session_id": cc.TextColumn(
+            _header("session_id", view), help=helptext("session_id"), pinned=True, width=WIDTHS["session_id"]
+        ),
+        "model_name": cc.TextColumn(
+            _header("model_name", view), help=helptext("model_name"), width=WIDTHS["model_name"]
+        ),
+        "model_id": cc.TextColumn(
+            _header("model_id", view), help=helptext("model_id"), width=WIDTHS["model_id"]
+        ),
         "status": cc.MultiselectColumn(
-            _header("status", view), help=helptext("status"), options=list(STATUSES),
-            color=[STATUS_COLORS[s] for s in STATUSES], format_func=str.capitalize,
+            _header("status", view),
+            help=helptext("status"),
+            options=list(STATUSES),
+            color=[STATUS_COLORS[s] for s in STATUSES],
+            format_func=str.capitalize,
             width=WIDTHS["status"],
         ),
         "progress_percentage": cc.ProgressColumn(
-            _header("progress_percentage", view), help=helptext("progress_percentage"),
-            min_value=0, max_value=100, format="%.0f%%", width=WIDTHS["progress_percentage"],
+            _header("progress_percentage", view),
+            help=helptext("progress_percentage"),
+            min_value=0,
+            max_value=100,
+            format="%.0f%%",
+            width=WIDTHS["progress_percentage"],
         ),
         "techniques": cc.MultiselectColumn(
-            _header("techniques", view), help=helptext("techniques"), options=list(techniques),
-            color="auto", format_func=lambda t: t.replace("_", " "),
+            _header("techniques", view),
+            help=helptext("techniques"),
+            options=list(techniques),
+            color="auto",
+            format_func=lambda t: t.replace("_", " "),
             width=WIDTHS["techniques"],
         ),
         "size_reduction_percent": cc.NumberColumn(
-            _header("size_reduction_percent", view), help=helptext("size_reduction_percent"),
-            format="%.1f%%", width=WIDTHS["size_reduction_percent"]),
+            _header("size_reduction_percent", view),
+            help=helptext("size_reduction_percent"),
+            format="%.1f%%",
+            width=WIDTHS["size_reduction_percent"],
+        ),
         "speed_improvement_percent": cc.NumberColumn(
-            _header("speed_improvement_percent", view), help=helptext("speed_improvement_percent"),
-            format="%.1f%%", width=WIDTHS["speed_improvement_percent"]),
+            _header("speed_improvement_percent", view),
+            help=helptext("speed_improvement_percent"),
+            format="%.1f%%",
+            width=WIDTHS["speed_improvement_percent"],
+        ),
         "accuracy_delta_percent": cc.NumberColumn(
-            _header("accuracy_delta_percent", view), help=helptext("accuracy_delta_percent"),
-            format="%+.2f pp", width=WIDTHS["accuracy_delta_percent"]),
-        "duration": cc.TextColumn(label("duration"), help=helptext("duration"),
-                                  alignment="right", width=WIDTHS["duration"]),
+            _header("accuracy_delta_percent", view),
+            help=helptext("accuracy_delta_percent"),
+            format="%+.2f pp",
+            width=WIDTHS["accuracy_delta_percent"],
+        ),
+        "duration": cc.TextColumn(
+            label("duration"), help=helptext("duration"), alignment="right", width=WIDTHS["duration"]
+        ),
         **{key: stamp(key) for key in TIMESTAMP_KEYS},
     }
 
@@ -190,8 +231,7 @@ def _on_select(view: ViewState) -> None:
     st.session_state[_FULL_RERUN] = True
 
 
-def ticked_ids(rows: Sequence[int], shown: Sequence[str], page_ids: Sequence[str]
-               ) -> tuple[str, ...]:
+def ticked_ids(rows: Sequence[int], shown: Sequence[str], page_ids: Sequence[str]) -> tuple[str, ...]:
     """The sessions ticked at ``rows`` of the page ``shown``, still on ``page_ids``, in page order.
 
     Ticks are positions in the grid the user saw; a refresh may have moved those sessions
@@ -225,22 +265,34 @@ class CompareBar:
 def compare_bar(count: int) -> CompareBar:
     what = f"{MIN_COMPARE} to {MAX_COMPARE}"
     if count == 0:
-        return CompareBar(f":gray[Tick a session to see its details, or tick {what} to compare "
-                          "them side by side.]", "Compare sessions", False,
-                          f"Tick {what} sessions in the table first.")
+        return CompareBar(
+            f":gray[Tick a session to see its details, or tick {what} to compare them side by side.]",
+            "Compare sessions",
+            False,
+            f"Tick {what} sessions in the table first.",
+        )
     if count < MIN_COMPARE:
         more = MAX_COMPARE - count
-        return CompareBar(f"**{count} session ticked.** Tick up to {more} more to compare them "
-                          "side by side.", "Compare sessions", False,
-                          f"Tick {what} sessions in the table first.")
+        return CompareBar(
+            f"**{count} session ticked.** Tick up to {more} more to compare them side by side.",
+            "Compare sessions",
+            False,
+            f"Tick {what} sessions in the table first.",
+        )
     noun = f"Compare {count} sessions"
     if count > MAX_COMPARE:
-        return CompareBar(f"**{count} sessions ticked.** Pick at most {MAX_COMPARE} sessions to "
-                          "compare.", noun, False,
-                          f"Untick {count - MAX_COMPARE} to compare at most {MAX_COMPARE}.")
-    return CompareBar(f"**{count} sessions ticked.**", noun, True,
-                      "Opens them side by side on the Compare page; its address is a link "
-                      "to this comparison.")
+        return CompareBar(
+            f"**{count} sessions ticked.** Pick at most {MAX_COMPARE} sessions to compare.",
+            noun,
+            False,
+            f"Untick {count - MAX_COMPARE} to compare at most {MAX_COMPARE}.",
+        )
+    return CompareBar(
+        f"**{count} sessions ticked.**",
+        noun,
+        True,
+        "Opens them side by side on the Compare page; its address is a link to this comparison.",
+    )
 
 
 def _current_ticks(view: ViewState, page: Page) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -282,12 +334,11 @@ def _compare_css() -> str:
     off = f"{link}[disabled], {link}[aria-disabled='true']"
     rules = {
         link: f"background: {primary}; border: 1px solid {primary}; border-radius: 0.5rem; "
-              "padding: 0.25rem 0.85rem; min-height: 2.5rem; color: #fff !important",
+        "padding: 0.25rem 0.85rem; min-height: 2.5rem; color: #fff !important",
         f"{link} *": "color: #fff !important; font-weight: 600",
         f"{link}:hover": "filter: brightness(0.9)",
         off: "background: transparent; border-color: #DDE2EA",
-        f"{link}[disabled] *, {link}[aria-disabled='true'] *": "color: #8A919E !important; "
-                                                              "font-weight: 400",
+        f"{link}[disabled] *, {link}[aria-disabled='true'] *": "color: #8A919E !important; font-weight: 400",
     }
     return "<style>" + " ".join(f"{sel} {{ {body}; }}" for sel, body in rules.items()) + "</style>"
 
@@ -299,11 +350,22 @@ def _render_compare_bar(ticked: Sequence[str]) -> None:
     st.html(_compare_css())
     row.markdown(bar.text, width="content")
     with row.container(key=COMPARE_KEY, width="content"):
-        st.page_link(COMPARE_PAGE, label=bar.label, icon=":material/compare_arrows:",
-                     disabled=not bar.enabled, help=bar.help,
-                     query_params={COMPARE_PARAM: list(ticked)} if bar.enabled else None)
-    row.button("Clear selection", key="sessions_clear_selection", type="tertiary",
-               icon=":material/close:", disabled=not ticked, on_click=_clear_ticks)
+        st.page_link(
+            COMPARE_PAGE,
+            label=bar.label,
+            icon=":material/compare_arrows:",
+            disabled=not bar.enabled,
+            help=bar.help,
+            query_params={COMPARE_PARAM: list(ticked)} if bar.enabled else None,
+        )
+    row.button(
+        "Clear selection",
+        key="sessions_clear_selection",
+        type="tertiary",
+        icon=":material/close:",
+        disabled=not ticked,
+        on_click=_clear_ticks,
+    )
 
 
 def _go_to_page(view: ViewState, page_number: int) -> None:
@@ -348,8 +410,7 @@ def render_empty_state() -> None:
     with st.container(border=True):
         st.markdown("#### No sessions match these filters")
         st.caption("Loosen a filter in the sidebar, or start again from all sessions.")
-        st.button("Reset filters", key="sessions_reset_empty", on_click=_reset_everything,
-                  type="primary")
+        st.button("Reset filters", key="sessions_reset_empty", on_click=_reset_everything, type="primary")
 
 
 def _render_toolbar(settings: Settings, view: ViewState, page: Page, live: bool) -> None:
@@ -357,17 +418,24 @@ def _render_toolbar(settings: Settings, view: ViewState, page: Page, live: bool)
     sort_label = label(view.filter.sort).lower()
     direction = "descending" if view.filter.order == "desc" else "ascending"
     text_col.markdown(f"{showing_text(page)}  \n:gray[sorted by {sort_label}, {direction}]")
-    tools = tools_col.container(horizontal=True, horizontal_alignment="right",
-                                vertical_alignment="center")
-    tools.toggle("Auto-refresh", value=declared(K_REFRESH, view.auto_refresh, False),
-                 key=K_REFRESH, on_change=_request_full_rerun,
-                 help=f"Reload running and pending sessions every {REFRESH_SECONDS} s."
-                 + ("" if live else " Nothing on this page is running right now."))
+    tools = tools_col.container(horizontal=True, horizontal_alignment="right", vertical_alignment="center")
+    tools.toggle(
+        "Auto-refresh",
+        value=declared(K_REFRESH, view.auto_refresh, False),
+        key=K_REFRESH,
+        on_change=_request_full_rerun,
+        help=f"Reload running and pending sessions every {REFRESH_SECONDS} s."
+        + ("" if live else " Nothing on this page is running right now."),
+    )
     with tools.popover("Columns", icon=":material/view_column:"):
-        st.multiselect("Visible columns", list(HIDEABLE_KEYS), key=K_COLUMNS, format_func=label,
-                       default=declared(K_COLUMNS, [k for k in HIDEABLE_KEYS
-                                                    if k not in view.hidden]),
-                       help="Hidden columns are remembered in the link.")
+        st.multiselect(
+            "Visible columns",
+            list(HIDEABLE_KEYS),
+            key=K_COLUMNS,
+            format_func=label,
+            default=declared(K_COLUMNS, [k for k in HIDEABLE_KEYS if k not in view.hidden]),
+            help="Hidden columns are remembered in the link.",
+        )
     render_downloads(settings, view, page, tools, tools)
 
 
@@ -380,18 +448,54 @@ def _render_pager(view: ViewState, page: Page) -> None:
     previous = replace(view, filter=replace(f, skip=max(0, f.skip - f.limit)))
     following = replace(view, filter=replace(f, skip=f.skip + f.limit))
     bar = st.container(horizontal=True, vertical_alignment="center", gap="small")
-    bar.button("First", key="sessions_first", icon=":material/first_page:", disabled=at_start,
-               on_click=_go_to_page, args=(view, 1))
-    bar.button("Previous", key="sessions_previous", icon=":material/chevron_left:",
-               disabled=at_start, on_click=go_to, args=(previous,))
+    bar.button(
+        "First",
+        key="sessions_first",
+        icon=":material/first_page:",
+        disabled=at_start,
+        on_click=_go_to_page,
+        args=(view, 1),
+    )
+    bar.button(
+        "Previous",
+        key="sessions_previous",
+        icon=":material/chevron_left:",
+        disabled=at_start,
+        on_click=go_to,
+        args=(previous,),
+    )
     st.session_state[K_PAGE] = current
-    bar.number_input("Page", min_value=1, max_value=pages, step=1, key=K_PAGE, width=110,
-                     label_visibility="collapsed", on_change=_on_page_input, args=(view,),
-                     help="Type a page number and press Enter.", disabled=pages == 1)
-    bar.button("Next", key="sessions_next", icon=":material/chevron_right:", icon_position="right",
-               disabled=at_end, on_click=go_to, args=(following,))
-    bar.button("Last", key="sessions_last", icon=":material/last_page:", icon_position="right",
-               disabled=at_end, on_click=_go_to_page, args=(view, pages))
+    bar.number_input(
+        "Page",
+        min_value=1,
+        max_value=pages,
+        step=1,
+        key=K_PAGE,
+        width=110,
+        label_visibility="collapsed",
+        on_change=_on_page_input,
+        args=(view,),
+        help="Type a page number and press Enter.",
+        disabled=pages == 1,
+    )
+    bar.button(
+        "Next",
+        key="sessions_next",
+        icon=":material/chevron_right:",
+        icon_position="right",
+        disabled=at_end,
+        on_click=go_to,
+        args=(following,),
+    )
+    bar.button(
+        "Last",
+        key="sessions_last",
+        icon=":material/last_page:",
+        icon_position="right",
+        disabled=at_end,
+        on_click=_go_to_page,
+        args=(view, pages),
+    )
     bar.markdown(f"Page **{current:,}** of **{pages:,}**")
 
 
@@ -410,7 +514,9 @@ def _sessions_fragment(settings: Settings) -> None:
             last = replace(view, filter=view.filter.with_page(page_count(page)))
             st.warning(
                 f"`skip={view.filter.skip}` is past the last of the {page.total:,} matching "
-                "sessions; showing the last page instead.", icon=":material/warning:")
+                "sessions; showing the last page instead.",
+                icon=":material/warning:",
+            )
             go_to(last)
             view, page = last, load_page(settings, last.filter)
         techniques = load_techniques(settings)
@@ -443,11 +549,14 @@ def _sessions_fragment(settings: Settings) -> None:
     )
     _render_pager(view, page)
     zone_note = f"Times in {zone}." if zone != "UTC" else "Times in UTC."
-    refresh_note = (f" Live: refreshing every {REFRESH_SECONDS} s."
-                    if view.auto_refresh and _has_live_rows(page) else "")
-    st.caption(f"{zone_note}{refresh_note} Click a column header to sort all matches. Tick a "
-               f"row's box to open that session's details; tick {MIN_COMPARE} to {MAX_COMPARE} rows to "
-               "compare them side by side.")
+    refresh_note = (
+        f" Live: refreshing every {REFRESH_SECONDS} s." if view.auto_refresh and _has_live_rows(page) else ""
+    )
+    st.caption(
+        f"{zone_note}{refresh_note} Click a column header to sort all matches. Tick a "
+        f"row's box to open that session's details; tick {MIN_COMPARE} to {MAX_COMPARE} rows to "
+        "compare them side by side."
+    )
 
 
 def render_sessions_table(settings: Settings, view: ViewState) -> None:

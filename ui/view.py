@@ -95,20 +95,30 @@ def parse_view(
     if known_models is not None:
         unknown = [m for m in session_filter.model_ids if m not in known_models]
         for model_id in unknown:
-            problems.append(Problem("model_id", _shown(model_id),
-                                    "no session or model has this id; pick models from the list"))
+            problems.append(
+                Problem(
+                    "model_id", _shown(model_id), "no session or model has this id; pick models from the list"
+                )
+            )
         if unknown:
-            session_filter = replace(session_filter, model_ids=tuple(
-                m for m in session_filter.model_ids if m in known_models))
+            session_filter = replace(
+                session_filter, model_ids=tuple(m for m in session_filter.model_ids if m in known_models)
+            )
     known_techniques = list(techniques) if techniques is not None else None
     if known_techniques is not None:
         unknown = [t for t in session_filter.techniques if t not in known_techniques]
         for technique in unknown:
-            problems.append(Problem("technique", _shown(technique),
-                                    f"choose from {', '.join(known_techniques) or 'no techniques yet'}"))
+            problems.append(
+                Problem(
+                    "technique",
+                    _shown(technique),
+                    f"choose from {', '.join(known_techniques) or 'no techniques yet'}",
+                )
+            )
         if unknown:
-            session_filter = replace(session_filter, techniques=tuple(
-                t for t in session_filter.techniques if t not in unknown))
+            session_filter = replace(
+                session_filter, techniques=tuple(t for t in session_filter.techniques if t not in unknown)
+            )
 
     hidden = set(DEFAULT_HIDDEN)
     for parameter in (HIDE, SHOW):
@@ -116,8 +126,7 @@ def parse_view(
             if column in HIDEABLE_KEYS:
                 (hidden.add if parameter == HIDE else hidden.discard)(column)
             elif column:
-                problems.append(Problem(parameter, _shown(column),
-                                        f"columns are {', '.join(HIDEABLE_KEYS)}"))
+                problems.append(Problem(parameter, _shown(column), f"columns are {', '.join(HIDEABLE_KEYS)}"))
 
     session_id = None
     sessions = [s.strip() for s in params.get(SESSION, []) if s.strip()]
@@ -125,8 +134,9 @@ def parse_view(
         if len(sessions[-1]) <= MAX_SESSION_ID:
             session_id = sessions[-1]
         else:
-            problems.append(Problem(SESSION, _shown(sessions[-1]),
-                                    f"a session id is at most {MAX_SESSION_ID} characters"))
+            problems.append(
+                Problem(SESSION, _shown(sessions[-1]), f"a session id is at most {MAX_SESSION_ID} characters")
+            )
 
     auto_refresh = True
     refresh = [r.strip().lower() for r in params.get(REFRESH, []) if r.strip()]

@@ -45,16 +45,16 @@ COUNT_SLOTS = 16
 # The (status, metric) indexes whose value order the SQLite medians walk (core.aggregates).
 STATUS_METRIC_INDEXES = {"size": "ix_sessions_status_size", "speed": "ix_sessions_status_speed"}
 # SQLite: the metrics by list of techniques (see _init_sqlite), read by core.aggregates.
-TECHNIQUE_SET_INDEXES = {"ix_sessions_technique_size": "size_reduction",
-                         "ix_sessions_technique_speed": "speed_improvement"}
+TECHNIQUE_SET_INDEXES = {
+    "ix_sessions_technique_size": "size_reduction",
+    "ix_sessions_technique_speed": "speed_improvement",
+}
 # SQLite: the metrics by week created, the same way (core.aggregates.period_stats).
-WEEK_INDEXES = {"ix_sessions_week_size": "size_reduction",
-                "ix_sessions_week_speed": "speed_improvement"}
+WEEK_INDEXES = {"ix_sessions_week_size": "size_reduction", "ix_sessions_week_speed": "speed_improvement"}
 # Partial indexes over the completed sessions with both metrics (see _create_indexes).
 POINTS_INDEX = "ix_sessions_points"
 FRONT_INDEX = "ix_sessions_front"
-POINTS_WHERE = ("status = 'completed' AND size_reduction IS NOT NULL"
-                " AND speed_improvement IS NOT NULL")
+POINTS_WHERE = "status = 'completed' AND size_reduction IS NOT NULL AND speed_improvement IS NOT NULL"
 METRICS = {
     "size_reduction": "size_reduction_percent",
     "speed_improvement": "speed_improvement_percent",
@@ -126,11 +126,20 @@ _PG_EXPRESSIONS: dict[str, str] = {
         + " THEN 1 ELSE 0 END"
     ),
 }
-_TYPES = {"progress": Float, "techniques_json": Text, "data_issue": Integer,
-          "created_key": Text, "updated_key": Text, "completed_key": Text, "created_week": Text,
-          **{name: Float for name in METRICS}}
-_SQL_TYPES = {"sqlite": {Float: "REAL", Text: "TEXT", Integer: "INTEGER"},
-              "postgresql": {Float: "double precision", Text: "text", Integer: "integer"}}
+_TYPES = {
+    "progress": Float,
+    "techniques_json": Text,
+    "data_issue": Integer,
+    "created_key": Text,
+    "updated_key": Text,
+    "completed_key": Text,
+    "created_week": Text,
+    **{name: Float for name in METRICS},
+}
+_SQL_TYPES = {
+    "sqlite": {Float: "REAL", Text: "TEXT", Integer: "INTEGER"},
+    "postgresql": {Float: "double precision", Text: "text", Integer: "integer"},
+}
 
 
 def _expressions(dialect: str) -> dict[str, str]:
@@ -258,8 +267,13 @@ _INDEXES = {
     "ix_sessions_status_progress": ("status", "progress", "session_id"),
     "ix_sessions_techniques": ("techniques_json", "session_id"),
 }
-_NULLABLE_SORT_COLUMNS = {"size_reduction", "speed_improvement", "accuracy_delta", "completed_key",
-                          "techniques_json"}
+_NULLABLE_SORT_COLUMNS = {
+    "size_reduction",
+    "speed_improvement",
+    "accuracy_delta",
+    "completed_key",
+    "techniques_json",
+}
 
 
 _progress: ContextVar[Callable[[str], None]] = ContextVar("init_db_progress", default=lambda _: None)
@@ -363,18 +377,20 @@ def _create_indexes(connection: Connection) -> None:
             f"CREATE INDEX IF NOT EXISTS {index_name} ON {SESSIONS} ({', '.join(rendered)})"
         )
     connection.exec_driver_sql(
-        f"CREATE INDEX IF NOT EXISTS ix_sessions_data_issue ON {SESSIONS} (session_id)"
-        " WHERE data_issue = 1"
+        f"CREATE INDEX IF NOT EXISTS ix_sessions_data_issue ON {SESSIONS} (session_id) WHERE data_issue = 1"
     )
     connection.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_models_name ON models (name)")
     # Completed sessions with both metrics (the trade-off plane), for the aggregates: numbering
     # them by id for the scatter's even sample, and the best speed at each size for the Pareto
     # front, without reading the other rows. Owner: core/aggregates.py.
     created = "created_key" if dialect == "sqlite" else "created_at"
-    for name, columns in ((POINTS_INDEX, f"session_id, {created}"),
-                          (FRONT_INDEX, "size_reduction, speed_improvement")):
+    for name, columns in (
+        (POINTS_INDEX, f"session_id, {created}"),
+        (FRONT_INDEX, "size_reduction, speed_improvement"),
+    ):
         connection.exec_driver_sql(
-            f"CREATE INDEX IF NOT EXISTS {name} ON {SESSIONS} ({columns}) WHERE {POINTS_WHERE}")
+            f"CREATE INDEX IF NOT EXISTS {name} ON {SESSIONS} ({columns}) WHERE {POINTS_WHERE}"
+        )
 
 
 def _sqlite_objects(connection: Connection, kind: str) -> set[str]:
@@ -426,13 +442,13 @@ def _init_sqlite(connection: Connection) -> None:
     # Per technique of a broad scan (core.aggregates.technique_stats): the values grouped by the
     # session's list of techniques, in (list, value) order, so each histogram streams off an
     # index instead of joining every session to its techniques and sorting.
-    for leading, indexes in (("techniques_json", TECHNIQUE_SET_INDEXES),
-                             ("created_week", WEEK_INDEXES)):
+    for leading, indexes in (("techniques_json", TECHNIQUE_SET_INDEXES), ("created_week", WEEK_INDEXES)):
         for name, metric in indexes.items():
             _step(f"index {name}")
             connection.exec_driver_sql(
                 f"CREATE INDEX IF NOT EXISTS {name} ON {SESSIONS} ({leading}, {metric}, status,"
-                " created_key, model_id, session_id)")
+                " created_key, model_id, session_id)"
+            )
     techniques_of = _SQLITE_TECHNIQUES_OF.format(row="NEW")
     statements = [
         f"CREATE TABLE IF NOT EXISTS {TECHNIQUES_TABLE} (technique TEXT NOT NULL,"
@@ -441,17 +457,25 @@ def _init_sqlite(connection: Connection) -> None:
         # Session ids only: model ids are few (core.query matches them in agg_models), and
         # their trigrams ("mdl", "dl-") in every row would make each search read doclists of
         # a million entries.
-        f"CREATE VIRTUAL TABLE IF NOT EXISTS {SEARCH_TABLE} USING fts5(session_id,"
-        " tokenize = 'trigram')",
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {SEARCH_TABLE} USING fts5(session_id, tokenize = 'trigram')",
         f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (session_id TEXT PRIMARY KEY,"
         " search_rowid INTEGER NOT NULL, status TEXT NOT NULL) WITHOUT ROWID",
         f"CREATE TABLE IF NOT EXISTS {COUNTS_TABLE} (status TEXT PRIMARY KEY,"
         " sessions INTEGER NOT NULL) WITHOUT ROWID",
         # Triggers are replaced every time, so a database initialised by an older version gets
         # the current definitions.
-        *(f"DROP TRIGGER IF EXISTS {name}" for name in (
-            *_SQLITE_OLD_TRIGGERS, "trg_techniques_insert", "trg_techniques_update",
-            "trg_techniques_delete", "trg_keys_insert", "trg_keys_update", "trg_keys_delete")),
+        *(
+            f"DROP TRIGGER IF EXISTS {name}"
+            for name in (
+                *_SQLITE_OLD_TRIGGERS,
+                "trg_techniques_insert",
+                "trg_techniques_update",
+                "trg_techniques_delete",
+                "trg_keys_insert",
+                "trg_keys_update",
+                "trg_keys_delete",
+            )
+        ),
         # REPLACE deletes without firing delete triggers, so inserts clear stale rows first.
         f"CREATE TRIGGER trg_techniques_insert AFTER INSERT ON {SESSIONS} BEGIN"
         f" DELETE FROM {TECHNIQUES_TABLE} WHERE session_id = NEW.session_id;"
@@ -476,8 +500,11 @@ def _init_sqlite(connection: Connection) -> None:
     changed = AGG_SESSIONS not in tables_before
     _step("rollups (per day, status and technique)")
     _init_rollups(connection)
-    if KEYS_TABLE not in tables_before or COUNTS_TABLE not in tables_before \
-            or SEARCH_TABLE not in tables_before:
+    if (
+        KEYS_TABLE not in tables_before
+        or COUNTS_TABLE not in tables_before
+        or SEARCH_TABLE not in tables_before
+    ):
         _step("search index and per-status counts")
         _rebuild_sqlite_keys(connection)
         changed = True
@@ -535,8 +562,9 @@ def _backfill(connection: Connection) -> None:
 
 def _pg_counts_statements() -> list[str]:
     slot = f"mod(pg_backend_pid(), {COUNT_SLOTS})"
-    upsert = (f" ON CONFLICT (status, slot) DO UPDATE SET sessions = {COUNTS_TABLE}.sessions"
-              " + EXCLUDED.sessions;")
+    upsert = (
+        f" ON CONFLICT (status, slot) DO UPDATE SET sessions = {COUNTS_TABLE}.sessions + EXCLUDED.sessions;"
+    )
     return [
         f"CREATE TABLE IF NOT EXISTS {COUNTS_TABLE} (status text NOT NULL, slot integer NOT NULL,"
         " sessions bigint NOT NULL, PRIMARY KEY (status, slot))",
@@ -553,9 +581,15 @@ def _pg_counts_statements() -> list[str]:
         f" (NEW.status, {slot}, 1){upsert} RETURN NULL; END $$ LANGUAGE plpgsql",
         "CREATE OR REPLACE FUNCTION session_counts_truncate() RETURNS trigger AS $$ BEGIN"
         f" DELETE FROM {COUNTS_TABLE}; RETURN NULL; END $$ LANGUAGE plpgsql",
-        *(f"DROP TRIGGER IF EXISTS {name} ON {SESSIONS}" for name in (
-            "trg_session_counts_insert", "trg_session_counts_delete", "trg_session_counts_update",
-            "trg_session_counts_truncate")),
+        *(
+            f"DROP TRIGGER IF EXISTS {name} ON {SESSIONS}"
+            for name in (
+                "trg_session_counts_insert",
+                "trg_session_counts_delete",
+                "trg_session_counts_update",
+                "trg_session_counts_truncate",
+            )
+        ),
         f"CREATE TRIGGER trg_session_counts_insert AFTER INSERT ON {SESSIONS}"
         " REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION session_counts_insert()",
         f"CREATE TRIGGER trg_session_counts_delete AFTER DELETE ON {SESSIONS}"
@@ -685,8 +719,10 @@ def _rollup_facts(dialect: str, row: str) -> dict[str, str]:
         "status": f"{row}.status",
         "size": f"CASE WHEN {completed} THEN {size} END",
         "speed": f"CASE WHEN {completed} THEN {speed} END",
-        "saved": (f"CASE WHEN {completed} THEN (SELECT m.original_size_mb FROM models m"
-                  f" WHERE m.model_id = {row}.model_id) * ({size}) / 100.0 END"),
+        "saved": (
+            f"CASE WHEN {completed} THEN (SELECT m.original_size_mb FROM models m"
+            f" WHERE m.model_id = {row}.model_id) * ({size}) / 100.0 END"
+        ),
         "last": f"CASE WHEN {completed} THEN {last} END",
         "techniques": _expressions(dialect)["techniques_json"].replace("{t}", t),
     }
@@ -695,35 +731,40 @@ def _rollup_facts(dialect: str, row: str) -> dict[str, str]:
 def _week_of(dialect: str, day: str) -> str:
     if dialect == "sqlite":
         return f"coalesce(date({day}, 'weekday 0', '-6 days'), '')"
-    return (f"CASE WHEN {day} = '' THEN '' ELSE"
-            f" to_char(date_trunc('week', CAST({day} AS date)), 'YYYY-MM-DD') END")
+    return (
+        f"CASE WHEN {day} = '' THEN '' ELSE"
+        f" to_char(date_trunc('week', CAST({day} AS date)), 'YYYY-MM-DD') END"
+    )
 
 
 def _scoped(dialect: str, where: str) -> str:
     """FROM clause: each recorded session once per distinct technique (``scope``)."""
     if dialect == "sqlite":
-        inner = (f"SELECT DISTINCT f.session_id, j.value AS scope FROM {AGG_SESSIONS} f,"
-                 f" json_each(f.techniques) j WHERE j.type = 'text' AND {where}")
+        inner = (
+            f"SELECT DISTINCT f.session_id, j.value AS scope FROM {AGG_SESSIONS} f,"
+            f" json_each(f.techniques) j WHERE j.type = 'text' AND {where}"
+        )
     else:
-        inner = (f"SELECT DISTINCT f.session_id, e #>> '{{}}' AS scope FROM {AGG_SESSIONS} f,"
-                 " jsonb_array_elements(CASE WHEN f.techniques IS NULL THEN '[]'::jsonb"
-                 " ELSE CAST(f.techniques AS jsonb) END) AS e"
-                 f" WHERE jsonb_typeof(e) = 'string' AND {where}")
+        inner = (
+            f"SELECT DISTINCT f.session_id, e #>> '{{}}' AS scope FROM {AGG_SESSIONS} f,"
+            " jsonb_array_elements(CASE WHEN f.techniques IS NULL THEN '[]'::jsonb"
+            " ELSE CAST(f.techniques AS jsonb) END) AS e"
+            f" WHERE jsonb_typeof(e) = 'string' AND {where}"
+        )
     return f"({inner}) t JOIN {AGG_SESSIONS} f ON f.session_id = t.session_id"
 
 
 def _scopes(dialect: str, where: str) -> list[tuple[str, str, str, str]]:
     """(scope, its GROUP BY prefix, FROM, WHERE): every session, then per technique."""
-    return [("''", "", f"{AGG_SESSIONS} f", where),
-            ("t.scope", "t.scope, ", _scoped(dialect, where), "true")]
+    return [("''", "", f"{AGG_SESSIONS} f", where), ("t.scope", "t.scope, ", _scoped(dialect, where), "true")]
 
 
-_COUNT_COLUMNS = ("sessions", "size_sum", "size_n", "speed_sum", "speed_n", "both_n",
-                  "saved_sum", "saved_n")
+_COUNT_COLUMNS = ("sessions", "size_sum", "size_n", "speed_sum", "speed_n", "both_n", "saved_sum", "saved_n")
 
 
 def _add_counts(dialect: str, where: str, sign: int, *, saved_only: bool = False) -> list[str]:
     """Add ``sign`` x the recorded facts of the sessions ``where`` selects to ``agg_counts``."""
+
     def n(condition: str) -> str:
         return f"sum(CASE WHEN {condition} THEN {sign} ELSE 0 END)"
 
@@ -731,13 +772,18 @@ def _add_counts(dialect: str, where: str, sign: int, *, saved_only: bool = False
         return f"sum({value})" if sign == 1 else f"-sum({value})"
 
     if saved_only:
-        values = ["0", "0", "0", "0", "0", "0", f"coalesce({s('f.saved')}, 0)",
-                  n("f.saved IS NOT NULL")]
+        values = ["0", "0", "0", "0", "0", "0", f"coalesce({s('f.saved')}, 0)", n("f.saved IS NOT NULL")]
     else:
-        values = [n("true"), f"coalesce({s('f.size')}, 0)", n("f.size IS NOT NULL"),
-                  f"coalesce({s('f.speed')}, 0)", n("f.speed IS NOT NULL"),
-                  n("f.size IS NOT NULL AND f.speed IS NOT NULL"),
-                  f"coalesce({s('f.saved')}, 0)", n("f.saved IS NOT NULL")]
+        values = [
+            n("true"),
+            f"coalesce({s('f.size')}, 0)",
+            n("f.size IS NOT NULL"),
+            f"coalesce({s('f.speed')}, 0)",
+            n("f.speed IS NOT NULL"),
+            n("f.size IS NOT NULL AND f.speed IS NOT NULL"),
+            f"coalesce({s('f.saved')}, 0)",
+            n("f.saved IS NOT NULL"),
+        ]
     update = ", ".join(f"{c} = {AGG_COUNTS}.{c} + excluded.{c}" for c in _COUNT_COLUMNS)
     return [
         f"INSERT INTO {AGG_COUNTS} (technique, day, status, {', '.join(_COUNT_COLUMNS)})"
@@ -757,8 +803,9 @@ def value_bin(dialect: str, value: str) -> str:
     return f"CAST({value} AS INTEGER)" if dialect == "sqlite" else f"floor({value})"
 
 
-def _add_histogram(dialect: str, table: str, column: str, where: str, sign: int, *,
-                   whole: bool = True) -> list[str]:
+def _add_histogram(
+    dialect: str, table: str, column: str, where: str, sign: int, *, whole: bool = True
+) -> list[str]:
     """Add ``sign`` x the sessions ``where`` selects to ``agg_values`` or ``agg_bins``.
 
     Each session counts in its created week and (``whole``) in the :data:`ALL_WEEKS` row:
@@ -784,8 +831,10 @@ def _add_histogram(dialect: str, table: str, column: str, where: str, sign: int,
 
 
 def _add_values(dialect: str, where: str, sign: int) -> list[str]:
-    return [*_add_histogram(dialect, AGG_VALUES, "value", where, sign),
-            *_add_histogram(dialect, AGG_BINS, "bin", where, sign)]
+    return [
+        *_add_histogram(dialect, AGG_VALUES, "value", where, sign),
+        *_add_histogram(dialect, AGG_BINS, "bin", where, sign),
+    ]
 
 
 def _fill_whole_and_bins(connection: Connection) -> None:
@@ -799,11 +848,13 @@ def _fill_whole_and_bins(connection: Connection) -> None:
     connection.exec_driver_sql(
         f"INSERT INTO {AGG_VALUES} (metric, technique, value, week, n)"
         f" SELECT metric, technique, value, '{ALL_WEEKS}', sum(n) FROM {AGG_VALUES}"
-        f" GROUP BY metric, technique, value HAVING sum(n) <> 0")
+        f" GROUP BY metric, technique, value HAVING sum(n) <> 0"
+    )
     connection.exec_driver_sql(
         f"INSERT INTO {AGG_BINS} (metric, technique, week, bin, n)"
         f" SELECT metric, technique, week, {value_bin(dialect, 'value')}, sum(n) FROM {AGG_VALUES}"
-        f" GROUP BY metric, technique, week, {value_bin(dialect, 'value')} HAVING sum(n) <> 0")
+        f" GROUP BY metric, technique, week, {value_bin(dialect, 'value')} HAVING sum(n) <> 0"
+    )
 
 
 def _forget(dialect: str, sid: str) -> list[str]:
@@ -812,7 +863,8 @@ def _forget(dialect: str, sid: str) -> list[str]:
     best = ", ".join(
         f"{column} = (SELECT max(g.{source}) FROM {AGG_SESSIONS} g WHERE g.model_id ="
         f" {AGG_MODELS}.model_id AND g.status = {AGG_MODELS}.status AND g.session_id <> {sid})"
-        for column, source in (("best_size", "size"), ("best_speed", "speed"), ("last", "last")))
+        for column, source in (("best_size", "size"), ("best_speed", "speed"), ("last", "last"))
+    )
     return [
         *_add_counts(dialect, where, -1),
         *_add_values(dialect, where, -1),
@@ -823,8 +875,17 @@ def _forget(dialect: str, sid: str) -> list[str]:
     ]
 
 
-_AGG_SESSION_COLUMNS = ("session_id", "model_id", "day", "status", "size", "speed", "saved",
-                        "last", "techniques")
+_AGG_SESSION_COLUMNS = (
+    "session_id",
+    "model_id",
+    "day",
+    "status",
+    "size",
+    "speed",
+    "saved",
+    "last",
+    "techniques",
+)
 
 
 def _record(dialect: str, row: str) -> list[str]:
@@ -832,7 +893,9 @@ def _record(dialect: str, row: str) -> list[str]:
     facts = _rollup_facts(dialect, row)
     keep = ", ".join(
         f"{c} = CASE WHEN {AGG_MODELS}.{c} IS NULL OR excluded.{c} > {AGG_MODELS}.{c}"
-        f" THEN excluded.{c} ELSE {AGG_MODELS}.{c} END" for c in ("best_size", "best_speed", "last"))
+        f" THEN excluded.{c} ELSE {AGG_MODELS}.{c} END"
+        for c in ("best_size", "best_speed", "last")
+    )
     where = f"f.session_id = {row}.session_id"
     return [
         f"INSERT INTO {AGG_SESSIONS} ({', '.join(_AGG_SESSION_COLUMNS)})"
@@ -861,8 +924,7 @@ def _rollup_tables(dialect: str) -> list[str]:
     real, integer = ("REAL", "INTEGER") if dialect == "sqlite" else ("double precision", "bigint")
     stamp = "TEXT" if dialect == "sqlite" else "timestamp"
     rowid = " WITHOUT ROWID" if dialect == "sqlite" else ""
-    counts = ", ".join(f"{c} {real if c.endswith('_sum') else integer} NOT NULL"
-                       for c in _COUNT_COLUMNS)
+    counts = ", ".join(f"{c} {real if c.endswith('_sum') else integer} NOT NULL" for c in _COUNT_COLUMNS)
     return [
         f"CREATE TABLE IF NOT EXISTS {AGG_SESSIONS} (session_id TEXT PRIMARY KEY,"
         f" model_id TEXT NOT NULL, day TEXT NOT NULL, status TEXT NOT NULL, size {real},"
@@ -874,8 +936,7 @@ def _rollup_tables(dialect: str) -> list[str]:
         f" value {real} NOT NULL, week TEXT NOT NULL, n {integer} NOT NULL,"
         f" PRIMARY KEY (metric, technique, value, week)){rowid}",
         # Per week in value order: the period medians bin each week's values, then read a bin.
-        f"CREATE INDEX IF NOT EXISTS ix_agg_values_week ON {AGG_VALUES}"
-        " (metric, technique, week, value, n)",
+        f"CREATE INDEX IF NOT EXISTS ix_agg_values_week ON {AGG_VALUES} (metric, technique, week, value, n)",
         f"CREATE TABLE IF NOT EXISTS {AGG_BINS} (metric TEXT NOT NULL, technique TEXT NOT NULL,"
         f" week TEXT NOT NULL, bin {real} NOT NULL, n {integer} NOT NULL,"
         f" PRIMARY KEY (metric, technique, week, bin)){rowid}",
@@ -915,8 +976,14 @@ def _sqlite_rollup_triggers() -> list[str]:
 
     forget_old, forget_new = _forget("sqlite", "OLD.session_id"), _forget("sqlite", "NEW.session_id")
     old_model, new_model = _refresh_saved("sqlite", "OLD.model_id"), _refresh_saved("sqlite", "NEW.model_id")
-    names = ("trg_agg_insert", "trg_agg_update", "trg_agg_delete", "trg_agg_models_insert",
-             "trg_agg_models_update", "trg_agg_models_delete")
+    names = (
+        "trg_agg_insert",
+        "trg_agg_update",
+        "trg_agg_delete",
+        "trg_agg_models_insert",
+        "trg_agg_models_update",
+        "trg_agg_models_delete",
+    )
     return [
         *(f"DROP TRIGGER IF EXISTS {name}" for name in names),
         # REPLACE deleted the conflicting row silently: forget what was recorded for its id.
@@ -953,9 +1020,14 @@ def _pg_rollup_triggers() -> list[str]:
         " END IF; RETURN NULL; END $$ LANGUAGE plpgsql",
         f"CREATE OR REPLACE FUNCTION agg_sessions_truncate() RETURNS trigger AS $$ BEGIN {clear}"
         " RETURN NULL; END $$ LANGUAGE plpgsql",
-        *(f"DROP TRIGGER IF EXISTS {name} ON {table}" for name, table in (
-            ("trg_agg_sessions", SESSIONS), ("trg_agg_sessions_truncate", SESSIONS),
-            ("trg_agg_models", "models"))),
+        *(
+            f"DROP TRIGGER IF EXISTS {name} ON {table}"
+            for name, table in (
+                ("trg_agg_sessions", SESSIONS),
+                ("trg_agg_sessions_truncate", SESSIONS),
+                ("trg_agg_models", "models"),
+            )
+        ),
         f"CREATE TRIGGER trg_agg_sessions AFTER INSERT OR UPDATE OF {_SESSION_COLUMNS_READ}"
         f" OR DELETE ON {SESSIONS} FOR EACH ROW EXECUTE FUNCTION agg_sessions_sync()",
         f"CREATE TRIGGER trg_agg_sessions_truncate AFTER TRUNCATE ON {SESSIONS}"
@@ -973,8 +1045,8 @@ def _init_rollups(connection: Connection) -> None:
         existed, bins_existed = AGG_SESSIONS in tables, AGG_BINS in tables
     else:
         existed, bins_existed = connection.exec_driver_sql(
-            f"SELECT to_regclass('{AGG_SESSIONS}') IS NOT NULL,"
-            f" to_regclass('{AGG_BINS}') IS NOT NULL").one()
+            f"SELECT to_regclass('{AGG_SESSIONS}') IS NOT NULL, to_regclass('{AGG_BINS}') IS NOT NULL"
+        ).one()
     for statement in _rollup_tables(dialect):
         connection.exec_driver_sql(statement)
     triggers = _sqlite_rollup_triggers() if dialect == "sqlite" else _pg_rollup_triggers()

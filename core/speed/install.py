@@ -41,8 +41,7 @@ class InstallPlan:
         out = ["In the platform's database:"]
         out += [f"  {line}" for line in self.platform_steps] or ["  nothing: it is up to date"]
         if self.location is None:
-            out.append("The dashboard's copy: switched off (SESSIONS_MIRROR=off); pages use "
-                       "the plain path.")
+            out.append("The dashboard's copy: switched off (SESSIONS_MIRROR=off); pages use the plain path.")
         else:
             out.append(f"The dashboard's copy ({self.location.description}):")
             out.append(f"  {self.copy_reason}")
@@ -69,8 +68,10 @@ def _copy_status(mirror: Mirror, settings: Settings) -> tuple[str, str]:
         return "build", _BUILD
     if reason:
         return "rebuild", f"build it again: {reason}"
-    return "sync", ("of this format: add what this version derives, if anything, then compare "
-                    "every row with the platform once (a full sync)")
+    return "sync", (
+        "of this format: add what this version derives, if anything, then compare "
+        "every row with the platform once (a full sync)"
+    )
 
 
 def plan_install(settings: Settings) -> InstallPlan:
@@ -79,8 +80,11 @@ def plan_install(settings: Settings) -> InstallPlan:
     try:
         with engine.connect() as connection:
             present = inspect(connection).has_table(optimization_sessions.name)
-            sessions = connection.execute(select(func.count()).select_from(
-                optimization_sessions)).scalar_one() if present else 0
+            sessions = (
+                connection.execute(select(func.count()).select_from(optimization_sessions)).scalar_one()
+                if present
+                else 0
+            )
             steps = pending_steps(connection)
     finally:
         engine.dispose()
@@ -123,8 +127,10 @@ def install(settings: Settings, progress: Progress = print) -> InstallPlan:
                 finally:
                     engine.dispose()
                 report = mirror.sync(full=True)
-                progress(f"copy: synced ({report.sessions_written} sessions written, "
-                         f"{report.sessions_deleted} deleted, {report.models_changed} models)")
+                progress(
+                    f"copy: synced ({report.sessions_written} sessions written, "
+                    f"{report.sessions_deleted} deleted, {report.models_changed} models)"
+                )
         finally:
             mirror.close()
     return plan
@@ -139,8 +145,9 @@ def remove(settings: Settings, progress: Progress = print) -> None:
         removed = remove_platform_objects(engine) if present else False
     finally:
         engine.dispose()
-    progress("platform: removed the index and the version record" if removed
-             else "platform: nothing installed")
+    progress(
+        "platform: removed the index and the version record" if removed else "platform: nothing installed"
+    )
     location = mirror_location(settings)
     if location is not None:
         found = Mirror(location).remove()

@@ -53,14 +53,21 @@ class ReadPlan:
 class SpeedLayer:
     """The platform's engine, the copy's engine, and the choice between them."""
 
-    def __init__(self, settings: Settings, *, engine_hook: EngineHook | None = None,
-                 max_lag_s: float = MAX_LAG_S, sync_interval_s: float | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine_hook: EngineHook | None = None,
+        max_lag_s: float = MAX_LAG_S,
+        sync_interval_s: float | None = None,
+    ) -> None:
         self.settings = settings
         self.location: MirrorLocation | None = mirror_location(settings)
         self.mirror = Mirror(self.location) if self.location is not None else None
         self.max_lag_s = max_lag_s
         self.sync_interval_s = sync_interval_s or SYNC_INTERVAL_S.get(
-            self.location.dialect if self.location else "", 2.0)
+            self.location.dialect if self.location else "", 2.0
+        )
         self._hook = engine_hook or (lambda engine: engine)
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()
@@ -156,8 +163,9 @@ class SpeedLayer:
 
     def sync(self, *, full: bool = False) -> SyncReport | None:
         """One sync of the copy (None when there is no copy of this format to sync)."""
-        if self.mirror is None or (self.location is not None and self.location.path is not None
-                                   and not self.location.path.exists()):
+        if self.mirror is None or (
+            self.location is not None and self.location.path is not None and not self.location.path.exists()
+        ):
             return None
         if unusable_reason(self._recorded_state(), self.mirror.location):
             return None
@@ -204,8 +212,9 @@ class SpeedLayer:
                 failures += 1
                 message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
                 if message != self.last_error:
-                    log.warning("cannot sync the dashboard's copy of %s: %s",
-                                self.settings.masked_db_url, message)
+                    log.warning(
+                        "cannot sync the dashboard's copy of %s: %s", self.settings.masked_db_url, message
+                    )
                 self.last_error = message
                 wait = min(60.0, self.sync_interval_s * 2 ** min(failures, 6))
             self._stop.wait(wait)

@@ -22,42 +22,107 @@ from sqlalchemy.exc import OperationalError
 SESSIONS = "optimization_sessions"
 MODELS = "models"
 
-_SESSION_COLUMNS = ("size_reduction", "speed_improvement", "accuracy_delta", "progress",
-                    "techniques_json", "data_issue", "created_key", "updated_key",
-                    "completed_key", "created_week", "export_pre", "export_post")
+_SESSION_COLUMNS = (
+    "size_reduction",
+    "speed_improvement",
+    "accuracy_delta",
+    "progress",
+    "techniques_json",
+    "data_issue",
+    "created_key",
+    "updated_key",
+    "completed_key",
+    "created_week",
+    "export_pre",
+    "export_post",
+)
 _MODEL_COLUMNS = ("export_name",)
 _INDEXES = (
-    "ix_sessions_created", "ix_sessions_status_created", "ix_sessions_model_created",
-    "ix_sessions_updated", "ix_sessions_completed", "ix_sessions_status_session",
-    "ix_sessions_model_session", "ix_sessions_size", "ix_sessions_status_size",
-    "ix_sessions_speed", "ix_sessions_status_speed", "ix_sessions_accuracy",
-    "ix_sessions_progress", "ix_sessions_status_progress", "ix_sessions_techniques",
-    "ix_sessions_facts", "ix_sessions_model_facts", "ix_sessions_data_issue",
-    "ix_sessions_points", "ix_sessions_front", "ix_sessions_session_id_trgm",
-    "ix_sessions_model_id_trgm", "ix_models_name", "ix_models_name_trgm",
+    "ix_sessions_created",
+    "ix_sessions_status_created",
+    "ix_sessions_model_created",
+    "ix_sessions_updated",
+    "ix_sessions_completed",
+    "ix_sessions_status_session",
+    "ix_sessions_model_session",
+    "ix_sessions_size",
+    "ix_sessions_status_size",
+    "ix_sessions_speed",
+    "ix_sessions_status_speed",
+    "ix_sessions_accuracy",
+    "ix_sessions_progress",
+    "ix_sessions_status_progress",
+    "ix_sessions_techniques",
+    "ix_sessions_facts",
+    "ix_sessions_model_facts",
+    "ix_sessions_data_issue",
+    "ix_sessions_points",
+    "ix_sessions_front",
+    "ix_sessions_session_id_trgm",
+    "ix_sessions_model_id_trgm",
+    "ix_models_name",
+    "ix_models_name_trgm",
     # Never installed in the platform's tables by a release, but init_db makes them wherever it
     # runs; dropping the columns they index would fail while they exist.
-    "ix_sessions_technique_size", "ix_sessions_technique_speed", "ix_sessions_week_size",
+    "ix_sessions_technique_size",
+    "ix_sessions_technique_speed",
+    "ix_sessions_week_size",
     "ix_sessions_week_speed",
 )
 _TRIGGERS = (
-    "trg_search_insert", "trg_search_update", "trg_search_delete",
-    "trg_techniques_insert", "trg_techniques_update", "trg_techniques_delete",
-    "trg_keys_insert", "trg_keys_update", "trg_keys_delete",
-    "trg_session_counts_insert", "trg_session_counts_delete", "trg_session_counts_update",
-    "trg_session_counts_truncate", "trg_session_techniques",
-    "trg_agg_insert", "trg_agg_update", "trg_agg_delete", "trg_agg_sessions",
-    "trg_agg_sessions_truncate", "trg_agg_models", "trg_agg_models_insert",
-    "trg_agg_models_update", "trg_agg_models_delete",
-    "trg_export_cells_insert", "trg_export_cells_update", "trg_export_cells_delete",
-    "trg_export_cells_model_insert", "trg_export_cells_model_update",
+    "trg_search_insert",
+    "trg_search_update",
+    "trg_search_delete",
+    "trg_techniques_insert",
+    "trg_techniques_update",
+    "trg_techniques_delete",
+    "trg_keys_insert",
+    "trg_keys_update",
+    "trg_keys_delete",
+    "trg_session_counts_insert",
+    "trg_session_counts_delete",
+    "trg_session_counts_update",
+    "trg_session_counts_truncate",
+    "trg_session_techniques",
+    "trg_agg_insert",
+    "trg_agg_update",
+    "trg_agg_delete",
+    "trg_agg_sessions",
+    "trg_agg_sessions_truncate",
+    "trg_agg_models",
+    "trg_agg_models_insert",
+    "trg_agg_models_update",
+    "trg_agg_models_delete",
+    "trg_export_cells_insert",
+    "trg_export_cells_update",
+    "trg_export_cells_delete",
+    "trg_export_cells_model_insert",
+    "trg_export_cells_model_update",
     "trg_export_cells_model_delete",
 )
-_TABLES = ("session_techniques", "session_search", "session_keys", "session_counts",
-           "agg_sessions", "agg_counts", "agg_values", "agg_bins", "agg_models", "export_cells")
-_FUNCTIONS = ("session_counts_insert", "session_counts_delete", "session_counts_update",
-              "session_counts_truncate", "sync_session_techniques", "agg_sessions_sync",
-              "agg_models_sync", "agg_sessions_truncate", "export_post_v1")
+_TABLES = (
+    "session_techniques",
+    "session_search",
+    "session_keys",
+    "session_counts",
+    "agg_sessions",
+    "agg_counts",
+    "agg_values",
+    "agg_bins",
+    "agg_models",
+    "export_cells",
+)
+_FUNCTIONS = (
+    "session_counts_insert",
+    "session_counts_delete",
+    "session_counts_update",
+    "session_counts_truncate",
+    "sync_session_techniques",
+    "agg_sessions_sync",
+    "agg_models_sync",
+    "agg_sessions_truncate",
+    "export_post_v1",
+)
 
 
 @dataclass(frozen=True)
@@ -75,9 +140,13 @@ class LegacyObjects:
         return bool(self.triggers or self.indexes or self.columns or self.tables or self.functions)
 
     def describe(self) -> list[str]:
-        parts = [(len(self.triggers), "triggers"), (len(self.indexes), "indexes"),
-                 (len(self.columns), "generated columns"), (len(self.tables), "derived tables"),
-                 (len(self.functions), "functions")]
+        parts = [
+            (len(self.triggers), "triggers"),
+            (len(self.indexes), "indexes"),
+            (len(self.columns), "generated columns"),
+            (len(self.tables), "derived tables"),
+            (len(self.functions), "functions"),
+        ]
         return [f"{count} {what}" for count, what in parts if count]
 
 
@@ -92,32 +161,53 @@ def find_legacy(connection: Connection) -> LegacyObjects:
         indexes = tuple(n for kind, n, _ in rows if kind == "index" and n in _INDEXES)
         tables = tuple(n for kind, n, _ in rows if kind == "table" and n in _TABLES)
         columns = tuple(
-            (table, row[1]) for table, wanted in ((SESSIONS, _SESSION_COLUMNS), (MODELS, _MODEL_COLUMNS))
+            (table, row[1])
+            for table, wanted in ((SESSIONS, _SESSION_COLUMNS), (MODELS, _MODEL_COLUMNS))
             for row in connection.exec_driver_sql(f"PRAGMA table_xinfo({table})").all()
             # hidden 2/3: a generated column (virtual/stored); a platform column is never one
-            if row[1] in wanted and row[6] in (2, 3))
+            if row[1] in wanted and row[6] in (2, 3)
+        )
         return LegacyObjects(triggers, indexes, columns, tables)
     schema = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
-    triggers = tuple(connection.exec_driver_sql(
-        "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
-        " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %(s)s"
-        " AND NOT t.tgisinternal AND t.tgname = ANY(%(names)s)",
-        {"s": schema, "names": list(_TRIGGERS)}).all())
-    indexes = tuple(r[0] for r in connection.exec_driver_sql(
-        "SELECT indexname FROM pg_indexes WHERE schemaname = %(s)s AND indexname = ANY(%(names)s)",
-        {"s": schema, "names": list(_INDEXES)}))
-    columns = tuple(connection.exec_driver_sql(
-        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %(s)s"
-        " AND is_generated = 'ALWAYS' AND ((table_name = %(t)s AND column_name = ANY(%(sc)s))"
-        " OR (table_name = %(m)s AND column_name = ANY(%(mc)s)))",
-        {"s": schema, "t": SESSIONS, "m": MODELS, "sc": list(_SESSION_COLUMNS),
-         "mc": list(_MODEL_COLUMNS)}).all())
+    triggers = tuple(
+        connection.exec_driver_sql(
+            "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %(s)s"
+            " AND NOT t.tgisinternal AND t.tgname = ANY(%(names)s)",
+            {"s": schema, "names": list(_TRIGGERS)},
+        ).all()
+    )
+    indexes = tuple(
+        r[0]
+        for r in connection.exec_driver_sql(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = %(s)s AND indexname = ANY(%(names)s)",
+            {"s": schema, "names": list(_INDEXES)},
+        )
+    )
+    columns = tuple(
+        connection.exec_driver_sql(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %(s)s"
+            " AND is_generated = 'ALWAYS' AND ((table_name = %(t)s AND column_name = ANY(%(sc)s))"
+            " OR (table_name = %(m)s AND column_name = ANY(%(mc)s)))",
+            {
+                "s": schema,
+                "t": SESSIONS,
+                "m": MODELS,
+                "sc": list(_SESSION_COLUMNS),
+                "mc": list(_MODEL_COLUMNS),
+            },
+        ).all()
+    )
     existing = set(inspect(connection).get_table_names())
     tables = tuple(t for t in _TABLES if t in existing)
-    functions = tuple(r[0] for r in connection.exec_driver_sql(
-        "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
-        " WHERE n.nspname = %(s)s AND p.proname = ANY(%(names)s)",
-        {"s": schema, "names": list(_FUNCTIONS)}))
+    functions = tuple(
+        r[0]
+        for r in connection.exec_driver_sql(
+            "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+            " WHERE n.nspname = %(s)s AND p.proname = ANY(%(names)s)",
+            {"s": schema, "names": list(_FUNCTIONS)},
+        )
+    )
     return LegacyObjects(triggers, indexes, columns, tables, tuple(sorted(set(functions))))
 
 

@@ -118,30 +118,35 @@ def mirror_location(settings: Settings) -> MirrorLocation | None:
             platform_file = Path(database)
             path = platform_file.parent / MIRROR_DIR_NAME / platform_file.name
         if path.resolve() == Path(database).resolve():
-            raise MirrorConfigError("SESSIONS_MIRROR names the platform's own database file; "
-                                    "the copy needs a file of its own")
+            raise MirrorConfigError(
+                "SESSIONS_MIRROR names the platform's own database file; the copy needs a file of its own"
+            )
         return MirrorLocation("sqlite", settings, path=path)
     if dialect == "postgresql":
         schema = choice or DEFAULT_SCHEMA
-        if not _SCHEMA_NAME.match(schema) or schema in ("public", "pg_catalog",
-                                                         "information_schema"):
+        if not _SCHEMA_NAME.match(schema) or schema in ("public", "pg_catalog", "information_schema"):
             raise MirrorConfigError(
                 f"SESSIONS_MIRROR is {choice!r}; on PostgreSQL it names the dashboard's own "
-                "schema: lower-case letters, digits and _, not public")
+                "schema: lower-case letters, digits and _, not public"
+            )
         return MirrorLocation("postgresql", settings, schema=schema)
     return None
 
 
 def _sqlite_settings(platform: Settings, path: Path) -> Settings:
-    return Settings(db_url=f"sqlite:///{path}", db_url_source=platform.db_url_source,
-                    statement_timeout_ms=platform.statement_timeout_ms)
+    return Settings(
+        db_url=f"sqlite:///{path}",
+        db_url_source=platform.db_url_source,
+        statement_timeout_ms=platform.statement_timeout_ms,
+    )
 
 
 def _sqlite_writer(path: Path) -> Engine:
     """A writer on the copy's file that may ``ATTACH`` the platform's file by URI (read-only)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(f"sqlite:///file:{path}?uri=true",
-                           connect_args={"timeout": 30.0, "check_same_thread": False})
+    engine = create_engine(
+        f"sqlite:///file:{path}?uri=true", connect_args={"timeout": 30.0, "check_same_thread": False}
+    )
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: object, _record: object) -> None:

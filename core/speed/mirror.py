@@ -65,6 +65,7 @@ MODEL_COLUMNS = tuple(c.name for c in models.columns)
 SQLITE_TIME_FORMAT = "'%Y-%m-%d %H:%M:%f'"
 _ROWCOUNT = {"preserve_rowcount": True}  # SQLAlchemy keeps an INSERT's row count only if asked
 
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -81,8 +82,9 @@ class Mirror:
 
     # -- tables as seen from the copy's writer ----------------------------------------------
 
-    def _tables(self, connection: Connection, *, mirror_schema: str | None = None
-                ) -> tuple[Table, Table, Table, Table]:
+    def _tables(
+        self, connection: Connection, *, mirror_schema: str | None = None
+    ) -> tuple[Table, Table, Table, Table]:
         """(platform sessions, platform models, copy sessions, copy models)."""
         md = MetaData()
         if self.dialect == "sqlite":
@@ -90,10 +92,12 @@ class Mirror:
         else:
             source_schema = self._platform_schema(connection)
             target_schema = mirror_schema or self.location.schema or ""
-        return (optimization_sessions.to_metadata(md, schema=source_schema),
-                models.to_metadata(md, schema=source_schema),
-                optimization_sessions.to_metadata(md, schema=target_schema),
-                models.to_metadata(md, schema=target_schema))
+        return (
+            optimization_sessions.to_metadata(md, schema=source_schema),
+            models.to_metadata(md, schema=source_schema),
+            optimization_sessions.to_metadata(md, schema=target_schema),
+            models.to_metadata(md, schema=target_schema),
+        )
 
     def _platform_schema(self, connection: Connection) -> str:
         """The schema the platform's tables are in: the first of the role's own search path."""
@@ -102,7 +106,8 @@ class Mirror:
             " WHERE c.relname = 'optimization_sessions' AND c.relkind IN ('r', 'p')"
             " AND n.nspname NOT LIKE 'pg_%%' AND n.nspname NOT IN (%(a)s, %(b)s)"
             " ORDER BY n.nspname = 'public' DESC, n.nspname LIMIT 1",
-            {"a": self.location.schema, "b": f"{self.location.schema}_building"}).scalar()
+            {"a": self.location.schema, "b": f"{self.location.schema}_building"},
+        ).scalar()
         if found is None:
             raise LookupError("the platform's table optimization_sessions was not found")
         return str(found)
@@ -116,11 +121,16 @@ class Mirror:
 
     def _write_state(self, connection: Connection, **values: datetime | str | None) -> None:
         insert = sqlite_dialect.insert if self.dialect == "sqlite" else pg_dialect.insert
-        rows = [{"key": key, "value": value.isoformat() if isinstance(value, datetime) else value}
-                for key, value in values.items()]
+        rows = [
+            {"key": key, "value": value.isoformat() if isinstance(value, datetime) else value}
+            for key, value in values.items()
+        ]
         statement = insert(mirror_state).values(rows)
-        connection.execute(statement.on_conflict_do_update(
-            index_elements=[mirror_state.c.key], set_={"value": statement.excluded.value}))
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[mirror_state.c.key], set_={"value": statement.excluded.value}
+            )
+        )
 
     # -- the writer connection ----------------------------------------------------------------
 
@@ -128,8 +138,9 @@ class Mirror:
         engine = self.location.write_engine(building=building)
         connection = engine.connect()
         if self.dialect == "sqlite":
-            connection.exec_driver_sql(f"ATTACH DATABASE ? AS {PLATFORM_ALIAS}",
-                                       (platform_uri(self.location),))
+            connection.exec_driver_sql(
+                f"ATTACH DATABASE ? AS {PLATFORM_ALIAS}", (platform_uri(self.location),)
+            )
             connection.commit()
         return engine, connection
 
@@ -178,18 +189,28 @@ class Mirror:
                 if self.dialect == "postgresql":
                     connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
                 src_s, src_m, dst_s, dst_m = self._tables(
-                    connection, mirror_schema=self.location.schema and self.location.build_schema)
+                    connection, mirror_schema=self.location.schema and self.location.build_schema
+                )
                 progress("copying the platform's models and sessions")
-                connection.execute(dst_m.insert().from_select(
-                    MODEL_COLUMNS, select(*[src_m.c[c] for c in MODEL_COLUMNS])))
-                copied = connection.execute(dst_s.insert().from_select(
-                    SESSION_COLUMNS, select(*[src_s.c[c] for c in SESSION_COLUMNS])),
-                    execution_options=_ROWCOUNT).rowcount
+                connection.execute(
+                    dst_m.insert().from_select(MODEL_COLUMNS, select(*[src_m.c[c] for c in MODEL_COLUMNS]))
+                )
+                copied = connection.execute(
+                    dst_s.insert().from_select(
+                        SESSION_COLUMNS, select(*[src_s.c[c] for c in SESSION_COLUMNS])
+                    ),
+                    execution_options=_ROWCOUNT,
+                ).rowcount
                 progress(f"copied {copied:,} sessions")
-                self._write_state(connection, format=MIRROR_FORMAT,
-                                  platform=self.location.platform_identity,
-                                  built_at=started, synced_at=started, watermark=started,
-                                  full_at=started)
+                self._write_state(
+                    connection,
+                    format=MIRROR_FORMAT,
+                    platform=self.location.platform_identity,
+                    built_at=started,
+                    synced_at=started,
+                    watermark=started,
+                    full_at=started,
+                )
         finally:
             connection.close()
             engine.dispose()  # its pooled connection has the platform attached: not for init_db
@@ -211,8 +232,7 @@ class Mirror:
         engine = self.location.write_engine()
         try:
             with engine.begin() as connection:
-                connection.exec_driver_sql(
-                    f'DROP SCHEMA IF EXISTS "{self.location.build_schema}" CASCADE')
+                connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self.location.build_schema}" CASCADE')
         finally:
             engine.dispose()
 
@@ -236,7 +256,8 @@ class Mirror:
                 connection.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
                 connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self.location.schema}" CASCADE')
                 connection.exec_driver_sql(
-                    f'ALTER SCHEMA "{self.location.build_schema}" RENAME TO "{self.location.schema}"')
+                    f'ALTER SCHEMA "{self.location.build_schema}" RENAME TO "{self.location.schema}"'
+                )
         finally:
             engine.dispose()
 
@@ -256,8 +277,8 @@ class Mirror:
         try:
             with engine.begin() as connection:
                 found = connection.exec_driver_sql(
-                    "SELECT count(*) FROM pg_namespace WHERE nspname = %(s)s",
-                    {"s": self.location.schema}).scalar_one()
+                    "SELECT count(*) FROM pg_namespace WHERE nspname = %(s)s", {"s": self.location.schema}
+                ).scalar_one()
                 connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self.location.schema}" CASCADE')
         finally:
             engine.dispose()
@@ -277,15 +298,18 @@ class Mirror:
             self.close()  # a broken connection is opened again by the next sync
             raise
 
-    def _sync_in(self, connection: Connection, now: datetime, started: float, full: bool
-                 ) -> SyncReport:
+    def _sync_in(self, connection: Connection, now: datetime, started: float, full: bool) -> SyncReport:
         if self.dialect == "postgresql":
             connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
-            locked = connection.execute(select(func.pg_try_advisory_xact_lock(
-                func.hashtext(f"dashboard mirror {self.location.schema}")))).scalar_one()
+            locked = connection.execute(
+                select(
+                    func.pg_try_advisory_xact_lock(func.hashtext(f"dashboard mirror {self.location.schema}"))
+                )
+            ).scalar_one()
             if not locked:
-                return SyncReport(0, 0, 0, False, time.monotonic() - started,
-                                  skipped="another process is syncing this copy")
+                return SyncReport(
+                    0, 0, 0, False, time.monotonic() - started, skipped="another process is syncing this copy"
+                )
         state = self.read_state(connection)
         comparing = state.full_cursor is not None or self._full_due(state, now)
         if self.dialect == "sqlite" and not full:
@@ -294,12 +318,14 @@ class Mirror:
             self._sqlite_data_version = version
             if unchanged and not comparing:
                 self._write_state(connection, synced_at=now)
-                return SyncReport(0, 0, 0, False, time.monotonic() - started,
-                                  skipped="the platform's file has not changed")
+                return SyncReport(
+                    0, 0, 0, False, time.monotonic() - started, skipped="the platform's file has not changed"
+                )
         full = full or state.watermark is None
         src_s, src_m, dst_s, dst_m = self._tables(connection)
-        written = self._upsert(connection, src_s, dst_s, SESSION_COLUMNS, "session_id",
-                               None if full else self._since(state))
+        written = self._upsert(
+            connection, src_s, dst_s, SESSION_COLUMNS, "session_id", None if full else self._since(state)
+        )
         deleted = 0
         values: dict[str, datetime | str | None] = {"synced_at": now}
         if full:
@@ -309,19 +335,18 @@ class Mirror:
             if self._counts_differ(connection, src_s, dst_s):
                 deleted = self._delete_missing(connection, src_s, dst_s, "session_id")
                 if self._counts_differ(connection, src_s, dst_s):  # an insert stamped in the past
-                    written += self._upsert(connection, src_s, dst_s, SESSION_COLUMNS,
-                                            "session_id", None)
+                    written += self._upsert(connection, src_s, dst_s, SESSION_COLUMNS, "session_id", None)
             if comparing:
                 cursor, chunk_written, chunk_deleted = self._compare_chunk(
-                    connection, src_s, dst_s, state.full_cursor or "")
+                    connection, src_s, dst_s, state.full_cursor or ""
+                )
                 written, deleted = written + chunk_written, deleted + chunk_deleted
                 values.update(full_cursor=cursor)
                 if cursor is None:
                     values.update(full_at=now)
         models_changed = self._upsert(connection, src_m, dst_m, MODEL_COLUMNS, "model_id", None)
         models_changed += self._delete_missing(connection, src_m, dst_m, "model_id")
-        newest = connection.execute(
-            select(func.max(self._copy_updated_key())).select_from(dst_s)).scalar()
+        newest = connection.execute(select(func.max(self._copy_updated_key())).select_from(dst_s)).scalar()
         values["watermark"] = min(filter(None, (parse_timestamp(newest), now)))
         self._write_state(connection, **values)
         report = SyncReport(written, deleted, models_changed, full, time.monotonic() - started)
@@ -329,8 +354,9 @@ class Mirror:
             log.debug("mirror sync: %s", report)
         return report
 
-    def _compare_chunk(self, connection: Connection, source: Table, target: Table, after: str
-                       ) -> tuple[str | None, int, int]:
+    def _compare_chunk(
+        self, connection: Connection, source: Table, target: Table, after: str
+    ) -> tuple[str | None, int, int]:
         """Compare the next :data:`FULL_CHUNK` sessions by id, whatever their ``updated_at``.
 
         The safety net for writes that did not bump ``updated_at``, a chunk per sync so no sync
@@ -338,18 +364,27 @@ class Mirror:
         compared (None when the pass is complete) and the rows written and deleted.
         """
         upper = connection.execute(
-            select(source.c.session_id).where(source.c.session_id > after)
-            .order_by(source.c.session_id).offset(FULL_CHUNK - 1).limit(1)).scalar()
+            select(source.c.session_id)
+            .where(source.c.session_id > after)
+            .order_by(source.c.session_id)
+            .offset(FULL_CHUNK - 1)
+            .limit(1)
+        ).scalar()
         in_range: list[ColumnElement[bool]] = [source.c.session_id > after]
         target_range: list[ColumnElement[bool]] = [target.c.session_id > after]
         if upper is not None:
             in_range.append(source.c.session_id <= upper)
             target_range.append(target.c.session_id <= upper)
-        written = self._upsert(connection, source, target, SESSION_COLUMNS, "session_id", None,
-                               where=and_(*in_range))
+        written = self._upsert(
+            connection, source, target, SESSION_COLUMNS, "session_id", None, where=and_(*in_range)
+        )
         gone = ~exists().where(source.c.session_id == target.c.session_id)
-        deleted = max(connection.execute(target.delete().where(*target_range, gone),
-                                         execution_options=_ROWCOUNT).rowcount, 0)
+        deleted = max(
+            connection.execute(
+                target.delete().where(*target_range, gone), execution_options=_ROWCOUNT
+            ).rowcount,
+            0,
+        )
         return (str(upper) if upper is not None else None), written, deleted
 
     @staticmethod
@@ -381,9 +416,16 @@ class Mirror:
             return self._updated_key(source) >= since.strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
         return source.c.updated_at >= since.replace(tzinfo=None)
 
-    def _upsert(self, connection: Connection, source: Table, target: Table,
-                columns: tuple[str, ...], key: str, since: datetime | None,
-                where: ColumnElement[bool] | None = None) -> int:
+    def _upsert(
+        self,
+        connection: Connection,
+        source: Table,
+        target: Table,
+        columns: tuple[str, ...],
+        key: str,
+        since: datetime | None,
+        where: ColumnElement[bool] | None = None,
+    ) -> int:
         """Insert the source's rows the target lacks, update those that differ; the count."""
         if where is None:
             where = true() if since is None else self._changed_since(source, since)
@@ -391,15 +433,17 @@ class Mirror:
         # rewritten nor locked (PostgreSQL locks a conflicting row even when it updates nothing).
         others = [c for c in columns if c != key]
         current = target.alias("current")
-        differs = or_(current.c[key].is_(None),
-                      *[source.c[c].is_distinct_from(current.c[c]) for c in others])
-        rows = (select(*[source.c[c] for c in columns])
-                .select_from(source.outerjoin(current, current.c[key] == source.c[key]))
-                .where(where, differs))
+        differs = or_(current.c[key].is_(None), *[source.c[c].is_distinct_from(current.c[c]) for c in others])
+        rows = (
+            select(*[source.c[c] for c in columns])
+            .select_from(source.outerjoin(current, current.c[key] == source.c[key]))
+            .where(where, differs)
+        )
         insert = sqlite_dialect.insert if self.dialect == "sqlite" else pg_dialect.insert
         statement = insert(target).from_select(columns, rows)
         statement = statement.on_conflict_do_update(
-            index_elements=[target.c[key]], set_={c: statement.excluded[c] for c in others})
+            index_elements=[target.c[key]], set_={c: statement.excluded[c] for c in others}
+        )
         return max(connection.execute(statement, execution_options=_ROWCOUNT).rowcount, 0)
 
     @staticmethod
@@ -409,9 +453,12 @@ class Mirror:
 
     @staticmethod
     def _counts_differ(connection: Connection, source: Table, target: Table) -> bool:
-        counts = connection.execute(select(
-            select(func.count()).select_from(source).scalar_subquery(),
-            select(func.count()).select_from(target).scalar_subquery())).one()
+        counts = connection.execute(
+            select(
+                select(func.count()).select_from(source).scalar_subquery(),
+                select(func.count()).select_from(target).scalar_subquery(),
+            )
+        ).one()
         return bool(counts[0] != counts[1])
 
     # -- status -------------------------------------------------------------------------------

@@ -39,11 +39,12 @@ _sessions = optimization_sessions.to_metadata(MetaData())
 
 def _changed_index(dialect: str) -> Index:
     if dialect == "sqlite":
-        return Index(CHANGED_INDEX,
-                     func.strftime(literal_column(SQLITE_TIME_FORMAT), _sessions.c.updated_at),
-                     _sessions.c.session_id)
-    return Index(CHANGED_INDEX, _sessions.c.updated_at, _sessions.c.session_id,
-                 postgresql_concurrently=True)
+        return Index(
+            CHANGED_INDEX,
+            func.strftime(literal_column(SQLITE_TIME_FORMAT), _sessions.c.updated_at),
+            _sessions.c.session_id,
+        )
+    return Index(CHANGED_INDEX, _sessions.c.updated_at, _sessions.c.session_id, postgresql_concurrently=True)
 
 
 def changed_rows_index(connection: Connection) -> None:
@@ -53,7 +54,9 @@ def changed_rows_index(connection: Connection) -> None:
         connection.exec_driver_sql("SET statement_timeout = 0")
         valid = connection.exec_driver_sql(
             "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-            " WHERE c.relname = %(n)s AND pg_table_is_visible(c.oid)", {"n": CHANGED_INDEX}).scalar()
+            " WHERE c.relname = %(n)s AND pg_table_is_visible(c.oid)",
+            {"n": CHANGED_INDEX},
+        ).scalar()
         if valid is True:
             return
         if valid is False:  # left by an interrupted concurrent build: unusable, never finished
@@ -65,12 +68,20 @@ def changed_rows_index(connection: Connection) -> None:
 
 def _has_changed_index(connection: Connection) -> bool:
     if connection.dialect.name == "sqlite":  # the inspector skips expression indexes there
-        return connection.exec_driver_sql(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?",
-            (CHANGED_INDEX,)).scalar_one() > 0
-    return connection.exec_driver_sql(
-        "SELECT count(*) FROM pg_class WHERE relname = %(n)s AND relkind = 'i'"
-        " AND pg_table_is_visible(oid)", {"n": CHANGED_INDEX}).scalar_one() > 0
+        return (
+            connection.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?", (CHANGED_INDEX,)
+            ).scalar_one()
+            > 0
+        )
+    return (
+        connection.exec_driver_sql(
+            "SELECT count(*) FROM pg_class WHERE relname = %(n)s AND relkind = 'i'"
+            " AND pg_table_is_visible(oid)",
+            {"n": CHANGED_INDEX},
+        ).scalar_one()
+        > 0
+    )
 
 
 def drop_changed_rows_index(connection: Connection) -> None:
@@ -115,8 +126,7 @@ def pending_steps(connection: Connection) -> list[Step]:
     for revision in reversed(revisions):
         module: Any = revision.module
         details = module.describe(connection) if hasattr(module, "describe") else []
-        steps.append(Step(revision.revision, (revision.doc or "").strip().splitlines()[0],
-                          tuple(details)))
+        steps.append(Step(revision.revision, (revision.doc or "").strip().splitlines()[0], tuple(details)))
     return steps
 
 

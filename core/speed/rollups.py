@@ -74,15 +74,31 @@ from core.stats_sql import (
 )
 from core.store import STATUSES
 
-counts_table = table(AGG_COUNTS, column("technique"), column("day"), column("status"),
-                     *(column(c) for c in ("sessions", "size_sum", "size_n", "speed_sum",
-                                           "speed_n", "both_n", "saved_sum", "saved_n")))
-values_table = table(AGG_VALUES, column("metric"), column("technique"), column("value"),
-                     column("week"), column("n"))
-_models_table = table(AGG_MODELS, column("model_id"), column("status"), column("sessions"),
-                      column("best_size"), column("best_speed"), column("last"))
-bins_table = table(AGG_BINS, column("metric"), column("technique"), column("week"),
-                   column("bin"), column("n"))
+counts_table = table(
+    AGG_COUNTS,
+    column("technique"),
+    column("day"),
+    column("status"),
+    *(
+        column(c)
+        for c in ("sessions", "size_sum", "size_n", "speed_sum", "speed_n", "both_n", "saved_sum", "saved_n")
+    ),
+)
+values_table = table(
+    AGG_VALUES, column("metric"), column("technique"), column("value"), column("week"), column("n")
+)
+_models_table = table(
+    AGG_MODELS,
+    column("model_id"),
+    column("status"),
+    column("sessions"),
+    column("best_size"),
+    column("best_speed"),
+    column("last"),
+)
+bins_table = table(
+    AGG_BINS, column("metric"), column("technique"), column("week"), column("bin"), column("n")
+)
 _EXACT_BINS = 2.0**52  # below it, bin - 1 and bin + 1 are exact doubles: an index range holds a bin
 _METRIC_NAMES = {"size": "size_reduction", "speed": "speed_improvement"}
 
@@ -117,8 +133,7 @@ def _whole_day(value: datetime | None) -> date | bool | None:
 
 def rollup_plan(connection: Connection, f: SessionFilter, *, techniques: int = 1) -> Plan | None:
     """How the rollups answer ``f``; None when they cannot (the plain query then does)."""
-    if (f.model_ids or f.search or len(f.techniques) > techniques
-            or not capabilities(connection).rollups):
+    if f.model_ids or f.search or len(f.techniques) > techniques or not capabilities(connection).rollups:
         return None
     start, end = (_whole_day(v) for v in f.created_range())
     if start is False or end is False:
@@ -127,8 +142,7 @@ def rollup_plan(connection: Connection, f: SessionFilter, *, techniques: int = 1
     return Plan(f.techniques[0] if f.techniques else "", start, end, tuple(f.statuses))
 
 
-def _day_clauses(day: ColumnElement[Any], start: date | None, end: date | None
-                 ) -> list[ColumnElement[bool]]:
+def _day_clauses(day: ColumnElement[Any], start: date | None, end: date | None) -> list[ColumnElement[bool]]:
     clauses = []
     if start is not None or end is not None:
         clauses.append(day != "")
@@ -141,8 +155,10 @@ def _day_clauses(day: ColumnElement[Any], start: date | None, end: date | None
 
 def counts_where(plan: Plan, *, per_technique: bool = False) -> list[ColumnElement[bool]]:
     c = counts_table.c
-    where = [c.technique != "" if per_technique else c.technique == plan.scope,
-             *_day_clauses(c.day, plan.start, plan.end)]
+    where = [
+        c.technique != "" if per_technique else c.technique == plan.scope,
+        *_day_clauses(c.day, plan.start, plan.end),
+    ]
     if plan.statuses:
         where.append(c.status.in_(plan.statuses))
     return where
@@ -152,8 +168,9 @@ def _monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def _weeks_and_edges(start: date | None, end: date | None
-                     ) -> tuple[date | None, date | None, list[tuple[date | None, date | None]]]:
+def _weeks_and_edges(
+    start: date | None, end: date | None
+) -> tuple[date | None, date | None, list[tuple[date | None, date | None]]]:
     """Whole histogram weeks ``[first, stop)`` inside ``[start, end)`` and the edge day ranges.
 
     ``first``/``stop`` None mean unbounded. When no whole week fits, ``first`` is returned
@@ -192,15 +209,23 @@ def _edge_key(caps: Capabilities, granularity: Granularity) -> ColumnElement[Any
         if granularity == "week":
             return func.date(key, literal_column("'weekday 0'"), literal_column("'-6 days'"))
         return func.substr(key, 1, 7).concat(literal_column("'-01'"))
-    return func.to_char(func.date_trunc(literal_column(f"'{granularity}'"), S.c.created_at),
-                        literal_column("'YYYY-MM-DD'"))
+    return func.to_char(
+        func.date_trunc(literal_column(f"'{granularity}'"), S.c.created_at), literal_column("'YYYY-MM-DD'")
+    )
 
 
-def _quantiles(connection: Connection, caps: Capabilities, plan: Plan, metric: str,
-               qs: tuple[float, ...], *, per_technique: bool = False,
-               techniques: list[str] | None = None,
-               granularity: Granularity | None = None, span: tuple[date, date] | None = None
-               ) -> dict[Any, dict[float, float | None]]:
+def _quantiles(
+    connection: Connection,
+    caps: Capabilities,
+    plan: Plan,
+    metric: str,
+    qs: tuple[float, ...],
+    *,
+    per_technique: bool = False,
+    techniques: list[str] | None = None,
+    granularity: Granularity | None = None,
+    span: tuple[date, date] | None = None,
+) -> dict[Any, dict[float, float | None]]:
     """Exact ``percentile_cont`` quantiles of ``metric`` over completed sessions, per key.
 
     The key is None (one group), the technique (``per_technique``; ``techniques`` may list
@@ -242,8 +267,7 @@ def _quantiles(connection: Connection, caps: Capabilities, plan: Plan, metric: s
         return found
 
     def hist_where(t: Any) -> list[ColumnElement[bool]]:
-        where = [t.metric == metric,
-                 t.technique != "" if per_technique else t.technique == plan.scope]
+        where = [t.metric == metric, t.technique != "" if per_technique else t.technique == plan.scope]
         if per_technique and techniques is not None:
             where[1] = t.technique.in_(techniques)  # index lookups, not a scan past ''
         if every_week:
@@ -269,8 +293,9 @@ def _quantiles(connection: Connection, caps: Capabilities, plan: Plan, metric: s
     if whole:
         b = bins_table.c
         key = _hist_key(b, per_technique, granularity)
-        hist = select((key if key is not None else literal_column("''")).label("k"),
-                      b.bin.label("bin"), b.n.label("n")).where(*hist_where(b))
+        hist = select(
+            (key if key is not None else literal_column("''")).label("k"), b.bin.label("bin"), b.n.label("n")
+        ).where(*hist_where(b))
     # one row per (key, bin) already: no grouping
     unique = not edge_bins and (every_week or granularity == "week")
 
@@ -278,8 +303,7 @@ def _quantiles(connection: Connection, caps: Capabilities, plan: Plan, metric: s
     counts: dict[Any, dict[float, int]] = defaultdict(dict)
     targets: dict[tuple[Any, float], int] = {}
     totals: dict[Any, int] = {}
-    for k, found_bin, n, through, total in _walk_bins(connection, caps, hist, edge_bins, qs,
-                                                      unique=unique):
+    for k, found_bin, n, through, total in _walk_bins(connection, caps, hist, edge_bins, qs, unique=unique):
         k, found_bin = key_out(k), float(found_bin)
         counts[k][found_bin] = int(n)
         targets[(k, found_bin)] = int(through) - int(n)
@@ -294,9 +318,9 @@ def _quantiles(connection: Connection, caps: Capabilities, plan: Plan, metric: s
     values: dict[tuple[Any, float], dict[float, int]] = defaultdict(lambda: defaultdict(int))
     if whole and targets:
         v = values_table.c
-        for k, found_value, n in _bin_values(connection, caps, hist_where(v),
-                                             _hist_key(v, per_technique, granularity),
-                                             list(targets)):
+        for k, found_value, n in _bin_values(
+            connection, caps, hist_where(v), _hist_key(v, per_technique, granularity), list(targets)
+        ):
             found_value = float(found_value)
             target = (key_out(k), _bin_of(caps, found_value))
             if target in targets:
@@ -325,15 +349,20 @@ def _quantiles(connection: Connection, caps: Capabilities, plan: Plan, metric: s
         found: dict[float, float | None] = {}
         for q, low, fraction in wanted_positions:
             low_value = at(k, low)
-            found[q] = (low_value + (at(k, low + 1) - low_value) * fraction
-                        if fraction > 0 else low_value)
+            found[q] = low_value + (at(k, low + 1) - low_value) * fraction if fraction > 0 else low_value
         out[k] = found
     return out
 
 
-def _walk_bins(connection: Connection, caps: Capabilities, hist: Select[Any] | None,
-               edge_bins: dict[tuple[str, float], int], qs: tuple[float, ...], *, unique: bool
-               ) -> list[tuple[Any, Any, Any, Any, Any]]:
+def _walk_bins(
+    connection: Connection,
+    caps: Capabilities,
+    hist: Select[Any] | None,
+    edge_bins: dict[tuple[str, float], int],
+    qs: tuple[float, ...],
+    *,
+    unique: bool,
+) -> list[tuple[Any, Any, Any, Any, Any]]:
     """(key, bin, sessions, sessions through it, in all) of the bins holding the quantiles.
 
     The running count per key is a window over the bins (``hist``, plus the edge days' bins
@@ -347,19 +376,27 @@ def _walk_bins(connection: Connection, caps: Capabilities, hist: Select[Any] | N
     if edge_bins:
         rows = [(k, found_bin, n) for (k, found_bin), n in edge_bins.items()]
         if caps.dialect == "sqlite":
-            listed: Any = (func.json_each(bindparam("edge_bins", json.dumps(rows), type_=Text))
-                           .table_valued("value").alias("edge_bins"))
-            k, found_bin, n = (func.json_extract(listed.c.value, literal_column(f"'$[{i}]'"))
-                               for i in range(3))
+            listed: Any = (
+                func.json_each(bindparam("edge_bins", json.dumps(rows), type_=Text))
+                .table_valued("value")
+                .alias("edge_bins")
+            )
+            k, found_bin, n = (
+                func.json_extract(listed.c.value, literal_column(f"'$[{i}]'")) for i in range(3)
+            )
         else:
             columns = list(zip(*rows, strict=True))
-            listed = (func.unnest(bindparam("edge_keys", list(columns[0]), type_=ARRAY(Text)),
-                                  bindparam("edge_bin", list(columns[1]), type_=ARRAY(Float)),
-                                  bindparam("edge_n", list(columns[2]), type_=ARRAY(BigInteger)))
-                      .table_valued("k", "bin", "n").render_derived(name="edge_bins"))
+            listed = (
+                func.unnest(
+                    bindparam("edge_keys", list(columns[0]), type_=ARRAY(Text)),
+                    bindparam("edge_bin", list(columns[1]), type_=ARRAY(Float)),
+                    bindparam("edge_n", list(columns[2]), type_=ARRAY(BigInteger)),
+                )
+                .table_valued("k", "bin", "n")
+                .render_derived(name="edge_bins")
+            )
             k, found_bin, n = listed.c.k, listed.c.bin, listed.c.n
-        parts.append(select(k.label("k"), found_bin.label("bin"), n.label("n"))
-                     .select_from(listed))
+        parts.append(select(k.label("k"), found_bin.label("bin"), n.label("n")).select_from(listed))
     if not parts:
         return []
     if unique and hist is not None and len(parts) == 1:
@@ -370,14 +407,19 @@ def _walk_bins(connection: Connection, caps: Capabilities, hist: Select[Any] | N
     else:
         source = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("bins")
         if not unique:
-            source = (select(source.c.k, source.c.bin, func.sum(source.c.n).label("n"))
-                      .group_by(source.c.k, source.c.bin).subquery("summed"))
+            source = (
+                select(source.c.k, source.c.bin, func.sum(source.c.n).label("n"))
+                .group_by(source.c.k, source.c.bin)
+                .subquery("summed")
+            )
         k, found_bin, n = source.c.k, source.c.bin, source.c.n
         base = select(k, found_bin, n).where(n != 0)
     if caps.dialect != "sqlite":
         n = cast(n, Float)  # exact below 2**53, and summed much faster than numeric
     walked = base.with_only_columns(
-        k.label("k"), found_bin.label("bin"), n.label("n"),
+        k.label("k"),
+        found_bin.label("bin"),
+        n.label("n"),
         func.sum(n).over(partition_by=k, order_by=found_bin, rows=(None, 0)).label("through"),
         func.sum(n).over(partition_by=k).label("total"),
     ).subquery("walked")
@@ -386,14 +428,18 @@ def _walk_bins(connection: Connection, caps: Capabilities, hist: Select[Any] | N
         position = literal_column(repr(float(q)), Float) * (walked.c.total - 1)
         low = cast(position, Integer) if caps.dialect == "sqlite" else func.floor(position)
         picks.append(and_(walked.c.through - walked.c.n <= low + 1, walked.c.through > low))
-    statement = select(walked.c.k, walked.c.bin, walked.c.n, walked.c.through,
-                       walked.c.total).where(or_(*picks))
+    statement = select(walked.c.k, walked.c.bin, walked.c.n, walked.c.through, walked.c.total).where(
+        or_(*picks)
+    )
     return list(connection.execute(statement).all())
 
 
-def _walk_fetched(connection: Connection, hist: Select[Any] | None,
-                  edge_bins: dict[tuple[str, float], int], qs: tuple[float, ...]
-                  ) -> list[tuple[Any, Any, Any, Any, Any]]:
+def _walk_fetched(
+    connection: Connection,
+    hist: Select[Any] | None,
+    edge_bins: dict[tuple[str, float], int],
+    qs: tuple[float, ...],
+) -> list[tuple[Any, Any, Any, Any, Any]]:
     """:func:`_walk_bins`'s rows, from the bins fetched (SQLite reads them in microseconds)."""
     counts: dict[Any, dict[float, int]] = defaultdict(lambda: defaultdict(int))
     if hist is not None:
@@ -420,8 +466,7 @@ def _walk_fetched(connection: Connection, hist: Select[Any] | None,
     return out
 
 
-def _hist_key(t: Any, per_technique: bool, granularity: Granularity | None
-              ) -> ColumnElement[Any] | None:
+def _hist_key(t: Any, per_technique: bool, granularity: Granularity | None) -> ColumnElement[Any] | None:
     """The group key of a histogram row (``agg_bins`` or ``agg_values``); None: one group."""
     if per_technique:
         return t.technique  # type: ignore[no-any-return]
@@ -432,9 +477,13 @@ def _hist_key(t: Any, per_technique: bool, granularity: Granularity | None
     return None
 
 
-def _bin_values(connection: Connection, caps: Capabilities, where: list[ColumnElement[bool]],
-                key: ColumnElement[Any] | None, targets: list[tuple[Any, float]]
-                ) -> list[tuple[Any, Any, Any]]:
+def _bin_values(
+    connection: Connection,
+    caps: Capabilities,
+    where: list[ColumnElement[bool]],
+    key: ColumnElement[Any] | None,
+    targets: list[tuple[Any, float]],
+) -> list[tuple[Any, Any, Any]]:
     """(key, value, sessions) of the ``agg_values`` rows ``where`` selects, around the target bins.
 
     The targets (key, bin) are one parameter, a JSON text on SQLite and arrays on PostgreSQL,
@@ -444,36 +493,49 @@ def _bin_values(connection: Connection, caps: Capabilities, where: list[ColumnEl
     exact (beyond 2**52) are read by the value's sign.
     """
     v = values_table.c
-    ranges = [(_raw_key(k), *_bin_interval(caps, found_bin), found_bin)
-              for k, found_bin in targets if abs(found_bin) < _EXACT_BINS]
+    ranges = [
+        (_raw_key(k), *_bin_interval(caps, found_bin), found_bin)
+        for k, found_bin in targets
+        if abs(found_bin) < _EXACT_BINS
+    ]
     rows: list[tuple[Any, Any, Any]] = []
     shown = (key if key is not None else literal_column("''")).label("k")
     if ranges:
         if caps.dialect == "sqlite":
-            listed: Any = (func.json_each(bindparam("targets", json.dumps(ranges), type_=Text))
-                           .table_valued("value").alias("targets"))
+            listed: Any = (
+                func.json_each(bindparam("targets", json.dumps(ranges), type_=Text))
+                .table_valued("value")
+                .alias("targets")
+            )
             listed_key, low, high, listed_bin = (
-                func.json_extract(listed.c.value, literal_column(f"'$[{i}]'")) for i in range(4))
+                func.json_extract(listed.c.value, literal_column(f"'$[{i}]'")) for i in range(4)
+            )
         else:
             columns = list(zip(*ranges, strict=True))
-            listed = (func.unnest(bindparam("target_keys", list(columns[0]), type_=ARRAY(Text)),
-                                  bindparam("target_lows", list(columns[1]), type_=ARRAY(Float)),
-                                  bindparam("target_highs", list(columns[2]), type_=ARRAY(Float)),
-                                  bindparam("target_bins", list(columns[3]), type_=ARRAY(Float)))
-                      .table_valued("key", "low", "high", "bin").render_derived(name="targets"))
-            listed_key, low, high, listed_bin = (listed.c.key, listed.c.low, listed.c.high,
-                                                 listed.c.bin)
+            listed = (
+                func.unnest(
+                    bindparam("target_keys", list(columns[0]), type_=ARRAY(Text)),
+                    bindparam("target_lows", list(columns[1]), type_=ARRAY(Float)),
+                    bindparam("target_highs", list(columns[2]), type_=ARRAY(Float)),
+                    bindparam("target_bins", list(columns[3]), type_=ARRAY(Float)),
+                )
+                .table_valued("key", "low", "high", "bin")
+                .render_derived(name="targets")
+            )
+            listed_key, low, high, listed_bin = (listed.c.key, listed.c.low, listed.c.high, listed.c.bin)
         # The range finds the rows; the bin keeps each in one target (the ranges touch).
         on = [v.value >= low, v.value <= high, _bin_expression(caps, v.value) == listed_bin]
         if key is not None:
             on.append(key == listed_key)
         if caps.dialect == "sqlite":
-            statement = (select(shown, v.value, v.n)
-                         .select_from(listed.join(values_table, and_(*on))).where(*where))
+            statement = (
+                select(shown, v.value, v.n).select_from(listed.join(values_table, and_(*on))).where(*where)
+            )
         else:
             picked = select(shown, v.value, v.n).where(*where, *on).lateral("picked")
-            statement = (select(picked.c.k, picked.c.value, picked.c.n)
-                         .select_from(listed.join(picked, literal_column("true"))))
+            statement = select(picked.c.k, picked.c.value, picked.c.n).select_from(
+                listed.join(picked, literal_column("true"))
+            )
         rows += connection.execute(statement).all()
     huge = [found_bin for _, found_bin in targets if abs(found_bin) >= _EXACT_BINS]
     if huge:
@@ -503,17 +565,26 @@ def _raw_key(k: Any) -> str:
 
 
 def _edge_parts(
-connection: Connection, caps: Capabilities, plan: Plan, metric: str,
-                edges: list[tuple[date | None, date | None]], per_technique: bool,
-                granularity: Granularity | None) -> list[Select[Any]]:
+    connection: Connection,
+    caps: Capabilities,
+    plan: Plan,
+    metric: str,
+    edges: list[tuple[date | None, date | None]],
+    per_technique: bool,
+    granularity: Granularity | None,
+) -> list[Select[Any]]:
     """(key, value, sessions) of the completed sessions created on the ``edges`` days."""
     value = derived(_METRIC_NAMES[metric], caps)
     created = timestamp_key("created_at", caps)
     scope = SessionFilter(techniques=(plan.scope,) if plan.scope else ())
     parts = []
     for low, high in edges:  # one range a statement: an OR of ranges would scan the index
-        where = [S.c.status == "completed", value.is_not(None), created.is_not(None),
-                 *filter_clauses(scope, caps)]
+        where = [
+            S.c.status == "completed",
+            value.is_not(None),
+            created.is_not(None),
+            *filter_clauses(scope, caps),
+        ]
         if low is not None:
             where.append(created >= _day_bound(low, caps))
         if high is not None:
@@ -525,8 +596,12 @@ connection: Connection, caps: Capabilities, plan: Plan, metric: str,
             key = _edge_key(caps, granularity) if granularity else literal_column("''")
         # PostgreSQL refuses a constant in GROUP BY.
         group = [key, value] if per_technique or granularity else [value]
-        parts.append(select(key.label("k"), value.label("value"), func.count().label("n"))
-                     .select_from(source).where(*where).group_by(*group))
+        parts.append(
+            select(key.label("k"), value.label("value"), func.count().label("n"))
+            .select_from(source)
+            .where(*where)
+            .group_by(*group)
+        )
     return parts
 
 
@@ -554,8 +629,11 @@ def _bin_of(caps: Capabilities, value: float) -> float:
 def summary_rollup(connection: Connection, plan: Plan) -> Summary:
     caps = capabilities(connection)
     c = counts_table.c
-    statement = (select(c.status, func.sum(c.sessions), func.sum(c.saved_sum), func.sum(c.saved_n))
-                 .where(*counts_where(plan)).group_by(c.status))
+    statement = (
+        select(c.status, func.sum(c.sessions), func.sum(c.saved_sum), func.sum(c.saved_n))
+        .where(*counts_where(plan))
+        .group_by(c.status)
+    )
     counts = dict.fromkeys(STATUSES, 0)
     saved, saved_n = 0.0, 0
     for status, sessions, saved_sum, n in connection.execute(statement):
@@ -564,16 +642,23 @@ def summary_rollup(connection: Connection, plan: Plan) -> Summary:
         if n:
             saved += float(saved_sum)
             saved_n += int(n)
-    medians = {metric: _quantiles(connection, caps, plan, metric, (0.5,)).get(None, {}).get(0.5)
-               for metric in ("size", "speed")}
-    return Summary(sessions=sum(counts.values()), **counts,
-                   median_size_reduction=medians["size"],
-                   median_speed_improvement=medians["speed"],
-                   mb_saved=saved if saved_n else None, mb_saved_sessions=saved_n)
+    medians = {
+        metric: _quantiles(connection, caps, plan, metric, (0.5,)).get(None, {}).get(0.5)
+        for metric in ("size", "speed")
+    }
+    return Summary(
+        sessions=sum(counts.values()),
+        **counts,
+        median_size_reduction=medians["size"],
+        median_speed_improvement=medians["speed"],
+        mb_saved=saved if saved_n else None,
+        mb_saved_sessions=saved_n,
+    )
 
 
-def period_rollup(connection: Connection, plan: Plan, granularity: Granularity,
-                   first: date, last: date) -> dict[date, dict[str, Any]]:
+def period_rollup(
+    connection: Connection, plan: Plan, granularity: Granularity, first: date, last: date
+) -> dict[date, dict[str, Any]]:
     """Per bucket start: counts by status and median size and speed (buckets with sessions)."""
     caps = capabilities(connection)
     end = last + timedelta(days=1)
@@ -586,8 +671,7 @@ def period_rollup(connection: Connection, plan: Plan, granularity: Granularity,
     where = [c.technique == plan.scope, *_day_clauses(c.day, first, end)]
     if plan.statuses:
         where.append(c.status.in_(plan.statuses))
-    statement = (select(c.day, c.status, c.sessions).where(*where)
-                 .where(c.sessions != 0))
+    statement = select(c.day, c.status, c.sessions).where(*where).where(c.sessions != 0)
     for day, status, sessions in connection.execute(statement):
         row = buckets.setdefault(bucket(date.fromisoformat(day)), dict.fromkeys(STATUSES, 0))
         if status in row:
@@ -595,11 +679,12 @@ def period_rollup(connection: Connection, plan: Plan, granularity: Granularity,
     # An open end of the filter means ``first``/``last`` are the data's own: no completed
     # session in scope lies beyond them, so the quantiles may read the whole week around
     # each (from the histogram) instead of counting its days from the sessions.
-    span = (_monday(first) if plan.start is None else first,
-            _monday(end + timedelta(days=6)) if plan.end is None else end)
+    span = (
+        _monday(first) if plan.start is None else first,
+        _monday(end + timedelta(days=6)) if plan.end is None else end,
+    )
     for metric in ("size", "speed"):
-        found = _quantiles(connection, caps, plan, metric, (0.5,), granularity=granularity,
-                           span=span)
+        found = _quantiles(connection, caps, plan, metric, (0.5,), granularity=granularity, span=span)
         for key, values in found.items():
             row = buckets.setdefault(key, dict.fromkeys(STATUSES, 0))
             row[f"{metric}_q50"] = values[0.5]
@@ -609,15 +694,22 @@ def period_rollup(connection: Connection, plan: Plan, granularity: Granularity,
 def techniques_rollup(connection: Connection, plan: Plan) -> tuple[TechniqueStats, ...]:
     caps = capabilities(connection)
     c = counts_table.c
-    statement = (select(c.technique, c.status, func.sum(c.sessions), func.sum(c.size_sum),
-                        func.sum(c.size_n), func.sum(c.speed_sum), func.sum(c.speed_n))
-                 .where(*counts_where(plan, per_technique=True))
-                 .group_by(c.technique, c.status))
+    statement = (
+        select(
+            c.technique,
+            c.status,
+            func.sum(c.sessions),
+            func.sum(c.size_sum),
+            func.sum(c.size_n),
+            func.sum(c.speed_sum),
+            func.sum(c.speed_n),
+        )
+        .where(*counts_where(plan, per_technique=True))
+        .group_by(c.technique, c.status)
+    )
     rows: dict[str, dict[str, Any]] = {}
-    for technique, status, sessions, size_sum, size_n, speed_sum, speed_n in \
-            connection.execute(statement):
-        row = rows.setdefault(technique, {**dict.fromkeys(STATUSES, 0), "size": [0.0, 0],
-                                          "speed": [0.0, 0]})
+    for technique, status, sessions, size_sum, size_n, speed_sum, speed_n in connection.execute(statement):
+        row = rows.setdefault(technique, {**dict.fromkeys(STATUSES, 0), "size": [0.0, 0], "speed": [0.0, 0]})
         if status in STATUSES:
             row[status] += int(sessions)
         for metric, total, n in (("size", size_sum, size_n), ("speed", speed_sum, speed_n)):
@@ -625,9 +717,12 @@ def techniques_rollup(connection: Connection, plan: Plan) -> tuple[TechniqueStat
                 row[metric][0] += float(total)
                 row[metric][1] += int(n)
     quartiles = (0.25, 0.5, 0.75)
-    values = {metric: _quantiles(connection, caps, plan, metric, quartiles, per_technique=True,
-                                 techniques=sorted(rows))
-              for metric in ("size", "speed")}
+    values = {
+        metric: _quantiles(
+            connection, caps, plan, metric, quartiles, per_technique=True, techniques=sorted(rows)
+        )
+        for metric in ("size", "speed")
+    }
 
     def stats(technique: str, metric: str) -> MetricStats:
         total, n = rows[technique][metric]
@@ -637,10 +732,16 @@ def techniques_rollup(connection: Connection, plan: Plan) -> tuple[TechniqueStat
 
     out = [
         TechniqueStats(
-            technique=str(technique), sessions=sum(r[s] for s in STATUSES),
-            completed=r["completed"], failed=r["failed"], cancelled=r["cancelled"],
-            size_reduction=stats(technique, "size"), speed_improvement=stats(technique, "speed"))
-        for technique, r in rows.items() if sum(r[s] for s in STATUSES) > 0
+            technique=str(technique),
+            sessions=sum(r[s] for s in STATUSES),
+            completed=r["completed"],
+            failed=r["failed"],
+            cancelled=r["cancelled"],
+            size_reduction=stats(technique, "size"),
+            speed_improvement=stats(technique, "speed"),
+        )
+        for technique, r in rows.items()
+        if sum(r[s] for s in STATUSES) > 0
     ]
     return tuple(sorted(out, key=lambda t: (-t.sessions, t.technique)))
 
@@ -653,19 +754,29 @@ def models_rollup(connection: Connection, f: SessionFilter, limit: int) -> Model
     if f.model_ids:
         where.append(a.model_id.in_(f.model_ids))
     grouped = (
-        select(a.model_id, func.sum(a.sessions).label("sessions"),
-               func.sum(case((a.status == "completed", a.sessions), else_=0)).label("completed"),
-               func.max(a.best_size).label("best_size"), func.max(a.best_speed).label("best_speed"),
-               func.max(a.last).label("last"))
-        .where(*where).group_by(a.model_id).having(func.sum(a.sessions) > 0)
+        select(
+            a.model_id,
+            func.sum(a.sessions).label("sessions"),
+            func.sum(case((a.status == "completed", a.sessions), else_=0)).label("completed"),
+            func.max(a.best_size).label("best_size"),
+            func.max(a.best_speed).label("best_speed"),
+            func.max(a.last).label("last"),
+        )
+        .where(*where)
+        .group_by(a.model_id)
+        .having(func.sum(a.sessions) > 0)
         .subquery("per_model")
     )
     total = int(connection.execute(select(func.count()).select_from(grouped)).scalar_one())
     statement = (
         select(grouped, M.c.name, M.c.model_id.is_not(None).label("known"))
         .select_from(grouped.outerjoin(M, M.c.model_id == grouped.c.model_id))
-        .order_by(grouped.c.best_size.desc().nulls_last(),
-                  grouped.c.best_speed.desc().nulls_last(), grouped.c.model_id)
-        .limit(limit))
+        .order_by(
+            grouped.c.best_size.desc().nulls_last(),
+            grouped.c.best_speed.desc().nulls_last(),
+            grouped.c.model_id,
+        )
+        .limit(limit)
+    )
     rows = tuple(map(ModelRank.from_row, connection.execute(statement).mappings()))
     return ModelRanking(rows, total)

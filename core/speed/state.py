@@ -19,7 +19,8 @@ from core.speed.location import MirrorLocation
 MIRROR_FORMAT = "1"
 state_metadata = MetaData()
 mirror_state = Table(
-    "mirror_state", state_metadata,
+    "mirror_state",
+    state_metadata,
     Column("key", Text, primary_key=True),
     Column("value", Text, nullable=True),
 )
@@ -43,10 +44,15 @@ class MirrorState:
             value = rows.get(key)
             return datetime.fromisoformat(value) if value else None
 
-        return cls(format=rows.get("format"), platform=rows.get("platform"),
-                   built_at=at("built_at"), synced_at=at("synced_at"),
-                   watermark=at("watermark"), full_at=at("full_at"),
-                   full_cursor=rows.get("full_cursor"))
+        return cls(
+            format=rows.get("format"),
+            platform=rows.get("platform"),
+            built_at=at("built_at"),
+            synced_at=at("synced_at"),
+            watermark=at("watermark"),
+            full_at=at("full_at"),
+            full_cursor=rows.get("full_cursor"),
+        )
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,6 @@ class SyncReport:
     @property
     def changed(self) -> bool:
         return bool(self.sessions_written or self.sessions_deleted or self.models_changed)
-
 
 
 def unusable_reason(state: MirrorState | None, location: MirrorLocation) -> str:

@@ -174,14 +174,26 @@ def launch_dashboard(
         with os.fdopen(fd, "wb") as log:
             process = subprocess.Popen(
                 [
-                    _python(), "-m", "streamlit", "run", target,
-                    "--server.headless", "true",
-                    "--server.port", str(port),
-                    "--server.address", "127.0.0.1",
-                    "--server.fileWatcherType", "none",
+                    _python(),
+                    "-m",
+                    "streamlit",
+                    "run",
+                    target,
+                    "--server.headless",
+                    "true",
+                    "--server.port",
+                    str(port),
+                    "--server.address",
+                    "127.0.0.1",
+                    "--server.fileWatcherType",
+                    "none",
                 ],
-                cwd=PROJECT_ROOT, env=full_env, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=PROJECT_ROOT,
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         server = DashboardServer(process=process, port=port, log_path=Path(log_name))
         deadline = time.monotonic() + STARTUP_TIMEOUT
@@ -192,8 +204,7 @@ def launch_dashboard(
         last_error = server.output()
         exited = process.poll()
         server.stop()
-        if exited is None or not ("already in use" in last_error
-                                  or "is not available" in last_error):
+        if exited is None or not ("already in use" in last_error or "is not available" in last_error):
             break
     raise RuntimeError(
         f"streamlit run {target} did not answer /_stcore/health within {STARTUP_TIMEOUT:.0f} s "
@@ -205,9 +216,7 @@ def launch_dashboard(
 def start_dashboard() -> Iterator[Callable[..., DashboardServer]]:
     servers: list[DashboardServer] = []
 
-    def start(
-        env: dict[str, str] | None = None, script: str | os.PathLike | None = None
-    ) -> DashboardServer:
+    def start(env: dict[str, str] | None = None, script: str | os.PathLike | None = None) -> DashboardServer:
         server = launch_dashboard(env, script)
         servers.append(server)
         return server

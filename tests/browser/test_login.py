@@ -129,11 +129,7 @@ def test_anonymous_visitor_sees_only_the_login_form(
     page.goto(f"{dashboard.url}/{path}?status=failed")
     expect_login_form(page)
     settle(page)
-    lines = {
-        line.strip()
-        for line in page.get_by_test_id("stMain").inner_text().splitlines()
-        if line.strip()
-    }
+    lines = {line.strip() for line in page.get_by_test_id("stMain").inner_text().splitlines() if line.strip()}
     assert lines <= LOGIN_TEXT, f"/{path} shows more than the login form: {lines - LOGIN_TEXT}"
     expect(page.get_by_test_id("stSidebar")).to_have_count(0)  # no sidebar, no page list
     expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
@@ -246,9 +242,7 @@ def test_logout_clears_the_cookie_and_a_reload_stays_logged_out(
     ],
 )
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # forging on purpose
-def test_only_a_valid_cookie_signs_a_browser_in(
-    dashboard, page: Page, case: str, signed_in: bool
-) -> None:
+def test_only_a_valid_cookie_signs_a_browser_in(dashboard, page: Page, case: str, signed_in: bool) -> None:
     now = time.time()
     day = 86400
     claims = {"username": "alice", "exp_date": now + day - 5}

@@ -38,12 +38,17 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="module")
-def dashboard(start_dashboard, db_url: str, tmp_path_factory: pytest.TempPathFactory
-              ) -> Iterator[object]:
+def dashboard(start_dashboard, db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     credentials = tmp_path_factory.mktemp("auth") / "credentials.yaml"
     add_user(credentials, "mia", "mia password", role="manager", name="Mia Manager", rounds=4)
-    server = start_dashboard({"SESSIONS_DB_URL": db_url, "DASHBOARD_AUTH_FILE": str(credentials),
-                              "DASHBOARD_COOKIE_KEY": KEY, "DASHBOARD_COOKIE_EXPIRY_DAYS": "1"})
+    server = start_dashboard(
+        {
+            "SESSIONS_DB_URL": db_url,
+            "DASHBOARD_AUTH_FILE": str(credentials),
+            "DASHBOARD_COOKIE_KEY": KEY,
+            "DASHBOARD_COOKIE_EXPIRY_DAYS": "1",
+        }
+    )
     yield server
     server.stop()
 

@@ -39,7 +39,7 @@ ANCHOR = datetime(2026, 6, 1, tzinfo=UTC)
 STRONG_KEY = "browser-test-cookie-key-0123456789abcdefghijklmnopqrstuvwxyz"
 LIVE_ID = "opt-live-progress-0001"
 FORMULA_SESSION = "=SUM(1,2)-session"
-FORMULA_MODEL = "=HYPERLINK(\"https://example.com\",\"x\")"
+FORMULA_MODEL = '=HYPERLINK("https://example.com","x")'
 ROW_MARKER_PX = 34  # width of the checkbox column of a selectable grid
 HEADER_PX = 35
 TIMEOUT_MS = 45_000
@@ -56,17 +56,35 @@ def build_database(url: str) -> None:
     now = datetime.now(UTC)
     with engine.begin() as connection:
         connection.execute(insert(models), [{"model_id": "mdl-formula", "name": FORMULA_MODEL}])
-        connection.execute(insert(optimization_sessions), [
-            {"session_id": FORMULA_SESSION, "model_id": "mdl-formula", "status": "completed",
-             "criteria": {"techniques": ["pruning"]}, "total_steps": 10, "completed_steps": 10,
-             "results": {"size_reduction_percent": 40.0, "speed_improvement_percent": 20.0},
-             "created_at": ANCHOR - timedelta(days=2), "updated_at": ANCHOR - timedelta(days=2),
-             "completed_at": ANCHOR - timedelta(days=2, hours=-1)},
-            {"session_id": LIVE_ID, "model_id": "mdl-0001", "status": "running",
-             "criteria": {"techniques": ["quantization"]}, "total_steps": 100,
-             "completed_steps": 10, "results": None, "created_at": now - timedelta(minutes=5),
-             "updated_at": now, "completed_at": None},
-        ])
+        connection.execute(
+            insert(optimization_sessions),
+            [
+                {
+                    "session_id": FORMULA_SESSION,
+                    "model_id": "mdl-formula",
+                    "status": "completed",
+                    "criteria": {"techniques": ["pruning"]},
+                    "total_steps": 10,
+                    "completed_steps": 10,
+                    "results": {"size_reduction_percent": 40.0, "speed_improvement_percent": 20.0},
+                    "created_at": ANCHOR - timedelta(days=2),
+                    "updated_at": ANCHOR - timedelta(days=2),
+                    "completed_at": ANCHOR - timedelta(days=2, hours=-1),
+                },
+                {
+                    "session_id": LIVE_ID,
+                    "model_id": "mdl-0001",
+                    "status": "running",
+                    "criteria": {"techniques": ["quantization"]},
+                    "total_steps": 100,
+                    "completed_steps": 10,
+                    "results": None,
+                    "created_at": now - timedelta(minutes=5),
+                    "updated_at": now,
+                    "completed_at": None,
+                },
+            ],
+        )
     engine.dispose()
     # The speed layer as init-db installs it: the pages read the copy, kept by the server's sync.
     install(Settings(url, "environment"), progress=lambda _: None)
@@ -87,16 +105,16 @@ def dashboard(start_dashboard: Any, tmp_path_factory: pytest.TempPathFactory) ->
     build_database(url)
     credentials = folder / "auth" / "credentials.yaml"
     add_user(credentials, "ada", "ada password", role="engineer", name="Ada", rounds=4)
-    server = start_dashboard({"SESSIONS_DB_URL": url, "DASHBOARD_AUTH_FILE": str(credentials),
-                              "DASHBOARD_COOKIE_KEY": STRONG_KEY})
+    server = start_dashboard(
+        {"SESSIONS_DB_URL": url, "DASHBOARD_AUTH_FILE": str(credentials), "DASHBOARD_COOKIE_KEY": STRONG_KEY}
+    )
     server.db_url = url
     yield server
     server.stop()
 
 
 @pytest.fixture
-def viewer(browser: Browser, browser_context_args: dict, request: pytest.FixtureRequest
-           ) -> Iterator[Page]:
+def viewer(browser: Browser, browser_context_args: dict, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A browser tab in Berlin time, so "the viewer's time zone" is not the server's."""
     context = browser.new_context(**browser_context_args, timezone_id="Europe/Berlin")
     page = context.new_page()
@@ -146,8 +164,7 @@ def query(page: Page) -> str:
 
 
 def wait_for_query(page: Page, text: str) -> None:
-    page.wait_for_function("t => window.location.search.includes(t)", arg=text,
-                           timeout=TIMEOUT_MS)
+    page.wait_for_function("t => window.location.search.includes(t)", arg=text, timeout=TIMEOUT_MS)
 
 
 def click_header(page: Page, key: str) -> None:
@@ -158,11 +175,13 @@ def click_header(page: Page, key: str) -> None:
     page.mouse.click(box["x"] + left + WIDTHS[key] / 2, box["y"] + HEADER_PX / 2)
 
 
-def test_sign_in_on_a_filtered_link_shows_exactly_those_rows(dashboard: Any, viewer: Page,
-                                                             screenshot_dir: Path) -> None:
+def test_sign_in_on_a_filtered_link_shows_exactly_those_rows(
+    dashboard: Any, viewer: Page, screenshot_dir: Path
+) -> None:
     sign_in(viewer, dashboard.url, "?status=failed&status=cancelled&sort=model_name&order=asc")
-    ids, total = core_page(dashboard.db_url, SessionFilter(statuses=("failed", "cancelled"),
-                                                           sort="model_name", order="asc"))
+    ids, total = core_page(
+        dashboard.db_url, SessionFilter(statuses=("failed", "cancelled"), sort="model_name", order="asc")
+    )
     expect(cell(viewer, 1, 0)).to_have_text(ids[0])
     assert shown_ids(viewer, 8) == ids[:8]
     expect(viewer.get_by_text(f"of {total:,} sessions")).to_be_visible()
@@ -202,22 +221,24 @@ def test_change_a_filter_then_sort_by_size_reduction_then_page_forward(
     # a second click on the same header reverses the order
     click_header(viewer, "size_reduction_percent")
     wait_for_query(viewer, "order=asc")
-    ascending, _ = core_page(dashboard.db_url, SessionFilter(
-        statuses=("completed",), sort="size_reduction_percent", order="asc"))
+    ascending, _ = core_page(
+        dashboard.db_url, SessionFilter(statuses=("completed",), sort="size_reduction_percent", order="asc")
+    )
     expect(cell(viewer, 1, 0)).to_have_text(ascending[0])
 
     # page forward
     viewer.get_by_role("button", name="Next").click()
     wait_for_query(viewer, "skip=50")
-    second, _ = core_page(dashboard.db_url, SessionFilter(
-        statuses=("completed",), sort="size_reduction_percent", order="asc", skip=50))
+    second, _ = core_page(
+        dashboard.db_url,
+        SessionFilter(statuses=("completed",), sort="size_reduction_percent", order="asc", skip=50),
+    )
     expect(cell(viewer, 1, 0)).to_have_text(second[0])
     expect(viewer.get_by_text("Showing 51–100")).to_be_visible()
     assert viewer.get_by_role("button", name="Previous").is_enabled()
 
 
-def test_download_csv_has_every_match_and_neutralised_formulas(dashboard: Any, viewer: Page
-                                                               ) -> None:
+def test_download_csv_has_every_match_and_neutralised_formulas(dashboard: Any, viewer: Page) -> None:
     sign_in(viewer, dashboard.url, "?technique=pruning&sort=model_name&order=desc")
     with viewer.expect_download(timeout=TIMEOUT_MS) as download_info:
         viewer.get_by_role("link", name="Download CSV").click()  # streamed by the route
@@ -253,9 +274,11 @@ def test_a_running_session_updates_on_screen_while_it_progresses(
     try:
         for done in (35, 60):
             with engine.begin() as connection:
-                connection.execute(update(optimization_sessions)
-                                   .where(optimization_sessions.c.session_id == LIVE_ID)
-                                   .values(completed_steps=done, updated_at=datetime.now(UTC)))
+                connection.execute(
+                    update(optimization_sessions)
+                    .where(optimization_sessions.c.session_id == LIVE_ID)
+                    .values(completed_steps=done, updated_at=datetime.now(UTC))
+                )
             # no click, no reload: the table refreshes itself
             expect(cell(viewer, progress, 0)).to_have_text(str(done), timeout=TIMEOUT_MS)
     finally:
@@ -306,8 +329,9 @@ def tick_row(page: Page, row: int) -> None:
     page.mouse.click(box["x"] + ROW_MARKER_PX / 2, box["y"] + HEADER_PX * (row + 1.5))
 
 
-def test_tick_two_rows_and_compare_them_side_by_side(dashboard: Any, viewer: Page,
-                                                     screenshot_dir: Path) -> None:
+def test_tick_two_rows_and_compare_them_side_by_side(
+    dashboard: Any, viewer: Page, screenshot_dir: Path
+) -> None:
     sign_in(viewer, dashboard.url, "?status=completed")
     ids, _ = core_page(dashboard.db_url, SessionFilter(statuses=("completed",)))
     expect(viewer.get_by_text("tick 2 to 5 to compare them side by side")).to_be_visible()
@@ -343,8 +367,7 @@ def test_tick_two_rows_and_compare_them_side_by_side(dashboard: Any, viewer: Pag
     viewer.screenshot(path=screenshot_dir / "compare-from-sessions.png")
 
 
-def test_bad_link_and_empty_result_read_well(dashboard: Any, viewer: Page,
-                                             screenshot_dir: Path) -> None:
+def test_bad_link_and_empty_result_read_well(dashboard: Any, viewer: Page, screenshot_dir: Path) -> None:
     sign_in(viewer, dashboard.url, "?limit=500&status=exploded&status=failed")
     expect(viewer.get_by_text("Ignored limit=500 in the link")).to_be_visible()
     expect(viewer.get_by_text("Ignored status=exploded in the link")).to_be_visible()
@@ -368,9 +391,28 @@ def test_bad_link_and_empty_result_read_well(dashboard: Any, viewer: Page,
     expect(viewer.get_by_role("textbox", name="Search")).to_have_value("")
 
 
-BENCH_SEARCHES = ("resnet", "bert", "vit", "mdl-0001", "mdl-0002", "yolo", "whisper", "mdl-0003",
-                  "gpt2", "unet", "clip", "llama", "mdl-0010", "mdl-0011", "roberta", "distil",
-                  "mobilenet", "efficientnet", "t5-", "mdl-0020")
+BENCH_SEARCHES = (
+    "resnet",
+    "bert",
+    "vit",
+    "mdl-0001",
+    "mdl-0002",
+    "yolo",
+    "whisper",
+    "mdl-0003",
+    "gpt2",
+    "unet",
+    "clip",
+    "llama",
+    "mdl-0010",
+    "mdl-0011",
+    "roberta",
+    "distil",
+    "mobilenet",
+    "efficientnet",
+    "t5-",
+    "mdl-0020",
+)
 # Measured in the page itself: from the Enter key event to the moment the "of N sessions" line
 # (drawn with the table, in the same run) shows the new total. No test-driver overhead.
 _WATCH = """() => {
@@ -391,8 +433,9 @@ _WATCH = """() => {
 
 
 @pytest.mark.skipif(not os.environ.get(BENCH_DB_ENV), reason=f"set {BENCH_DB_ENV} to a big database")
-def test_filter_change_latency_on_the_benchmark_database(start_dashboard: Any, viewer: Page,
-                                                         tmp_path: Path) -> None:
+def test_filter_change_latency_on_the_benchmark_database(
+    start_dashboard: Any, viewer: Page, tmp_path: Path
+) -> None:
     """20 filter changes (a new search each, so no cache helps) on e.g. 1,000,000 sessions."""
     url = os.environ[BENCH_DB_ENV]
     expected = {}
@@ -401,8 +444,9 @@ def test_filter_change_latency_on_the_benchmark_database(start_dashboard: Any, v
         expected[term] = (ids[0], total)
     credentials = tmp_path / "auth" / "credentials.yaml"
     add_user(credentials, "ada", "ada password", rounds=4)
-    server = start_dashboard({"SESSIONS_DB_URL": url, "DASHBOARD_AUTH_FILE": str(credentials),
-                              "DASHBOARD_COOKIE_KEY": STRONG_KEY})
+    server = start_dashboard(
+        {"SESSIONS_DB_URL": url, "DASHBOARD_AUTH_FILE": str(credentials), "DASHBOARD_COOKIE_KEY": STRONG_KEY}
+    )
     expect.set_options(timeout=120_000)
     try:
         sign_in(viewer, server.url, "?refresh=off")
@@ -421,7 +465,9 @@ def test_filter_change_latency_on_the_benchmark_database(start_dashboard: Any, v
         timings.sort()
         p50 = statistics.median(timings)
         p95 = timings[round(0.95 * (len(timings) - 1))]
-        print(f"\nfilter change -> updated table over {len(timings)} changes: "
-              f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {timings[-1] * 1000:.0f} ms")
+        print(
+            f"\nfilter change -> updated table over {len(timings)} changes: "
+            f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {timings[-1] * 1000:.0f} ms"
+        )
     finally:
         server.stop()

@@ -13,10 +13,12 @@ from core.speed.platform import VERSION_TABLE
 
 config = context.config
 if context.is_offline_mode():
-    context.configure(url=config.attributes["url"], literal_binds=True,
-                      version_table=VERSION_TABLE, transactional_ddl=False)
+    context.configure(
+        url=config.attributes["url"], literal_binds=True, version_table=VERSION_TABLE, transactional_ddl=False
+    )
     context.run_migrations()
 else:
-    context.configure(connection=config.attributes["connection"], version_table=VERSION_TABLE,
-                      transactional_ddl=False)
+    context.configure(
+        connection=config.attributes["connection"], version_table=VERSION_TABLE, transactional_ddl=False
+    )
     context.run_migrations()
