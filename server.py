@@ -15,6 +15,6 @@ from __future__ import annotations
 import streamlit as st
 from streamlit import config as _config
 
-from ui.download_route import export_routes
+from web.download import export_routes
 
 app = st.App("app.py", routes=export_routes(_config.get_option("server.baseUrlPath") or ""))

@@ -1,7 +1,7 @@
 """CSV export throughput at scale: rows/s (wall), rows per CPU-second, added memory.
 
-Runs ``core.export.iter_filtered_csv`` (what the download route runs) over every session, or the
-first ``--rows``, and reports, besides the wall figures, the CPU it cost: this process's CPU
+Runs ``core.export.csv_stream.iter_filtered_csv`` (what the download route runs) over every
+session, or the first ``--rows``, and reports, besides the wall figures, the CPU it cost: this process's CPU
 time, and on PostgreSQL the server backend's (read from /proc, the server running on the same
 machine), so runs on a shared, loaded machine can still be compared.
 
@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_sessions import peak_rss_mb, reset_peak_rss, rss_mb
 
-from core import export
 from core.config import Settings
-from core.filters import SessionFilter
-from core.store import make_engine
+from core.export import csv_stream
+from core.query.filter import SessionFilter
+from core.store.engine import make_engine
 
 
 def _server_cpu_s(conn: Any) -> float | None:
@@ -50,9 +50,9 @@ def _server_cpu_s(conn: Any) -> float | None:
 def run(url: str, path: str, rows_limit: int | None, f: SessionFilter) -> dict[str, Any]:
     engine = make_engine(Settings(db_url=url, db_url_source="--url"), read_only=True)
     if path in ("plain", "nocells"):
-        export.has_export_cells = lambda _connection: False  # type: ignore[assignment]
+        csv_stream.has_export_cells = lambda _connection: False  # type: ignore[assignment]
     if path == "plain":
-        export.copy_csv_supported = lambda _connection, _f: False  # type: ignore[assignment]
+        csv_stream.copy_csv_supported = lambda _connection, _f: False  # type: ignore[assignment]
     rows = size = 0
     with engine.connect() as conn:
         conn.exec_driver_sql("SELECT 1")
@@ -61,7 +61,7 @@ def run(url: str, path: str, rows_limit: int | None, f: SessionFilter) -> dict[s
         reset_peak_rss()
         cpu_before = time.process_time()
         started = time.perf_counter()
-        for chunk in export.iter_filtered_csv(conn, f):
+        for chunk in csv_stream.iter_filtered_csv(conn, f):
             size += len(chunk)
             rows += chunk.count("\r\n")  # one line per row (no embedded newlines in this data)
             if rows_limit and rows > rows_limit:
@@ -153,7 +153,7 @@ def write_cost(url: str, updates: int) -> dict[str, Any]:
         out.setdefault(label.strip() + "_ms", []).append(round(seconds * 1000 / max(1, len(ids)), 3))
     out["load_1min"] = os.getloadavg()[0]
     with engine.connect() as conn:
-        assert export.has_export_cells(conn), "the export cells are gone: run init-db"
+        assert csv_stream.has_export_cells(conn), "the export cells are gone: run init-db"
     engine.dispose()
     return out
 

@@ -4,8 +4,8 @@
 
 For each backend it builds (once; later runs reuse it) a database of N sessions over 2,000 models,
 5% of them on models missing from ``models`` (see ``benchmarks/datagen.py``), then measures in a
-fresh process, the way the dashboard runs them (``core.query`` / ``core.aggregates`` /
-``core.export`` through a read-only engine):
+fresh process, the way the dashboard runs them (``core.query.sessions`` / ``core.stats.aggregates`` /
+``core.export.csv_stream`` through a read-only engine):
 
 * p50 / p95 / first-run milliseconds of each page operation: one page of 50 enriched rows plus
   the exact total (the count alone is shown as well);
@@ -150,7 +150,7 @@ def reset_peak_rss() -> bool:
 
 
 def filter_for(spec: dict[str, Any], last_skip: int) -> Any:
-    from core.filters import SessionFilter
+    from core.query.filter import SessionFilter
 
     spec = dict(spec)
     if "skip" in spec and spec["skip"] is None:
@@ -189,16 +189,16 @@ AGGREGATES = (
 
 
 def _aggregate_calls(engine: Any) -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
-    """(name, call through the aggregate cache, clear the cache) per ``core.aggregates`` function.
+    """(name, call through the aggregate cache, clear the cache) per ``core.stats.aggregates`` function.
 
     Unfiltered: the whole million, the heaviest case. ``period_stats`` per week.
     """
     try:
-        import core.aggregates as aggregates
-        from core.cache import AggregateCache
+        import core.stats.aggregates as aggregates
+        from core.stats.cache import AggregateCache
     except ImportError:
         return []
-    from core.filters import SessionFilter
+    from core.query.filter import SessionFilter
 
     cache = AggregateCache(ttl=600.0, version_ttl=600.0)
     f = SessionFilter()
@@ -221,7 +221,7 @@ def _overview_page(engine: Any, cache: Any, f: Any) -> None:
     (three at a time through the cache): issue 5's "the whole page's queries together"."""
     from concurrent.futures import ThreadPoolExecutor
 
-    import core.aggregates as aggregates
+    import core.stats.aggregates as aggregates
 
     calls: list[tuple[Any, dict[str, Any]]] = [
         (aggregates.summary_change, {}),
@@ -253,9 +253,9 @@ def worker_sql(
     import streamlit  # noqa: F401
 
     from core.config import Settings
-    from core.export import iter_filtered_csv
-    from core.filters import SessionFilter
-    from core.query import build_count, build_page_select, count_sessions, fetch_page
+    from core.export.csv_stream import iter_filtered_csv
+    from core.query.filter import SessionFilter
+    from core.query.sessions import build_count, build_page_select, count_sessions, fetch_page
     from core.speed import SpeedLayer
     from core.speed.derived import capabilities
 
@@ -395,7 +395,7 @@ def worker_sql(
 
     # PostgreSQL COPY export, when core offers one.
     try:
-        from core.export import copy_csv_supported, iter_copy_csv  # type: ignore[attr-defined]
+        from core.export.csv_stream import copy_csv_supported, iter_copy_csv  # type: ignore[attr-defined]
     except ImportError:
         copy_csv_supported = None
     if copy_csv_supported is not None:
@@ -567,7 +567,7 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
                 cells.append(f"{agg['repeated']['p50']:.2f} / {agg['repeated']['p95']:.2f}")
             lines.append("| " + " | ".join(cells) + " |")
     else:
-        lines += ["", "aggregates: core.aggregates is not there (not measured)"]
+        lines += ["", "aggregates: core.stats.aggregates is not there (not measured)"]
 
     lines += ["", "| | " + " | ".join(backends) + " |", "|---|" + "---|" * len(backends)]
 

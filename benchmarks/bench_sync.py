@@ -28,7 +28,7 @@ from sqlalchemy import text
 
 from core.config import Settings
 from core.speed import SpeedLayer
-from core.store import make_engine
+from core.store.engine import make_engine
 
 
 def _now() -> datetime:

@@ -1,6 +1,6 @@
 """What a dashboard design installed in the platform's database costs the platform's writes.
 
-Two databases hold the same rows: the platform's bare tables (``core.store.metadata``) filled in
+Two databases hold the same rows: the platform's bare tables (``core.store.engine.metadata``) filled in
 bulk with ``--sessions`` realistic sessions over 2,000 models (``benchmarks/datagen.py``). One is
 left bare, the other gets a candidate installed (``--candidate``, see :data:`CANDIDATES`). Then
 the platform's three kinds of write run on both, through the DBAPI with plain SQL, each write its
@@ -56,8 +56,8 @@ from datagen import ANCHOR, MODEL_COLUMNS, MODEL_COUNT, SESSION_COLUMNS, model_r
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from core.config import Settings
-from core.demo import TECHNIQUE_MIXES
-from core.store import make_engine, metadata
+from core.store.demo import TECHNIQUE_MIXES
+from core.store.engine import make_engine, metadata
 
 KINDS = ("progress tick", "new session", "session finishes")
 WARMUP_WRITES = 20  # per kind and database, before the measured rounds
@@ -346,7 +346,7 @@ class Planner:
 
 
 def _writer_engine(url: str) -> Engine:
-    """The engine a platform-side writer gets (SQLite: WAL, busy_timeout; core.store.make_engine)."""
+    """The engine a platform-side writer gets (SQLite: WAL, busy_timeout; core.store.engine.make_engine)."""
     return make_engine(Settings(db_url=url, db_url_source="--db"), read_only=False)
 
 

@@ -1,6 +1,6 @@
 """Bulk benchmark data: N sessions over 2,000 models, 5% on models missing from ``models``.
 
-The rows come from :func:`core.demo.generate_sessions` (about 14 s per million on this machine),
+The rows come from :func:`core.store.demo.generate_sessions` (about 14 s per million on this machine),
 serialised once into the text the platform's columns hold, and loaded the fast way:
 
 * SQLite: the bare platform tables (``metadata.create_all``), then one ``executemany`` with the
@@ -31,9 +31,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from core.config import Settings
-from core.demo import build_models, generate_sessions
 from core.speed.install import install
-from core.store import Malformed, make_engine, metadata
+from core.store.demo import build_models, generate_sessions
+from core.store.engine import Malformed, make_engine, metadata
 
 GENERATOR_VERSION = 1
 MODEL_COUNT = 2000

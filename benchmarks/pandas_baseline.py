@@ -131,7 +131,7 @@ def worker_pandas(url: str, repeat: int) -> dict[str, Any]:
 
     import pandas  # noqa: F401
 
-    from core.filters import SessionFilter
+    from core.query.filter import SessionFilter
 
     rss_before = rss_mb()
     started = time.perf_counter()

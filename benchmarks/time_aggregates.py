@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/time_aggregates.py --db sqlite:////tmp/benchdb/bench_1000000_s1_g1.db
     .venv/bin/python benchmarks/time_aggregates.py --db postgresql+psycopg://... --filter 90d
 
-Each aggregate runs ``--repeat`` times on a fresh connection, without :mod:`core.cache`; the
+Each aggregate runs ``--repeat`` times on a fresh connection, without :mod:`core.stats.cache`; the
 "overview (sum)" line adds the p50s of the page's calls (summary with its previous period,
 series, scatter, Pareto front, techniques, models), and "overview page" runs them as
 ui.overview does, three at a time on their own connections (``--page-repeat`` times, p95
@@ -26,11 +26,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import aggregates as A
 from core.config import Settings
-from core.filters import SessionFilter
+from core.query.filter import SessionFilter
 from core.speed import SpeedLayer
 from core.speed.derived import override_capabilities
+from core.stats import aggregates as A
 
 CALLS: list[tuple[str, Any, dict[str, Any]]] = [
     ("summary", A.summary, {}),

@@ -10,7 +10,7 @@ streamlit-authenticator supplies the re-login cookie (a signed JWT set and delet
 browser) and the session-state keys it is known for. Passwords are checked here instead of in
 its ``login()``: that one answers faster for unknown names than for wrong passwords and only
 offers a permanent per-name lock-out. Here unknown names are checked against a dummy bcrypt
-hash of the same cost, both get one message, and failures feed :mod:`core.login_throttle`.
+hash of the same cost, both get one message, and failures feed :mod:`core.auth.throttle`.
 
 Nothing per-visitor lives at module level: the authenticator is built on every run. Module
 state is limited to process-wide things: the throttle, the parsed credentials file (keyed by
@@ -30,15 +30,14 @@ from typing import Any
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from core.auth_settings import (
+from core.auth.settings import (
     AuthConfigError,
     AuthSettings,
     load_auth_settings,
     validate_cookie_key,
 )
-from core.config import SettingsError, load_settings
-from core.login_throttle import LoginThrottle, format_wait
-from core.users import (
+from core.auth.throttle import LoginThrottle, format_wait
+from core.auth.users import (
     BCRYPT_ROUNDS,
     CredentialsError,
     User,
@@ -53,6 +52,7 @@ from core.users import (
     permission_warning,
     to_authenticator_credentials,
 )
+from core.config import SettingsError, load_settings
 from ui.shell import APP_TITLE, draw_shell
 
 __all__ = ["User", "require_login"]

@@ -1,7 +1,7 @@
 """Charts under the table: the same filters, every match (never just the visible page).
 
-The numbers come from SQL aggregates (:mod:`core.aggregates`, cached by filter and data
-version in :mod:`core.cache`) and the figures from :mod:`ui.figures`, shared with the
+The numbers come from SQL aggregates (:mod:`core.stats.aggregates`, cached by filter and data
+version in :mod:`core.stats.cache`) and the figures from :mod:`ui.figures`, shared with the
 Overview page, so both pages draw the same thing the same way.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.config import Settings
-from core.filters import SessionFilter
+from core.query.filter import SessionFilter
 from ui import cancel
 from ui.data import (
     DatabaseUnavailable,

@@ -1,6 +1,6 @@
 """The Sessions table's columns: one list that the table, the sort choices and the URL share.
 
-Keys are the response's field names (and the sort keys of :mod:`core.filters`), so a column
+Keys are the response's field names (and the sort keys of :mod:`core.query.filter`), so a column
 hidden in the URL (``hide=updated_at``), a sort (``sort=size_reduction_percent``) and the CSV
 header all use the same words.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.filters import SORT_KEYS
+from core.query.filter import SORT_KEYS
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from core.compare import (
+from core.config import Settings
+from core.query.compare import (
     MAX_COMPARE,
     MIN_COMPARE,
     ComparedSession,
@@ -24,7 +25,6 @@ from core.compare import (
     lower_is_better,
     parse_compare_ids,
 )
-from core.config import Settings
 from ui.data import DatabaseUnavailable, connect
 from ui.errors import show_database_error
 from ui.figures import comparison_figure

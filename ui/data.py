@@ -6,7 +6,7 @@ Why caches look the way they do:
   keyed by the settings. The embedded demo database is created here, before the first engine,
   so a fresh clone shows data on its first start.
 * Query results are small (one page of at most 100 rows, a few counts) and keyed by the frozen
-  :class:`~core.filters.SessionFilter`, so two visitors looking at the same view share one
+  :class:`~core.query.filter.SessionFilter`, so two visitors looking at the same view share one
   query. Every cache has a ``ttl`` and ``max_entries``: Streamlit frees expired entries only
   on access, and an unbounded cache grows with every filter anyone ever tried.
 * A page of rows lives only a few seconds: running sessions change, and the auto-refresh
@@ -28,12 +28,9 @@ import streamlit as st
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from core import aggregates
-from core.cache import cached, default_cache
 from core.config import Settings, load_settings
-from core.demo import ensure_demo_database
-from core.filters import SessionFilter
-from core.query import (
+from core.query.filter import SessionFilter
+from core.query.sessions import (
     Page,
     count_data_issues,
     distinct_techniques,
@@ -42,7 +39,10 @@ from core.query import (
     model_choices,
 )
 from core.speed import SpeedLayer, dispose_layers, speed_layer
-from core.store import DatabaseMissingError
+from core.stats import aggregates
+from core.stats.cache import cached, default_cache
+from core.store.demo import ensure_demo_database
+from core.store.engine import DatabaseMissingError
 from ui import cancel, pacing
 
 T = TypeVar("T")
@@ -132,7 +132,7 @@ def load_data_issue_count(settings: Settings, session_filter: SessionFilter) -> 
 
 
 def _aggregate(settings: Settings, fn: Callable[..., T], session_filter: SessionFilter, **kwargs: Any) -> T:
-    """An aggregate through :mod:`core.cache` (keyed by filter and data version, bounded)."""
+    """An aggregate through :mod:`core.stats.cache` (keyed by filter and data version, bounded)."""
     try:
         return cached(get_engine(settings), fn, session_filter, on_miss=pacing.wait_for_paint, **kwargs)
     except (SQLAlchemyError, DatabaseMissingError, OSError) as error:

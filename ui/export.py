@@ -1,7 +1,7 @@
 """Download controls: every match as CSV (a streamed link), the current page as the endpoint's JSON.
 
 The CSV covers all matches (not only the page on screen), in the table's sort order, with the
-formula-neutralised cells of :mod:`core.export`; it is byte-for-byte what
+formula-neutralised cells of :mod:`core.export.csv_stream`; it is byte-for-byte what
 ``python -m core sessions --format csv`` prints for the same filters.
 
 Memory: ``st.download_button`` would turn the file into one ``bytes`` object held by
@@ -9,7 +9,7 @@ Streamlit (about 130 MB at a million rows). So "Download CSV" is a link to the d
 route (``ui/download_route.py``, mounted by ``server.py``), which streams the rows from the
 database in batches. That route runs outside this Streamlit session, so the link carries a
 token signed for the signed-in user and exactly this filter, valid for
-:data:`~core.download_link.LINK_LIFETIME_S` (:mod:`core.download_link`). The button sits in a
+:data:`~core.export.links.LINK_LIFETIME_S` (:mod:`core.export.links`). The button sits in a
 small fragment that re-signs the link every :data:`LINK_REFRESH_S`, so a page left open for
 an hour still offers a link that works.
 """
@@ -22,15 +22,15 @@ from typing import Any
 
 import streamlit as st
 
-from core.auth_settings import AuthConfigError, load_auth_settings, validate_cookie_key
+from core.auth.settings import AuthConfigError, load_auth_settings, validate_cookie_key
 from core.config import Settings
-from core.download_link import TOKEN_PARAM, canonical_query, derive_key, make_token
-from core.export import export_filename
-from core.filters import SessionFilter
-from core.query import Page
+from core.export.csv_stream import export_filename
+from core.export.links import TOKEN_PARAM, canonical_query, derive_key, make_token
+from core.query.filter import SessionFilter
+from core.query.sessions import Page
 from ui.auth import signed_in_fingerprint
-from ui.download_route import EXPORT_PATH
 from ui.view import ViewState
+from web.download import EXPORT_PATH
 
 JSON_MIME = "application/json"
 LINK_REFRESH_S = 5 * 60  # well inside the link's lifetime

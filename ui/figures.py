@@ -1,7 +1,7 @@
 """Plotly figures for the Sessions and Overview pages: aggregate results in, a Figure out.
 
 Pure functions with no Streamlit import, so they are unit-tested directly and reused by both
-pages. Every number they draw was computed in SQL by :mod:`core.aggregates`; nothing here
+pages. Every number they draw was computed in SQL by :mod:`core.stats.aggregates`; nothing here
 aggregates. Given empty data they return a figure that says so (:func:`empty_figure`) instead
 of empty axes, though pages should prefer a plain message (check the data first).
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.aggregates import PeriodSeries, Scatter, SessionPoint, TechniqueStats
-from core.compare import ComparedSession
+from core.query.compare import ComparedSession
+from core.stats.aggregates import PeriodSeries, Scatter, SessionPoint, TechniqueStats
 
 STATUS_COLORS: dict[str, str] = {
     "completed": "#2e9d5b",

@@ -12,9 +12,9 @@ import streamlit as st
 from sqlalchemy import inspect
 
 from core.config import DB_URL_ENV, Settings
-from core.filters import SessionFilter
-from core.query import Page
-from core.store import optimization_sessions
+from core.query.filter import SessionFilter
+from core.query.sessions import Page
+from core.store.engine import optimization_sessions
 from ui.data import DatabaseUnavailable, connect, get_layer, load_page, load_techniques
 from ui.shell import escape_markdown
 from ui.table import column_config, page_frame

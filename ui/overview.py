@@ -1,7 +1,7 @@
 """The Overview page for managers: headline cards with their change, charts, ranked models.
 
 Answers "is optimization paying off, and which techniques work?" for the sidebar's filters.
-Every number comes from :mod:`core.aggregates` through :mod:`core.cache` (computed in SQL,
+Every number comes from :mod:`core.stats.aggregates` through :mod:`core.stats.cache` (computed in SQL,
 keyed by the filter and the data version), so it matches the Sessions page and the CLI for
 the same filters. Charts come from :mod:`ui.figures`. An empty selection shows a message and
 a reset, never empty charts.
@@ -23,12 +23,12 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from core import aggregates as A
-from core.cache import cached
 from core.config import Settings
-from core.export import neutralise
-from core.filters import SessionFilter
-from core.store import DatabaseMissingError
+from core.export.csv_stream import neutralise
+from core.query.filter import SessionFilter
+from core.stats import aggregates as A
+from core.stats.cache import cached
+from core.store.engine import DatabaseMissingError
 from ui.data import DatabaseUnavailable, get_engine, load_model_choices, load_techniques
 from ui.errors import show_database_error
 from ui.figures import (

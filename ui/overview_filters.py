@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import streamlit as st
 
-from core.filters import DateBound, FilterError, SessionFilter
-from core.store import STATUSES
+from core.query.filter import DateBound, FilterError, SessionFilter
+from core.store.engine import STATUSES
 
 PARAMS = ("status", "model_id", "technique", "start_date", "end_date")
 K_STATUS = "overview_status"

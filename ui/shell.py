@@ -15,8 +15,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.auth.users import User
 from core.config import PROJECT_ROOT, Settings
-from core.users import User
 
 APP_TITLE = "Optimization sessions"
 HOME_SCRIPT = "app.py"

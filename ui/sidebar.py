@@ -24,8 +24,15 @@ from typing import Any
 import streamlit as st
 
 from core.config import Settings
-from core.filters import DEFAULT_LIMIT, MAX_SEARCH_LENGTH, SORT_KEYS, DateBound, FilterError, SessionFilter
-from core.store import STATUSES
+from core.query.filter import (
+    DEFAULT_LIMIT,
+    MAX_SEARCH_LENGTH,
+    SORT_KEYS,
+    DateBound,
+    FilterError,
+    SessionFilter,
+)
+from core.store.engine import STATUSES
 from ui.columns import HIDEABLE_KEYS, label
 from ui.data import load_model_choices, load_status_counts, load_techniques
 from ui.view import Problem, ViewState, parse_view, read_url, write_url

@@ -16,7 +16,7 @@ from typing import Any
 import streamlit as st
 
 from core.config import Settings
-from core.filters import SessionFilter
+from core.query.filter import SessionFilter
 from ui.data import DatabaseUnavailable, load_data_issue_count, load_summary
 from ui.errors import show_database_error
 

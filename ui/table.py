@@ -26,10 +26,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.compare import MAX_COMPARE, MIN_COMPARE
 from core.config import Settings
-from core.query import Page, SessionRow
-from core.store import STATUSES
+from core.query.compare import MAX_COMPARE, MIN_COMPARE
+from core.query.sessions import Page, SessionRow
+from core.store.engine import STATUSES
 from ui import pacing
 from ui.columns import BY_KEY, COLUMNS, HIDEABLE_KEYS, TIMESTAMP_KEYS, label, sortable
 from ui.compare import PARAM as COMPARE_PARAM

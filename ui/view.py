@@ -1,6 +1,6 @@
 """The view is the URL: what the Sessions page shows, parsed from and written to the query string.
 
-A :class:`ViewState` is the :class:`~core.filters.SessionFilter` (the endpoint's parameter
+A :class:`ViewState` is the :class:`~core.query.filter.SessionFilter` (the endpoint's parameter
 names: ``status``, ``model_id``, ``start_date``, ``end_date``, ``q``, ``technique``, ``sort``,
 ``order``, ``skip``, ``limit``) plus what only the screen needs: hidden columns (``hide``), the
 session whose detail is open (``session``) and the auto-refresh switch (``refresh=off``).
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 
 import streamlit as st
 
-from core.filters import SessionFilter
+from core.query.filter import SessionFilter
 from ui.columns import DEFAULT_HIDDEN, HIDEABLE_KEYS
 
 HIDE = "hide"

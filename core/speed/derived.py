@@ -29,7 +29,7 @@ from sqlalchemy import Float, Integer, Text, inspect, literal_column, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.store import metadata
+from core.store.engine import metadata
 
 SESSIONS = "optimization_sessions"
 TECHNIQUES_TABLE = "session_techniques"
@@ -42,14 +42,14 @@ KEYS_TABLE = "session_keys"
 # concurrent platform writers do not queue on one counter row; readers sum the slots.
 COUNTS_TABLE = "session_counts"
 COUNT_SLOTS = 16
-# The (status, metric) indexes whose value order the SQLite medians walk (core.aggregates).
+# The (status, metric) indexes whose value order the SQLite medians walk (core.stats.aggregates).
 STATUS_METRIC_INDEXES = {"size": "ix_sessions_status_size", "speed": "ix_sessions_status_speed"}
-# SQLite: the metrics by list of techniques (see _init_sqlite), read by core.aggregates.
+# SQLite: the metrics by list of techniques (see _init_sqlite), read by core.stats.aggregates.
 TECHNIQUE_SET_INDEXES = {
     "ix_sessions_technique_size": "size_reduction",
     "ix_sessions_technique_speed": "speed_improvement",
 }
-# SQLite: the metrics by week created, the same way (core.aggregates.period_stats).
+# SQLite: the metrics by week created, the same way (core.stats.aggregates.period_stats).
 WEEK_INDEXES = {"ix_sessions_week_size": "size_reduction", "ix_sessions_week_speed": "speed_improvement"}
 # Partial indexes over the completed sessions with both metrics (see _create_indexes).
 POINTS_INDEX = "ix_sessions_points"
@@ -97,7 +97,7 @@ _SQLITE_EXPRESSIONS: dict[str, str] = {
     # SQLite keeps timestamps as text; another writer may use 'T' or a 'Z'/'+00:00' suffix.
     # strftime() normalises all of them to UTC 'YYYY-MM-DD HH:MM:SS.SSS', which sorts as text.
     "created_key": "strftime('%Y-%m-%d %H:%M:%f', {t}created_at)",
-    # The Monday of its week (core.stats_sql.bucket_expression's week bucket, computed once).
+    # The Monday of its week (core.stats.sql.bucket_expression's week bucket, computed once).
     "created_week": "date(strftime('%Y-%m-%d %H:%M:%f', {t}created_at), 'weekday 0', '-6 days')",
     "updated_key": "strftime('%Y-%m-%d %H:%M:%f', {t}updated_at)",
     "completed_key": "strftime('%Y-%m-%d %H:%M:%f', {t}completed_at)",
@@ -427,19 +427,19 @@ def _init_sqlite(connection: Connection) -> None:
     indexes_before = _sqlite_objects(connection, "index")
     _add_generated_columns(connection, "VIRTUAL")
     _create_indexes(connection)
-    # The aggregates' full scans read their values here (core.stats_sql.FACTS_INDEX) instead of
+    # The aggregates' full scans read their values here (core.stats.sql.FACTS_INDEX) instead of
     # parsing each row's JSON: 5-10 times faster on SQLite. Owner: core/aggregates.py.
     connection.exec_driver_sql(
         f"CREATE INDEX IF NOT EXISTS ix_sessions_facts ON {SESSIONS} (status, created_key,"
         " model_id, size_reduction, speed_improvement, completed_key, session_id)"
     )
-    # The same values by model first (core.stats_sql.MODEL_FACTS_INDEX): aggregates of a few
+    # The same values by model first (core.stats.sql.MODEL_FACTS_INDEX): aggregates of a few
     # hundred models (a model-name search) read their sessions' entries, not a million.
     connection.exec_driver_sql(
         f"CREATE INDEX IF NOT EXISTS ix_sessions_model_facts ON {SESSIONS} (model_id, status,"
         " created_key, size_reduction, speed_improvement, completed_key, session_id)"
     )
-    # Per technique of a broad scan (core.aggregates.technique_stats): the values grouped by the
+    # Per technique of a broad scan (core.stats.aggregates.technique_stats): the values grouped by the
     # session's list of techniques, in (list, value) order, so each histogram streams off an
     # index instead of joining every session to its techniques and sorting.
     for leading, indexes in (("techniques_json", TECHNIQUE_SET_INDEXES), ("created_week", WEEK_INDEXES)):
@@ -454,7 +454,7 @@ def _init_sqlite(connection: Connection) -> None:
         f"CREATE TABLE IF NOT EXISTS {TECHNIQUES_TABLE} (technique TEXT NOT NULL,"
         f" session_id TEXT NOT NULL, PRIMARY KEY (technique, session_id)) WITHOUT ROWID",
         f"CREATE INDEX IF NOT EXISTS ix_session_techniques_session ON {TECHNIQUES_TABLE} (session_id)",
-        # Session ids only: model ids are few (core.query matches them in agg_models), and
+        # Session ids only: model ids are few (core.query.sessions matches them in agg_models), and
         # their trigrams ("mdl", "dl-") in every row would make each search read doclists of
         # a million entries.
         f"CREATE VIRTUAL TABLE IF NOT EXISTS {SEARCH_TABLE} USING fts5(session_id, tokenize = 'trigram')",
@@ -659,7 +659,7 @@ def _init_postgresql(connection: Connection) -> None:
         connection.exec_driver_sql(
             "CREATE INDEX IF NOT EXISTS ix_models_name_trgm ON models USING gin (name gin_trgm_ops)"
         )
-        # A search matches model ids among agg_models' distinct ones (core.query): ILIKE over
+        # A search matches model ids among agg_models' distinct ones (core.query.sessions): ILIKE over
         # its ~10,000 rows costs 8 ms a statement without this.
         connection.exec_driver_sql(
             f"CREATE INDEX IF NOT EXISTS ix_agg_models_model_id_trgm ON {AGG_MODELS}"

@@ -7,7 +7,7 @@ row, so ``init-db`` adds a table, ``export_cells``, holding per session the CSV 
 cell except the model name (which comes from ``models`` at read time):
 
 * ``line``: the session's whole CSV line, or NULL when the SQL cannot prove its text is exactly
-  what ``core.export.csv_record`` and ``csv.writer`` write (the same proofs as the PostgreSQL
+  what ``core.export.csv_stream.csv_record`` and ``csv.writer`` write (the same proofs as the PostgreSQL
   COPY path, written up in ``core/export.py``); the export then formats that row in Python.
 
 The line holds the model's name too, so the export reads neither ``models`` (SQLite drops the
@@ -78,7 +78,7 @@ def _tie(x: str, places: int) -> str:
 
 
 def _timestamp_ok(t: str) -> str:
-    """Only the form core.store writes ('YYYY-MM-DD HH:MM:SS.ffffff', a real date, year 1+):
+    """Only the form core.store.engine writes ('YYYY-MM-DD HH:MM:SS.ffffff', a real date, year 1+):
     datetime.fromisoformat() reads it as naive UTC. Other forms go to Python."""
     return (
         f"({t} IS NULL OR (typeof({t}) = 'text' AND {t} GLOB '{_CANONICAL_TIMESTAMP}'"

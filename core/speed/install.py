@@ -22,7 +22,7 @@ from core.speed.platform import (
     remove_platform_objects,
 )
 from core.speed.state import unusable_reason
-from core.store import make_engine, metadata, optimization_sessions
+from core.store.engine import make_engine, metadata, optimization_sessions
 
 Progress = Callable[[str], None]
 

@@ -25,7 +25,7 @@ from core.config import Settings
 from core.speed.location import MirrorLocation, mirror_location
 from core.speed.mirror import Mirror
 from core.speed.state import MirrorState, SyncReport, unusable_reason
-from core.store import make_engine
+from core.store.engine import make_engine
 
 log = logging.getLogger("core.speed")
 

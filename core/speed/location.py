@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
 from core.config import MIRROR_OFF, PROJECT_ROOT, Settings
-from core.store import make_engine
+from core.store.engine import make_engine
 
 MIRROR_DIR_NAME = ".dashboard-copy"  # beside the platform's file, unless SESSIONS_MIRROR says
 DEFAULT_SCHEMA = "dashboard_mirror"

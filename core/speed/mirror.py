@@ -52,7 +52,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.speed.location import MirrorLocation, platform_uri
 from core.speed.state import MIRROR_FORMAT, MirrorState, SyncReport, mirror_state
-from core.store import models, optimization_sessions, parse_timestamp
+from core.store.engine import models, optimization_sessions, parse_timestamp
 
 log = logging.getLogger(__name__)
 

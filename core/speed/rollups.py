@@ -9,7 +9,7 @@ bins saying where to look; days of a range that do not make a whole week of the 
 edges) are counted from the sessions themselves. Any other filter (models, free text, several
 techniques, a bound inside a day) takes the plain queries.
 
-Called by :mod:`core.aggregates`, which decides per filter whether a rollup answers it
+Called by :mod:`core.stats.aggregates`, which decides per filter whether a rollup answers it
 (:func:`rollup_plan`) or the plain queries run.
 """
 
@@ -44,15 +44,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
-from core.aggregate_types import (
-    MetricStats,
-    ModelRank,
-    ModelRanking,
-    Summary,
-    TechniqueStats,
-)
-from core.filters import SessionFilter
-from core.query import M, S, filter_clauses
+from core.query.filter import SessionFilter
+from core.query.sessions import M, S, filter_clauses
 from core.speed.derived import (
     AGG_BINS,
     AGG_COUNTS,
@@ -64,7 +57,7 @@ from core.speed.derived import (
     derived,
     timestamp_key,
 )
-from core.stats_sql import (
+from core.stats.sql import (
     FACTS_INDEX,
     Granularity,
     IndexedBy,
@@ -72,7 +65,14 @@ from core.stats_sql import (
     has_facts_index,
     technique_source,
 )
-from core.store import STATUSES
+from core.stats.types import (
+    MetricStats,
+    ModelRank,
+    ModelRanking,
+    Summary,
+    TechniqueStats,
+)
+from core.store.engine import STATUSES
 
 counts_table = table(
     AGG_COUNTS,

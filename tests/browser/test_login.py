@@ -19,10 +19,10 @@ import pytest
 import yaml
 from playwright.sync_api import Page, expect
 
+from core.auth.users import add_user, check_password
 from core.config import Settings
-from core.demo import write_demo
-from core.store import make_engine
-from core.users import add_user, check_password
+from core.store.demo import write_demo
+from core.store.engine import make_engine
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COOKIE_NAME = "optimization_dashboard_auth"

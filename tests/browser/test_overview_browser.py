@@ -16,12 +16,12 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from core import aggregates as A
+from core.auth.users import add_user
 from core.config import Settings
-from core.demo import write_demo
-from core.filters import SessionFilter
-from core.store import make_engine
-from core.users import add_user
+from core.query.filter import SessionFilter
+from core.stats import aggregates as A
+from core.store.demo import write_demo
+from core.store.engine import make_engine
 
 KEY = "overview-browser-key-" + "0123456789abcdefghijklmnopqrstuvwxyz"
 SLOW = 60_000

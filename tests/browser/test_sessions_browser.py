@@ -24,13 +24,13 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import insert, update
 
+from core.auth.users import add_user
 from core.config import Settings
-from core.demo import write_demo
-from core.filters import SessionFilter
-from core.query import fetch_page, iter_sessions
+from core.query.filter import SessionFilter
+from core.query.sessions import fetch_page, iter_sessions
 from core.speed.install import install
-from core.store import make_engine, models, optimization_sessions
-from core.users import add_user
+from core.store.demo import write_demo
+from core.store.engine import make_engine, models, optimization_sessions
 from ui.compare import compare_link
 from ui.table import WIDTHS, visible_columns
 from ui.view import ViewState

@@ -1,0 +1,187 @@
+"""``GET /export/sessions.csv``: every session matching a filter, streamed from the database.
+
+Served by the same process as the pages (``server.py`` mounts it with ``st.App``), outside any
+Streamlit session, so it authenticates the request itself: the Sessions page links here with
+a short-lived ``token`` signed for the signed-in user and the filter on screen
+(:mod:`core.export.links`). The route answers
+
+* 400 with a plain-text message naming the parameter when the filter in the link is not valid,
+* 403 when the token is missing, changed, made for other filters or expired, or its user no
+  longer exists in the credentials file,
+* 503 when the login or the database is not usable (the database named, password masked),
+* otherwise 200, ``text/csv; charset=utf-8``, ``Content-Disposition: attachment`` with the
+  page's file name, and the body of ``python -m core sessions --format csv`` for that filter.
+
+Memory: the rows are read from the database in batches (server-side cursor) and each CSV
+chunk (a couple of thousand rows) is sent before the next one is made, on a worker thread;
+the event loop only passes bytes along, and the ASGI server's flow control makes a slow
+client slow the export down instead of piling chunks up. Nothing holds the whole file.
+
+No Streamlit runtime is used here (no ``st.*`` calls, no caches tied to script runs).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from core.auth.settings import AuthConfigError, load_auth_settings, validate_cookie_key
+from core.auth.users import CredentialsError, load_credentials, password_fingerprint
+from core.config import Settings, SettingsError, load_settings
+from core.export.csv_stream import export_filename, iter_filtered_csv
+from core.export.links import TOKEN_PARAM, LinkError, canonical_query, check_token, derive_key
+from core.query.filter import FILTER_PARAMS, FilterError, SessionFilter
+from core.speed import dispose_layers, speed_layer
+from core.store.engine import DatabaseMissingError
+from ui.view import HIDE, REFRESH, SESSION, SHOW
+
+EXPORT_PATH = "/export/sessions.csv"
+CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+# The Sessions page's own parameters that do not change which rows are exported.
+SCREEN_PARAMS = frozenset({HIDE, SHOW, SESSION, REFRESH})
+_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def _text(status: int, message: str) -> PlainTextResponse:
+    return PlainTextResponse(message.rstrip() + "\n", status_code=status, headers=_NO_STORE)
+
+
+def _log(message: str) -> None:
+    print(f"[dashboard] CSV download: {message}", file=sys.stderr, flush=True)
+
+
+def engine_for(settings: Settings) -> Engine:
+    """The engine that answers for ``settings``: the speed layer's copy when it is current."""
+    return speed_layer(settings).reader()
+
+
+def dispose_engines() -> None:
+    """Close the pools and stop the sync threads (tests; a server shutting down)."""
+    dispose_layers()
+
+
+def parse_filter(params: dict[str, list[str]]) -> SessionFilter:
+    """The export's filter (paging dropped) from the link's parameters; FilterError if bad."""
+    unknown = sorted(set(params) - set(FILTER_PARAMS) - SCREEN_PARAMS)
+    if unknown:
+        raise FilterError(
+            unknown[0], ", ".join(params[unknown[0]]), f"the parameters are {', '.join(FILTER_PARAMS)}"
+        )
+    return SessionFilter.from_params({k: v for k, v in params.items() if k in FILTER_PARAMS}).without_paging()
+
+
+def _csv_bytes(engine: Engine, f: SessionFilter) -> Iterator[bytes]:
+    """The export, encoded chunk by chunk; the connection is returned when this is closed."""
+    with engine.connect() as connection:
+        for chunk in iter_filtered_csv(connection, f):
+            yield chunk.encode("utf-8")
+
+
+async def _relay(first: bytes, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Hand the chunks to the server, making each on a worker thread; always close the source."""
+    try:
+        yield first
+        while True:
+            chunk = await anyio.to_thread.run_sync(next, chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+    except Exception as error:
+        # Headers are out: the server aborts the response, so the browser reports a failed
+        # download instead of saving a silently truncated file.
+        _log(f"stopped part-way: {error!r}")
+        raise
+    finally:
+        # A client that goes away cancels this generator: the worker thread is not running
+        # (to_thread waits for it), so the source can be closed and its connection returned.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(chunks.close)
+
+
+class _ClosingStreamingResponse(StreamingResponse):
+    """Closes its body when the response ends in any way, a vanished client included.
+
+    Starlette leaves an unfinished body generator to the garbage collector; closing it here
+    returns the database connection (and ends its read transaction) at once.
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.body_iterator.aclose()  # type: ignore[attr-defined]
+
+
+def _query_lists(request: Request) -> dict[str, list[str]]:
+    params: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        params.setdefault(key, []).append(value)
+    return params
+
+
+async def sessions_csv(request: Request) -> Response:
+    params = _query_lists(request)
+    token = (params.pop(TOKEN_PARAM, None) or [None])[-1]
+    try:
+        f = parse_filter(params)
+    except FilterError as error:
+        return _text(400, f"Bad parameter `{error.field}`: {error.value!r} is not allowed; {error.allowed}.")
+    try:
+        auth = load_auth_settings()
+        key = derive_key(validate_cookie_key(auth))
+    except AuthConfigError as error:
+        _log(f"the login is not set up: {error}")
+        return _text(503, "The dashboard's login is not set up correctly; ask its operator.")
+    try:
+        users = await run_in_threadpool(load_credentials, auth.credentials_file)
+    except CredentialsError as error:
+        _log(f"cannot read the credentials: {error}")
+        return _text(503, "The dashboard's login is not set up correctly; ask its operator.")
+    try:
+        check_token(
+            key,
+            token,
+            canonical_query(f),
+            credential_of=lambda name: password_fingerprint(users[name]) if name in users else None,
+        )
+    except LinkError as error:
+        return _text(403, str(error))
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        return _text(503, f"The dashboard is not configured correctly: {error}")
+    try:
+        chunks = _csv_bytes(await run_in_threadpool(engine_for, settings), f)
+        first = await run_in_threadpool(next, chunks)  # the header and first rows, or an error
+    except (SQLAlchemyError, DatabaseMissingError, OSError) as error:
+        _log(f"failed on {settings.masked_db_url}: {error!r}")
+        reason = (
+            str(error)
+            if isinstance(error, DatabaseMissingError)
+            else type(getattr(error, "orig", None) or error).__name__
+        )
+        return _text(
+            503, f"The database {settings.masked_db_url} could not be read ({reason}); try again in a moment."
+        )
+    name = export_filename(f, datetime.now(UTC).date())
+    return _ClosingStreamingResponse(
+        _relay(first, chunks),
+        media_type=CSV_CONTENT_TYPE,
+        headers={**_NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def export_routes(base_path: str = "") -> list[Route]:
+    """The routes to hand to ``st.App(routes=...)``, under ``server.baseUrlPath`` if one is set."""
+    prefix = "/" + base_path.strip("/") if base_path.strip("/") else ""
+    return [Route(prefix + EXPORT_PATH, sessions_csv, methods=["GET"])]
