@@ -1,6 +1,6 @@
 """What a dashboard design installed in the platform's database costs the platform's writes.
 
-Two databases hold the same rows: the platform's bare tables (``core.store.engine.metadata``) filled in
+Two databases hold the same rows: the platform's bare tables (``core.store.tables.metadata``) filled in
 bulk with ``--sessions`` realistic sessions over 2,000 models (``benchmarks/datagen.py``). One is
 left bare, the other gets a candidate installed (``--candidate``, see :data:`CANDIDATES`). Then
 the platform's three kinds of write run on both, through the DBAPI with plain SQL, each write its
@@ -57,7 +57,8 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from core.config import Settings
 from core.store.demo import TECHNIQUE_MIXES
-from core.store.engine import make_engine, metadata
+from core.store.engine import make_engine
+from core.store.tables import metadata
 
 KINDS = ("progress tick", "new session", "session finishes")
 WARMUP_WRITES = 20  # per kind and database, before the measured rounds

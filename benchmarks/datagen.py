@@ -33,7 +33,9 @@ from sqlalchemy.engine import Engine, make_url
 from core.config import Settings
 from core.speed.install import install
 from core.store.demo import build_models, generate_sessions
-from core.store.engine import Malformed, make_engine, metadata
+from core.store.engine import make_engine
+from core.store.tables import metadata
+from core.store.types import Malformed
 
 GENERATOR_VERSION = 1
 MODEL_COUNT = 2000

@@ -16,7 +16,7 @@ from typing import Any
 import streamlit as st
 
 from core.config import Settings
-from core.store.engine import Malformed
+from core.store.types import Malformed
 from ui.data import DatabaseUnavailable, load_session
 from ui.errors import show_database_error
 from ui.sidebar import update_view

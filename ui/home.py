@@ -14,7 +14,7 @@ from sqlalchemy import inspect
 from core.config import DB_URL_ENV, Settings
 from core.query.filter import SessionFilter
 from core.query.sessions import Page
-from core.store.engine import optimization_sessions
+from core.store.tables import optimization_sessions
 from ui.data import DatabaseUnavailable, connect, get_layer, load_page, load_techniques
 from ui.shell import escape_markdown
 from ui.table import column_config, page_frame

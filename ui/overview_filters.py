@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 import streamlit as st
 
 from core.query.filter import DateBound, FilterError, SessionFilter
-from core.store.engine import STATUSES
+from core.store.tables import STATUSES
 
 PARAMS = ("status", "model_id", "technique", "start_date", "end_date")
 K_STATUS = "overview_status"

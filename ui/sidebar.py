@@ -24,16 +24,9 @@ from typing import Any
 import streamlit as st
 
 from core.config import Settings
-from core.query.filter import (
-    DEFAULT_LIMIT,
-    MAX_SEARCH_LENGTH,
-    SORT_KEYS,
-    DateBound,
-    FilterError,
-    SessionFilter,
-)
-from core.store.engine import STATUSES
-from ui.columns import HIDEABLE_KEYS, label
+from core.fields import HIDEABLE_KEYS, SORT_KEYS, label
+from core.query.filter import DEFAULT_LIMIT, MAX_SEARCH_LENGTH, DateBound, FilterError, SessionFilter
+from core.store.tables import STATUSES
 from ui.data import load_model_choices, load_status_counts, load_techniques
 from ui.view import Problem, ViewState, parse_view, read_url, write_url
 

@@ -27,11 +27,11 @@ import pandas as pd
 import streamlit as st
 
 from core.config import Settings
+from core.fields import FIELDS, HIDEABLE_KEYS, SORT_KEYS, Field, label
 from core.query.compare import MAX_COMPARE, MIN_COMPARE
 from core.query.sessions import Page, SessionRow
-from core.store.engine import STATUSES
+from core.store.tables import STATUSES
 from ui import pacing
-from ui.columns import BY_KEY, COLUMNS, HIDEABLE_KEYS, TIMESTAMP_KEYS, label, sortable
 from ui.compare import PARAM as COMPARE_PARAM
 from ui.data import DatabaseUnavailable, load_page, load_techniques
 from ui.errors import show_database_error
@@ -51,24 +51,6 @@ COMPARE_PAGE = "pages/3_Compare.py"
 COMPARE_KEY = "sessions_compare"
 REFRESH_SECONDS = 5
 ROW_HEIGHT = 35
-# Fixed widths (px): the grid does not jump between pages, and tests can find a header.
-WIDTHS = {
-    "session_id": 175,
-    "model_name": 150,
-    "model_id": 95,
-    "status": 105,
-    "progress_percentage": 115,
-    "techniques": 210,
-    "size_reduction_percent": 125,
-    "speed_improvement_percent": 100,
-    "accuracy_delta_percent": 135,
-    "duration": 105,
-    "created_at": 165,
-    "updated_at": 165,
-    "completed_at": 165,
-}
-
-
 # --- rows -> grid --------------------------------------------------------------------------------
 
 
@@ -77,27 +59,27 @@ def _timestamps(values: Sequence[datetime | None], zone: str) -> pd.Series:
     return series.dt.tz_convert(zone)
 
 
+def _cells(field: Field, rows: Sequence[SessionRow], zone: str) -> Any:
+    """One column of the grid, shaped for the column type its field's kind gets."""
+    values = [getattr(r, field.attribute) for r in rows]
+    if field.key == "model_name":
+        return [r.model_name if r.model_known else f"{r.model_id} (no metadata)" for r in rows]
+    if field.kind == "status":
+        return [[v] for v in values]
+    if field.kind == "techniques":
+        return [list(v) for v in values]
+    if field.kind in ("percent", "points"):
+        return pd.array(values, dtype="Float64")
+    if field.kind == "duration":
+        return [duration_text(v) for v in values]
+    if field.kind == "timestamp":
+        return _timestamps(values, zone)
+    return values
+
+
 def page_frame(rows: Sequence[SessionRow], zone: str) -> pd.DataFrame:
     """The visible rows as the grid shows them (timestamps already in the viewer's zone)."""
-    frame = pd.DataFrame(
-        {
-            "session_id": [r.session_id for r in rows],
-            "model_name": [r.model_name if r.model_known else f"{r.model_id} (no metadata)" for r in rows],
-            "model_id": [r.model_id for r in rows],
-            "status": [[r.status] for r in rows],
-            "progress_percentage": [r.progress_percentage for r in rows],
-            "techniques": [list(r.techniques) for r in rows],
-            "size_reduction_percent": pd.array([r.size_reduction_percent for r in rows], dtype="Float64"),
-            "speed_improvement_percent": pd.array(
-                [r.speed_improvement_percent for r in rows], dtype="Float64"
-            ),
-            "accuracy_delta_percent": pd.array([r.accuracy_delta_percent for r in rows], dtype="Float64"),
-            "duration": [duration_text(r.duration_seconds) for r in rows],
-        }
-    )
-    for key in TIMESTAMP_KEYS:
-        frame[key] = _timestamps([getattr(r, key) for r in rows], zone)
-    return frame[[c.key for c in COLUMNS]]
+    return pd.DataFrame({field.key: _cells(field, rows, zone) for field in FIELDS}, index=range(len(rows)))
 
 
 def _header(key: str, view: ViewState) -> str:
@@ -108,83 +90,50 @@ def _header(key: str, view: ViewState) -> str:
     return text
 
 
-def column_config(view: ViewState, zone: str, techniques: Sequence[str]) -> dict[str, Any]:
+def _column(field: Field, view: ViewState, zone: str, techniques: Sequence[str]) -> Any:
+    """The grid's column for ``field``, by its kind."""
     cc = st.column_config
+    header = _header(field.key, view) if field.sortable else field.label
+    help_ = field.help + (" Click the header to sort all matches by it." if field.sortable else "")
+    common: dict[str, Any] = {"help": help_, "width": field.width}
+    match field.kind:
+        case "id" | "text":
+            return cc.TextColumn(header, pinned=not field.hideable or None, **common)
+        case "status":
+            return cc.MultiselectColumn(
+                header,
+                options=list(STATUSES),
+                color=[STATUS_COLORS[s] for s in STATUSES],
+                format_func=str.capitalize,
+                **common,
+            )
+        case "techniques":
+            return cc.MultiselectColumn(
+                header,
+                options=list(techniques),
+                color="auto",
+                format_func=lambda t: t.replace("_", " "),
+                **common,
+            )
+        case "progress":
+            return cc.ProgressColumn(header, min_value=0, max_value=100, format="%.0f%%", **common)
+        case "percent":
+            return cc.NumberColumn(header, format="%.1f%%", **common)
+        case "points":
+            return cc.NumberColumn(header, format="%+.2f pp", **common)
+        case "duration":
+            return cc.TextColumn(header, alignment="right", **common)
+        case "timestamp":
+            common["help"] = f"{help_} Shown in {zone}."
+            return cc.DatetimeColumn(header, format="YYYY-MM-DD HH:mm z", timezone=zone, **common)
 
-    def helptext(key: str) -> str:
-        extra = " Click the header to sort all matches by it." if sortable(key) else ""
-        return BY_KEY[key].help + extra
 
-    def stamp(key: str) -> Any:
-        return cc.DatetimeColumn(
-            _header(key, view),
-            format="YYYY-MM-DD HH:mm z",
-            timezone=zone,
-            help=f"{helptext(key)} Shown in {zone}.",
-            width=WIDTHS[key],
-        )
-
-    return {
-        "session_id": cc.TextColumn(
-            _header("session_id", view), help=helptext("session_id"), pinned=True, width=WIDTHS["session_id"]
-        ),
-        "model_name": cc.TextColumn(
-            _header("model_name", view), help=helptext("model_name"), width=WIDTHS["model_name"]
-        ),
-        "model_id": cc.TextColumn(
-            _header("model_id", view), help=helptext("model_id"), width=WIDTHS["model_id"]
-        ),
-        "status": cc.MultiselectColumn(
-            _header("status", view),
-            help=helptext("status"),
-            options=list(STATUSES),
-            color=[STATUS_COLORS[s] for s in STATUSES],
-            format_func=str.capitalize,
-            width=WIDTHS["status"],
-        ),
-        "progress_percentage": cc.ProgressColumn(
-            _header("progress_percentage", view),
-            help=helptext("progress_percentage"),
-            min_value=0,
-            max_value=100,
-            format="%.0f%%",
-            width=WIDTHS["progress_percentage"],
-        ),
-        "techniques": cc.MultiselectColumn(
-            _header("techniques", view),
-            help=helptext("techniques"),
-            options=list(techniques),
-            color="auto",
-            format_func=lambda t: t.replace("_", " "),
-            width=WIDTHS["techniques"],
-        ),
-        "size_reduction_percent": cc.NumberColumn(
-            _header("size_reduction_percent", view),
-            help=helptext("size_reduction_percent"),
-            format="%.1f%%",
-            width=WIDTHS["size_reduction_percent"],
-        ),
-        "speed_improvement_percent": cc.NumberColumn(
-            _header("speed_improvement_percent", view),
-            help=helptext("speed_improvement_percent"),
-            format="%.1f%%",
-            width=WIDTHS["speed_improvement_percent"],
-        ),
-        "accuracy_delta_percent": cc.NumberColumn(
-            _header("accuracy_delta_percent", view),
-            help=helptext("accuracy_delta_percent"),
-            format="%+.2f pp",
-            width=WIDTHS["accuracy_delta_percent"],
-        ),
-        "duration": cc.TextColumn(
-            label("duration"), help=helptext("duration"), alignment="right", width=WIDTHS["duration"]
-        ),
-        **{key: stamp(key) for key in TIMESTAMP_KEYS},
-    }
+def column_config(view: ViewState, zone: str, techniques: Sequence[str]) -> dict[str, Any]:
+    return {field.key: _column(field, view, zone, techniques) for field in FIELDS}
 
 
 def visible_columns(view: ViewState) -> list[str]:
-    return [c.key for c in COLUMNS if c.key not in view.hidden]
+    return [f.key for f in FIELDS if f.key not in view.hidden]
 
 
 # --- interactions --------------------------------------------------------------------------------
@@ -219,7 +168,7 @@ def _on_select(view: ViewState) -> None:
     # draws the grid under a new key, which starts with no selection.
     _fresh_grid()
     key = columns[0]
-    if not sortable(key):
+    if key not in SORT_KEYS:
         st.toast(f"{label(key)} cannot be sorted; pick another column.", icon=":material/info:")
         return
     f = view.filter

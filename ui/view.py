@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 
 import streamlit as st
 
+from core.fields import DEFAULT_HIDDEN, HIDEABLE_KEYS
 from core.query.filter import SessionFilter
-from ui.columns import DEFAULT_HIDDEN, HIDEABLE_KEYS
 
 HIDE = "hide"
 SHOW = "show"

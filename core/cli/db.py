@@ -20,11 +20,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.cli.main import CliError
 from core.config import load_settings
 from core.export.csv_stream import iter_csv
-from core.query.filter import SORT_KEYS, FilterError, SessionFilter
+from core.fields import SORT_KEYS
+from core.query.filter import FilterError, SessionFilter
 from core.query.sessions import iter_sessions, list_sessions
 from core.store.demo import ensure_demo_database, write_demo
-from core.store.engine import STATUSES, make_engine, metadata
+from core.store.engine import make_engine
 from core.store.loader import load_lines
+from core.store.tables import STATUSES, metadata
 
 
 def _engine(args: argparse.Namespace, *, read_only: bool) -> Any:

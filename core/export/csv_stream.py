@@ -17,13 +17,15 @@ from datetime import UTC, date, datetime
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import DateTime, Text, cast, column, func, literal_column, select, table, type_coerce
+from sqlalchemy import DateTime, Text, cast, func, literal_column, select, type_coerce
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import CompileError
 
 from core.export.pg_copy import iter_copy_out
+from core.fields import EXPORT_HEADERS
 from core.query.filter import SessionFilter
-from core.query.sessions import M, S, SessionRow, _techniques, build_select, row_from_mapping
+from core.query.sessions import M, S, SessionRow, build_select, row_from_mapping
+from core.speed import tables as copy
 from core.speed.derived import capabilities
 from core.speed.export_cells import (
     CELLS_TABLE,
@@ -33,23 +35,10 @@ from core.speed.export_cells import (
     pg_decimal,
     pg_timestamp_ok,
 )
-from core.store.engine import parse_timestamp, statement_timeout_suspended
+from core.store.engine import statement_timeout_suspended
+from core.store.types import parse_techniques, parse_timestamp
 
-CSV_COLUMNS: tuple[str, ...] = (
-    "session_id",
-    "model_id",
-    "model_name",
-    "status",
-    "progress_percentage",
-    "techniques",
-    "size_reduction_percent",
-    "speed_improvement_percent",
-    "accuracy_delta_percent",
-    "duration_seconds",
-    "created_at",
-    "updated_at",
-    "completed_at",
-)
+CSV_COLUMNS: tuple[str, ...] = EXPORT_HEADERS
 # The header line, as csv.writer writes it (no column name needs quoting).
 CSV_HEADER = ",".join(CSV_COLUMNS) + "\r\n"
 TECHNIQUE_SEPARATOR = "; "
@@ -204,7 +193,7 @@ def _progress_cell(value: Any) -> str:
 
 
 def _technique_cell(value: Any) -> str:
-    return neutralise(TECHNIQUE_SEPARATOR.join(_techniques(value)))
+    return neutralise(TECHNIQUE_SEPARATOR.join(parse_techniques(value)))
 
 
 def _timestamp(value: Any) -> datetime | None:
@@ -343,7 +332,6 @@ def _fast_batches(
 
 # -- SQLite: lines from the cells init-db keeps (core.speed.export_cells) ------------------------------
 
-_CELLS = table(CELLS_TABLE, column("session_id"), column("line"))
 # The line init-db keeps, else "[" and the session id (a kept line never starts with "["). No
 # column of models: SQLite then leaves out the LEFT JOIN (a unique key, nothing read from it).
 _CELLS_LINE = literal_column(f"coalesce({CELLS_TABLE}.line, '[' || optimization_sessions.session_id)", Text())
@@ -361,7 +349,7 @@ def _iter_cells_csv(
     """
     base = build_select(f, capabilities(connection))
     statement = base.with_only_columns(_CELLS_LINE, maintain_column_froms=False).outerjoin(
-        _CELLS, _CELLS.c.session_id == S.c.session_id
+        copy.export_cells, copy.export_cells.c.session_id == S.c.session_id
     )
     raw = _raw_columns(connection, base)
     cells = _Formatter()
@@ -553,7 +541,7 @@ def copy_csv_supported(connection: Connection, f: SessionFilter) -> bool:
     if _COPY_SUPPORT_KEY not in info:
         conforming = connection.exec_driver_sql("SHOW standard_conforming_strings").scalar_one()
         # The SQL writes timestamps as stored: they must be timestamps without a time zone, as
-        # core.store.engine declares them (a timestamptz column would be shifted to the session's zone).
+        # core.store.tables declares them (a timestamptz column would be shifted to the session's zone).
         types = set(
             connection.exec_driver_sql(
                 "SELECT atttypid::regtype::text FROM pg_attribute WHERE attrelid = to_regclass("

@@ -14,27 +14,13 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from core.store.engine import STATUSES
+from core.fields import SORT_KEYS
+from core.store.tables import STATUSES
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
 MAX_SEARCH_LENGTH = 200
 
-# Sort keys users may ask for: every field of the response, plus the accuracy change.
-SORT_KEYS: tuple[str, ...] = (
-    "created_at",
-    "updated_at",
-    "completed_at",
-    "session_id",
-    "model_id",
-    "model_name",
-    "status",
-    "progress_percentage",
-    "techniques",
-    "size_reduction_percent",
-    "speed_improvement_percent",
-    "accuracy_delta_percent",
-)
 # Every query-string parameter a filter reads and writes (see to_params / from_params).
 FILTER_PARAMS: tuple[str, ...] = (
     "status",
@@ -157,6 +143,13 @@ class SessionFilter:
             )
 
     # -- meaning ---------------------------------------------------------------------------
+
+    @property
+    def status_only(self) -> bool:
+        """Whether nothing but the status (and paging or order) narrows the sessions: the filters
+        that per-status counts and per-day rollups can answer without reading rows."""
+        start, end = self.created_range()
+        return not (self.model_ids or self.search or self.techniques or start is not None or end is not None)
 
     def created_range(self) -> tuple[datetime | None, datetime | None]:
         """``[start, end)`` in naive UTC: a date alone covers its whole day (end inclusive)."""

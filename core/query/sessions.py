@@ -14,55 +14,34 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Text, any_, cast, column, false, func, literal, or_, select, table
+from sqlalchemy import Select, Text, any_, cast, false, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.fields import NULLABLE_SORT_KEYS, RESPONSE_FIELDS
 from core.query.filter import SessionFilter
+from core.speed import tables as copy
 from core.speed.derived import (
-    AGG_COUNTS,
-    AGG_MODELS,
-    COUNTS_TABLE,
     SEARCH_TABLE,
-    TECHNIQUES_TABLE,
     Capabilities,
     capabilities,
     derived,
     timestamp_key,
 )
-from core.store.engine import models, optimization_sessions, statement_timeout_suspended
+from core.store.engine import statement_timeout_suspended
+from core.store.tables import models, optimization_sessions
+from core.store.types import parse_techniques
 
 S = optimization_sessions
 M = models
 MIN_TRIGRAM = 3  # trigram indexes need three characters; shorter text scans
-# Derived tables made by init-db (core.speed.derived); lightweight handles, not part of the contract.
-_TECHNIQUES = table(TECHNIQUES_TABLE, column("session_id"), column("technique"))
-_SEARCH = table(SEARCH_TABLE, column("session_id"), column(SEARCH_TABLE))
-_COUNTS = table(COUNTS_TABLE, column("status"), column("sessions"))
-_MODEL_KEYS = table(AGG_MODELS, column("model_id"))
-_DAY_COUNTS = table(AGG_COUNTS, column("technique"), column("day"), column("status"), column("sessions"))
 # SQLite's trigram MATCH on a common fragment costs tens of milliseconds: fetch_page runs it
 # once and hands the ids (up to this many) to both the count and the page.
 MATCHED_IDS_LIMIT = 20_000
 # Pages at least this deep, of a status-only filter sorted by creation time, skip whole days
 # through the rollups' per-day counts instead of walking every index entry before them.
 DAY_SKIP_MIN_OFFSET = 5_000
-
-# The fields of one session in the original endpoint's response, in order.
-RESPONSE_FIELDS: tuple[str, ...] = (
-    "session_id",
-    "model_id",
-    "model_name",
-    "status",
-    "progress_percentage",
-    "techniques",
-    "size_reduction_percent",
-    "speed_improvement_percent",
-    "created_at",
-    "updated_at",
-    "completed_at",
-)
 
 
 @dataclass(frozen=True)
@@ -93,19 +72,7 @@ class SessionRow:
 
     def to_response(self) -> dict[str, Any]:
         """The row exactly as the original endpoint returned it (ISO 8601 timestamps)."""
-        return {
-            "session_id": self.session_id,
-            "model_id": self.model_id,
-            "model_name": self.model_name,
-            "status": self.status,
-            "progress_percentage": self.progress_percentage,
-            "techniques": list(self.techniques),
-            "size_reduction_percent": self.size_reduction_percent,
-            "speed_improvement_percent": self.speed_improvement_percent,
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
-            "completed_at": _iso(self.completed_at),
-        }
+        return {key: _json_value(getattr(self, key)) for key in RESPONSE_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -126,8 +93,12 @@ class Page:
         }
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 # -- clause builders ---------------------------------------------------------------------------
@@ -159,7 +130,9 @@ def _matching_models(search: str, caps: Capabilities) -> Select[Any]:
     named = select(M.c.model_id).where(_contains(M.c.name, search, caps))
     if not caps.rollups:
         return named
-    return named.union(select(_MODEL_KEYS.c.model_id).where(_contains(_MODEL_KEYS.c.model_id, search, caps)))
+    return named.union(
+        select(copy.agg_models.c.model_id).where(_contains(copy.agg_models.c.model_id, search, caps))
+    )
 
 
 def _of_models(model_id: ColumnElement[Any], models_: Select[Any], caps: Capabilities) -> ColumnElement[bool]:
@@ -218,7 +191,9 @@ def _trigram_matches(search: str) -> Select[Any]:
     an earlier version also finds model ids there, which the callers match anyway)."""
     # A quoted FTS5 phrase is a substring match under the trigram tokenizer.
     phrase = '"' + search.replace('"', '""') + '"'
-    return select(_SEARCH.c.session_id).where(_SEARCH.c[SEARCH_TABLE].op("MATCH")(phrase))
+    return select(copy.session_search.c.session_id).where(
+        copy.session_search.c[SEARCH_TABLE].op("MATCH")(phrase)
+    )
 
 
 @dataclass(frozen=True)
@@ -254,7 +229,9 @@ def technique_clauses(
     if not techniques:
         return []
     if caps.techniques_table:
-        matching = select(_TECHNIQUES.c.session_id).where(_TECHNIQUES.c.technique.in_(techniques))
+        matching = select(copy.session_techniques.c.session_id).where(
+            copy.session_techniques.c.technique.in_(techniques)
+        )
         return [(S.c.session_id if indexed else _unindexed(S.c.session_id)).in_(matching)]
     techniques_json = derived("techniques_json", caps)
     if caps.dialect == "sqlite":
@@ -323,19 +300,6 @@ def sort_column(key: str, caps: Capabilities) -> ColumnElement[Any]:
     return columns[key]
 
 
-# Sort keys whose value may be NULL (missing metric, techniques or completion); every other key
-# is NOT NULL by the platform's contract or by construction (progress, coalesced model name).
-_NULLABLE_SORT_KEYS = frozenset(
-    {
-        "completed_at",
-        "techniques",
-        "size_reduction_percent",
-        "speed_improvement_percent",
-        "accuracy_delta_percent",
-    }
-)
-
-
 def order_clauses(f: SessionFilter, caps: Capabilities, *, reverse: bool = False) -> list[Any]:
     """ORDER BY for ``f``, always ending with ``session_id`` in the same direction.
 
@@ -360,7 +324,7 @@ def _order_terms(
         # Only where NULLs can occur: on a column that is never NULL the explicit placement
         # would stop PostgreSQL from reading a plain index backwards (DESC NULLS LAST is not
         # the reverse of ASC NULLS LAST), turning the default first page into a full sort.
-        if caps.dialect != "sqlite" and expression is not identity and f.sort in _NULLABLE_SORT_KEYS:
+        if caps.dialect != "sqlite" and expression is not identity and f.sort in NULLABLE_SORT_KEYS:
             term = term.nulls_last() if descending else term.nulls_first()
         order.append(term)
     return order
@@ -514,22 +478,22 @@ def day_span(connection: Connection, f: SessionFilter, total: int) -> DaySpan | 
     not parse (their day is ``''``).
     """
     caps = capabilities(connection)
-    if caps.dialect != "sqlite" or not caps.rollups or f.sort != "created_at" or not _status_only(f):
+    if caps.dialect != "sqlite" or not caps.rollups or f.sort != "created_at" or not f.status_only:
         return None
     offset, limit, reverse = _page_window(f, total)
     if offset < DAY_SKIP_MIN_OFFSET or not limit:
         return None
-    day = _DAY_COUNTS.c.day
+    day = copy.agg_counts.c.day
     descending = (f.order == "desc") != reverse
     # '' (no parsable creation time) sorts first, as SQLite sorts the NULL keys of those rows.
     statement = (
-        select(day, func.sum(_DAY_COUNTS.c.sessions))
-        .where(_DAY_COUNTS.c.technique == "")
+        select(day, func.sum(copy.agg_counts.c.sessions))
+        .where(copy.agg_counts.c.technique == "")
         .group_by(day)
         .order_by(day.desc() if descending else day.asc())
     )
     if f.statuses:
-        statement = statement.where(_DAY_COUNTS.c.status.in_(f.statuses))
+        statement = statement.where(copy.agg_counts.c.status.in_(f.statuses))
     before = 0
     first: tuple[str, int] | None = None
     for current, sessions in connection.execute(statement):
@@ -546,18 +510,6 @@ def day_span(connection: Connection, f: SessionFilter, total: int) -> DaySpan | 
 # -- execution ---------------------------------------------------------------------------------
 
 
-def _techniques(techniques_json: str | None) -> tuple[str, ...]:
-    if not techniques_json:
-        return ()
-    try:
-        values = json.loads(techniques_json)
-    except ValueError:
-        return ()
-    if not isinstance(values, list):
-        return ()
-    return tuple(v for v in values if isinstance(v, str))
-
-
 def optional_float(value: Any) -> float | None:
     """A database number as float, NULL as None."""
     return None if value is None else float(value)
@@ -571,7 +523,7 @@ def row_from_mapping(row: RowMapping) -> SessionRow:
         model_name=row["model_name"],
         status=row["status"],
         progress_percentage=round(float(row["progress_percentage"] or 0.0), 2),
-        techniques=_techniques(row["techniques_json"]),
+        techniques=parse_techniques(row["techniques_json"]),
         size_reduction_percent=optional_float(row["size_reduction_percent"]),
         speed_improvement_percent=optional_float(row["speed_improvement_percent"]),
         accuracy_delta_percent=optional_float(row["accuracy_delta_percent"]),
@@ -583,11 +535,6 @@ def row_from_mapping(row: RowMapping) -> SessionRow:
     )
 
 
-def _status_only(f: SessionFilter) -> bool:
-    start, end = f.created_range()
-    return not (f.model_ids or f.search or f.techniques or start is not None or end is not None)
-
-
 def count_sessions(connection: Connection, f: SessionFilter, *, matched: TrigramMatches | None = None) -> int:
     """The exact number of sessions matching ``f`` (paging ignored).
 
@@ -596,10 +543,10 @@ def count_sessions(connection: Connection, f: SessionFilter, *, matched: Trigram
     :func:`search_clauses`.
     """
     caps = capabilities(connection)
-    if caps.status_counts and _status_only(f):
-        statement = select(func.coalesce(func.sum(_COUNTS.c.sessions), 0))
+    if caps.status_counts and f.status_only:
+        statement = select(func.coalesce(func.sum(copy.session_counts.c.sessions), 0))
         if f.statuses:
-            statement = statement.where(_COUNTS.c.status.in_(f.statuses))
+            statement = statement.where(copy.session_counts.c.status.in_(f.statuses))
         return int(connection.execute(statement).scalar_one())
     if caps.dialect == "postgresql" and f.search and caps.search_index:
         return int(connection.execute(_search_count_pg(f, caps)).scalar_one())
@@ -608,7 +555,7 @@ def count_sessions(connection: Connection, f: SessionFilter, *, matched: Trigram
         and matched.ids is not None
         and not matched.models
         and not f.statuses
-        and _status_only(replace(f, search=""))
+        and replace(f, search="").status_only
     ):
         # Nothing but a search, matching session ids only: the trigram index holds one row
         # per live session (kept by triggers), so the ids are the matches.
@@ -710,12 +657,12 @@ def distinct_techniques(connection: Connection) -> list[str]:
     """Every technique name that appears in some session, sorted."""
     caps = capabilities(connection)
     if caps.techniques_table:
-        technique = _TECHNIQUES.c.technique
+        technique = copy.session_techniques.c.technique
         rows = connection.execute(select(technique).distinct().order_by(technique))
         return [r[0] for r in rows]
     found: set[str] = set()
     for (value,) in connection.execute(select(derived("techniques_json", caps)).select_from(S).distinct()):
-        found.update(_techniques(value))
+        found.update(parse_techniques(value))
     return sorted(found)
 
 

@@ -29,7 +29,7 @@ from sqlalchemy import Float, Integer, Text, inspect, literal_column, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.store.engine import metadata
+from core.store.tables import metadata
 
 SESSIONS = "optimization_sessions"
 TECHNIQUES_TABLE = "session_techniques"
@@ -798,7 +798,7 @@ def value_bin(dialect: str, value: str) -> str:
     """SQL for the bin of ``value`` in ``agg_bins``: monotone in the value, each bin one interval.
 
     Truncation on SQLite (``floor`` is not always compiled in), ``floor`` on PostgreSQL;
-    :mod:`core.speed.rollups` mirrors both in Python.
+    :mod:`core.stats.rollups` mirrors both in Python.
     """
     return f"CAST({value} AS INTEGER)" if dialect == "sqlite" else f"floor({value})"
 

@@ -78,7 +78,7 @@ def _tie(x: str, places: int) -> str:
 
 
 def _timestamp_ok(t: str) -> str:
-    """Only the form core.store.engine writes ('YYYY-MM-DD HH:MM:SS.ffffff', a real date, year 1+):
+    """Only the form core.store.types writes ('YYYY-MM-DD HH:MM:SS.ffffff', a real date, year 1+):
     datetime.fromisoformat() reads it as naive UTC. Other forms go to Python."""
     return (
         f"({t} IS NULL OR (typeof({t}) = 'text' AND {t} GLOB '{_CANONICAL_TIMESTAMP}'"

@@ -22,7 +22,8 @@ from core.speed.platform import (
     remove_platform_objects,
 )
 from core.speed.state import unusable_reason
-from core.store.engine import make_engine, metadata, optimization_sessions
+from core.store.engine import make_engine
+from core.store.tables import metadata, optimization_sessions
 
 Progress = Callable[[str], None]
 

@@ -52,7 +52,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.speed.location import MirrorLocation, platform_uri
 from core.speed.state import MIRROR_FORMAT, MirrorState, SyncReport, mirror_state
-from core.store.engine import models, optimization_sessions, parse_timestamp
+from core.store.tables import models, optimization_sessions
+from core.store.types import parse_timestamp
 
 log = logging.getLogger(__name__)
 

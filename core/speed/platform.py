@@ -25,14 +25,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Index, MetaData, func, inspect, literal_column
 from sqlalchemy.engine import Connection, Engine
 
-from core.store.engine import optimization_sessions
+from core.store.tables import optimization_sessions
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "dashboard_speed_version"
 CHANGED_INDEX = "ix_dashboard_changed"
 SQLITE_TIME_FORMAT = "'%Y-%m-%d %H:%M:%f'"
 
-# A detached copy of the table: the index must never join ``core.store.engine.metadata`` (whose
+# A detached copy of the table: the index must never join ``core.store.tables.metadata`` (whose
 # ``create_all`` also makes the copy's tables and test databases).
 _sessions = optimization_sessions.to_metadata(MetaData())
 

@@ -6,7 +6,7 @@ All of them filter through :func:`core.query.sessions.filter_clauses`, the table
 a chart always covers exactly the rows the Sessions table and the CLI list for the same filter
 (sort and paging are ignored). Medians and quartiles are exact on both backends
 (:mod:`core.stats.sql`). Filters that restrict only status, whole days and one technique are
-answered from the rollup tables init-db keeps by triggers (:mod:`core.speed.rollups`), the same
+answered from the rollup tables init-db keeps by triggers (:mod:`core.stats.rollups`), the same
 numbers without a full scan. Size reduction and speed improvement are only counted for completed
 sessions: a failed run's partial numbers are not a result.
 
@@ -33,25 +33,24 @@ from typing import Any
 from sqlalchemy import (
     and_,
     case,
-    column,
     func,
     literal,
     literal_column,
     null,
     or_,
     select,
-    table,
     union_all,
 )
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select, Subquery
 
+from core.calendar import Granularity, bucket_range, bucket_start, choose_granularity
 from core.query.filter import SessionFilter
 from core.query.sessions import M, S, filter_clauses, optional_float, trigram_matches
+from core.speed import tables as copy
 from core.speed.derived import (
     ALL_WEEKS,
-    COUNTS_TABLE,
     FRONT_INDEX,
     POINTS_INDEX,
     STATUS_METRIC_INDEXES,
@@ -62,26 +61,20 @@ from core.speed.derived import (
     derived,
     timestamp_key,
 )
-from core.speed.rollups import (
+from core.stats.rollups import (
     Plan,
-    counts_table,
     counts_where,
     models_rollup,
     period_rollup,
     rollup_plan,
     summary_rollup,
     techniques_rollup,
-    values_table,
 )
 from core.stats.sql import (
     FACTS_INDEX,
     MODEL_FACTS_INDEX,
-    Granularity,
     IndexedBy,
     bucket_expression,
-    bucket_range,
-    bucket_start,
-    choose_granularity,
     has_facts_index,
     has_index,
     quantile,
@@ -101,7 +94,8 @@ from core.stats.types import (
     SummaryChange,
     TechniqueStats,
 )
-from core.store.engine import STATUSES, parse_timestamp
+from core.store.tables import STATUSES
+from core.store.types import parse_techniques, parse_timestamp
 
 # Points drawn at most. Plotly draws a point as an SVG node: measured in headless Chromium,
 # 3,000 points take 1.1 s of the browser's main thread, 2,000 take 0.45 s; the sample's shape
@@ -189,7 +183,7 @@ def _grouped(
     Quantile columns are named ``<metric>_q<percent>`` (``size_q50``). PostgreSQL does it all
     in one statement. SQLite has no ``percentile_cont``: the database returns each metric's
     histogram per group (every distinct value with its count, a few thousand rows) and the
-    quantiles are read off it with ``percentile_cont``'s rule, as :mod:`core.speed.rollups` reads
+    quantiles are read off it with ``percentile_cont``'s rule, as :mod:`core.stats.rollups` reads
     the stored histograms. Ranking every value with window functions instead cost 3-4 times
     more (at 1,000,000 sessions, per technique of the 'whisper' models: 1.9 s). The base rows
     are read once (a materialized CTE) and the parts come back as one UNION ALL.
@@ -310,7 +304,7 @@ def summary(connection: Connection, f: SessionFilter) -> Summary:
     # Walking the (status, metric) index in value order only pays when nothing but the status
     # filters it: a date range or a technique would be checked row by row against the table
     # (measured at a million rows: 2.5 s unfiltered, but 9.6 s for 90 days, against 4.7 s).
-    walkable = _status_only(f) and all(
+    walkable = f.status_only and all(
         has_index(connection, STATUS_METRIC_INDEXES[m]) for m in ("size", "speed")
     )
     # A set of models read through its own index: its sessions' completed values are few
@@ -376,14 +370,6 @@ def summary_change(connection: Connection, f: SessionFilter, *, now: datetime | 
     )
 
 
-def _status_only(f: SessionFilter) -> bool:
-    start, end = f.created_range()
-    return not (f.model_ids or f.search or f.techniques or start is not None or end is not None)
-
-
-_COUNTS = table(COUNTS_TABLE, column("status"), column("sessions"))
-
-
 def status_counts(connection: Connection, f: SessionFilter) -> tuple[StatusCount, ...]:
     """Sessions per status (every status, zeros included), in :data:`STATUSES` order.
 
@@ -391,19 +377,21 @@ def status_counts(connection: Connection, f: SessionFilter) -> tuple[StatusCount
     handful of rows) instead of counting a million index entries.
     """
     caps = capabilities(connection)
-    plan = None if caps.status_counts and _status_only(f) else rollup_plan(connection, f)
+    plan = None if caps.status_counts and f.status_only else rollup_plan(connection, f)
     if plan is not None:
-        c = counts_table.c
+        c = copy.agg_counts.c
         rows = connection.execute(
             select(c.status, func.sum(c.sessions)).where(*counts_where(plan)).group_by(c.status)
         )
         found = {status: int(n) for status, n in rows}
         return tuple(StatusCount(s, found.get(s, 0)) for s in STATUSES)
-    if caps.status_counts and _status_only(f):
+    if caps.status_counts and f.status_only:
         # PostgreSQL keeps each status in several slots (one per writer backend): sum them.
-        statement = select(_COUNTS.c.status, func.sum(_COUNTS.c.sessions)).group_by(_COUNTS.c.status)
+        statement = select(copy.session_counts.c.status, func.sum(copy.session_counts.c.sessions)).group_by(
+            copy.session_counts.c.status
+        )
         if f.statuses:
-            statement = statement.where(_COUNTS.c.status.in_(f.statuses))
+            statement = statement.where(copy.session_counts.c.status.in_(f.statuses))
     else:
         statement = (
             select(S.c.status, func.count())
@@ -691,20 +679,12 @@ def _completed_clauses(where: list[ColumnElement[bool]], caps: Capabilities) -> 
     ]
 
 
-def _techniques(text: str | None) -> tuple[str, ...]:
-    try:
-        values = json.loads(text) if text else []
-    except ValueError:
-        return ()
-    return tuple(v for v in values if isinstance(v, str)) if isinstance(values, list) else ()
-
-
 def _point(row: RowMapping) -> SessionPoint:
     return SessionPoint(
         session_id=row["session_id"],
         model_id=row["model_id"],
         model_name=row["model_name"],
-        techniques=_techniques(row["techniques_json"]),
+        techniques=parse_techniques(row["techniques_json"]),
         size_reduction=float(row["size"]),
         speed_improvement=float(row["speed"]),
         accuracy_delta=optional_float(row["accuracy"]),
@@ -794,7 +774,7 @@ def _points_total(connection: Connection, plan: Plan) -> int:
     """Completed sessions with both metrics, from the rollups."""
     if not plan.completed:
         return 0
-    c = counts_table.c
+    c = copy.agg_counts.c
     where = [*counts_where(plan), c.status == "completed"]
     found = connection.execute(select(func.sum(c.both_n)).where(*where)).scalar_one()
     return int(found or 0)
@@ -854,7 +834,7 @@ def _front_walked(
     if not plan.completed:
         return ()
     size, speed = derived("size_reduction", caps), derived("speed_improvement", caps)
-    v = values_table.c
+    v = copy.agg_values.c
     sizes = (
         select(v.value.label("size"))
         .where(v.metric == "size", v.technique == "", v.week == ALL_WEEKS, v.n > 0)
@@ -955,7 +935,7 @@ def data_version(connection: Connection) -> tuple[Any, ...]:
     caps = capabilities(connection)
     latest = select(func.max(timestamp_key("updated_at", caps))).select_from(S).scalar_subquery()
     if caps.status_counts:
-        rows = select(func.coalesce(func.sum(_COUNTS.c.sessions), 0))
+        rows = select(func.coalesce(func.sum(copy.session_counts.c.sessions), 0))
     elif caps.dialect == "sqlite":
         rows = select(func.max(literal_column("optimization_sessions.rowid"))).select_from(S)
     else:

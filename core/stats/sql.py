@@ -14,17 +14,14 @@ interpolation rule, so both backends return the same exact numbers:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     Table,
     cast,
-    column,
     func,
     literal_column,
     select,
-    table,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
@@ -33,16 +30,15 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause, Subquery
 
+from core.calendar import Granularity
 from core.query.sessions import S
-from core.speed.derived import TECHNIQUES_TABLE, Capabilities, capabilities, derived, timestamp_key
+from core.speed import tables as copy
+from core.speed.derived import Capabilities, capabilities, derived, timestamp_key
 
-Granularity = Literal["day", "week", "month"]
 # SQLite: an index holding every value a full-table aggregate reads (created by init-db). Its
 # entries carry the generated columns already computed, so a scan through it never parses JSON.
 FACTS_INDEX = "ix_sessions_facts"
 MODEL_FACTS_INDEX = "ix_sessions_model_facts"  # the same, model first (a set of models)
-DAY_MAX_DAYS = 45  # up to about six weeks, one bar per day reads well
-WEEK_MAX_DAYS = 740  # up to about two years, one bar per week; beyond that, months
 
 
 def quantile(source: Subquery, metric: str, q: float, caps: Capabilities) -> ColumnElement[Any]:
@@ -57,16 +53,6 @@ def quantile(source: Subquery, metric: str, q: float, caps: Capabilities) -> Col
 
 
 # -- time buckets -----------------------------------------------------------------------------
-
-
-def choose_granularity(start: datetime, end: datetime) -> Granularity:
-    """Days for short ranges, weeks up to about two years, months beyond."""
-    days = (end - start).total_seconds() / 86400
-    if days <= DAY_MAX_DAYS:
-        return "day"
-    if days <= WEEK_MAX_DAYS:
-        return "week"
-    return "month"
 
 
 def bucket_expression(granularity: Granularity, caps: Capabilities) -> ColumnElement[Any]:
@@ -84,42 +70,6 @@ def bucket_expression(granularity: Granularity, caps: Capabilities) -> ColumnEle
             return func.date(key, literal_column("'weekday 0'"), literal_column("'-6 days'"))
         return func.substr(key, 1, 7).concat(literal_column("'-01'"))
     return func.date_trunc(literal_column(f"'{granularity}'"), key)
-
-
-def bucket_start(value: Any) -> date:
-    """A bucket value from either backend as a ``date``."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
-def floor_to_bucket(day: date, granularity: Granularity) -> date:
-    if granularity == "week":
-        return day - timedelta(days=day.weekday())
-    if granularity == "month":
-        return day.replace(day=1)
-    return day
-
-
-def next_bucket(day: date, granularity: Granularity) -> date:
-    if granularity == "day":
-        return day + timedelta(days=1)
-    if granularity == "week":
-        return day + timedelta(days=7)
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
-
-
-def bucket_range(first: date, last: date, granularity: Granularity) -> list[date]:
-    """Every bucket start from the one holding ``first`` to the one holding ``last``."""
-    current = floor_to_bucket(first, granularity)
-    stop = floor_to_bucket(last, granularity)
-    out: list[date] = []
-    while current <= stop:
-        out.append(current)
-        current = next_bucket(current, granularity)
-    return out
 
 
 # -- SQLite: scan through the facts index -----------------------------------------------------
@@ -215,7 +165,7 @@ def walked_quantile(
 def technique_source(caps: Capabilities, sessions: Any) -> tuple[Any, ColumnElement[Any]]:
     """FROM clause and technique column: the derived table, else the JSON array unnested."""
     if caps.techniques_table:
-        techniques = table(TECHNIQUES_TABLE, column("session_id"), column("technique"))
+        techniques = copy.session_techniques
         return (sessions.join(techniques, S.c.session_id == techniques.c.session_id), techniques.c.technique)
     techniques_json = derived("techniques_json", caps)
     if caps.dialect == "sqlite":

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from core.stats.sql import Granularity
-from core.store.engine import STATUSES, parse_timestamp
+from core.calendar import Granularity
+from core.store.tables import STATUSES
+from core.store.types import parse_timestamp
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from core.config import DEFAULT_DB_PATH, Settings
-from core.store.engine import make_engine, metadata, models, optimization_sessions
+from core.store.engine import make_engine
+from core.store.tables import metadata, models, optimization_sessions
 
 FRAMEWORKS = ("pytorch", "tensorflow", "onnx", "jax")
 FAMILIES = (

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from core.store.engine import STATUSES, models, optimization_sessions, parse_timestamp
+from core.store.tables import STATUSES, models, optimization_sessions
+from core.store.types import parse_timestamp
 
 REQUIRED = ("session_id", "model_id", "status", "created_at", "updated_at")
 OPTIONAL = ("criteria", "total_steps", "completed_steps", "results", "error_message", "completed_at")

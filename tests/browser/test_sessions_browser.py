@@ -2,7 +2,7 @@
 
 The grid draws its cells on a canvas; their text is read from the accessibility cells
 (``glide-cell-<column>-<row>``, column 0 being the row checkboxes). A header click needs
-mouse coordinates: the table's columns have fixed widths (``ui.table.WIDTHS``), so the
+mouse coordinates: the table's columns have fixed widths (``core.fields.Field.width``), so the
 position of a header follows from the visible columns. Waits are on data, never on time.
 """
 
@@ -26,13 +26,15 @@ from sqlalchemy import insert, update
 
 from core.auth.users import add_user
 from core.config import Settings
+from core.fields import BY_KEY
 from core.query.filter import SessionFilter
 from core.query.sessions import fetch_page, iter_sessions
 from core.speed.install import install
 from core.store.demo import write_demo
-from core.store.engine import make_engine, models, optimization_sessions
+from core.store.engine import make_engine
+from core.store.tables import models, optimization_sessions
 from ui.compare import compare_link
-from ui.table import WIDTHS, visible_columns
+from ui.table import visible_columns
 from ui.view import ViewState
 
 ANCHOR = datetime(2026, 6, 1, tzinfo=UTC)
@@ -171,8 +173,8 @@ def click_header(page: Page, key: str) -> None:
     box = page.get_by_test_id("stDataFrame").bounding_box()
     assert box is not None
     keys = visible_columns(ViewState())
-    left = ROW_MARKER_PX + sum(WIDTHS[k] for k in keys[: keys.index(key)])
-    page.mouse.click(box["x"] + left + WIDTHS[key] / 2, box["y"] + HEADER_PX / 2)
+    left = ROW_MARKER_PX + sum(BY_KEY[k].width for k in keys[: keys.index(key)])
+    page.mouse.click(box["x"] + left + BY_KEY[key].width / 2, box["y"] + HEADER_PX / 2)
 
 
 def test_sign_in_on_a_filtered_link_shows_exactly_those_rows(

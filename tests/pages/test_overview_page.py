@@ -27,7 +27,8 @@ from core.speed.install import install
 from core.stats import aggregates as A
 from core.stats.cache import default_cache
 from core.store.demo import write_demo
-from core.store.engine import make_engine, optimization_sessions
+from core.store.engine import make_engine
+from core.store.tables import optimization_sessions
 from ui import overview_filters as OF
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -31,7 +31,9 @@ from core.query.filter import SessionFilter
 from core.query.sessions import fetch_page, list_sessions
 from core.speed.install import install
 from core.store.demo import write_demo
-from core.store.engine import Malformed, make_engine, models, optimization_sessions
+from core.store.engine import make_engine
+from core.store.tables import models, optimization_sessions
+from core.store.types import Malformed
 from tests.asgi_client import get as asgi_get
 from ui import sidebar, table
 from ui.view import ViewState

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from core.query.compare import MAX_COMPARE, best_values, load_comparison, lower_is_better, parse_compare_ids
 from core.speed.derived import init_db
-from core.store.engine import models, optimization_sessions
+from core.store.tables import models, optimization_sessions
 
 
 def _session(

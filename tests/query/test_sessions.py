@@ -17,9 +17,9 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection, Engine
 
 from core.config import Settings
-from core.query.filter import SORT_KEYS, SessionFilter
+from core.fields import RESPONSE_FIELDS, SORT_KEYS
+from core.query.filter import SessionFilter
 from core.query.sessions import (
-    RESPONSE_FIELDS,
     count_data_issues,
     count_sessions,
     distinct_techniques,
@@ -30,7 +30,9 @@ from core.query.sessions import (
     model_choices,
 )
 from core.speed.derived import init_db
-from core.store.engine import Malformed, make_engine, models, optimization_sessions
+from core.store.engine import make_engine
+from core.store.tables import models, optimization_sessions
+from core.store.types import Malformed
 
 
 def ts(day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -460,7 +462,7 @@ def test_sqlite_rows_with_json_that_does_not_parse_show_empty_values(sqlite_db_u
 
 def test_a_bare_platform_database_without_init_db_gives_the_same_answers(empty_db_url: str) -> None:
     from core.speed.derived import forget_capabilities
-    from core.store.engine import metadata
+    from core.store.tables import metadata
 
     writer = make_engine(Settings(empty_db_url, "--db"), read_only=False)
     metadata.create_all(writer)

@@ -32,8 +32,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from core.config import Settings
 from core.export.csv_stream import iter_csv, iter_filtered_csv
+from core.fields import SORT_KEYS
 from core.query import sessions as query
-from core.query.filter import SORT_KEYS, SessionFilter
+from core.query.filter import SessionFilter
 from core.query.sessions import (
     build_count,
     build_page_select,
@@ -54,7 +55,9 @@ from core.speed.derived import (
     override_capabilities,
 )
 from core.stats import aggregates
-from core.store.engine import STATUSES, Malformed, make_engine, models, optimization_sessions
+from core.store.engine import make_engine
+from core.store.tables import STATUSES, models, optimization_sessions
+from core.store.types import Malformed
 
 if TYPE_CHECKING:
     from core.speed import SpeedLayer
@@ -633,7 +636,7 @@ def test_bare_platform_database_gives_the_same_answers(empty_db_url: str) -> Non
     writer, reader = _engines(empty_db_url)
     backend = writer.dialect.name
     try:
-        from core.store.engine import metadata
+        from core.store.tables import metadata
 
         metadata.create_all(writer)  # what the platform has: its two tables, nothing derived
         load(writer, backend, random.Random(SEED + 5), 400)
@@ -1435,7 +1438,7 @@ def test_the_copy_answers_like_the_platform_after_every_kind_of_plain_sql_write(
     sync finds those that bump it, and the full comparison every other."""
     from core.speed import SpeedLayer
     from core.speed.install import install
-    from core.store.engine import metadata
+    from core.store.tables import metadata
 
     writer, _ = _engines(empty_db_url)
     backend = writer.dialect.name

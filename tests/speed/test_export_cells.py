@@ -17,12 +17,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from core.export.csv_stream import _CELLS, _CELLS_LINE, iter_csv, iter_filtered_csv
-from core.query.filter import SORT_KEYS, SessionFilter
+from core.export.csv_stream import _CELLS_LINE, iter_csv, iter_filtered_csv
+from core.fields import SORT_KEYS
+from core.query.filter import SessionFilter
 from core.query.sessions import S, build_select, iter_sessions
 from core.speed.derived import capabilities, init_db
 from core.speed.export_cells import CELLS_TABLE, cells_select, has_export_cells, init_export_cells
-from core.store.engine import STATUSES
+from core.speed.tables import export_cells
+from core.store.tables import STATUSES
 from tests.speed.test_equivalence import (
     SEARCHES,
     SEED,
@@ -74,7 +76,7 @@ def _line_kinds(conn: Connection) -> tuple[int, int]:
     """(lines made by SQL, rows left to Python) of the unfiltered export."""
     base = build_select(SessionFilter(), capabilities(conn))
     statement = base.with_only_columns(_CELLS_LINE, maintain_column_froms=False).outerjoin(
-        _CELLS, _CELLS.c.session_id == S.c.session_id
+        export_cells, export_cells.c.session_id == S.c.session_id
     )
     lines = [r[0] for r in conn.execute(statement)]
     python = sum(line.startswith("[") for line in lines)

@@ -71,7 +71,7 @@ def platform(empty_db_url: str) -> Iterator[tuple[Settings, Engine]]:
     """A platform database with 500 random sessions (malformed JSON and odd timestamps too)."""
     settings = Settings(empty_db_url, "--db")
     writer = make_engine(settings, read_only=False)
-    from core.store.engine import metadata
+    from core.store.tables import metadata
 
     metadata.create_all(writer)
     load(writer, writer.dialect.name, random.Random(SEED), 500)

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 from core.query.filter import SessionFilter
 from core.speed.derived import init_db
 from core.stats import aggregates as A
-from core.store.engine import models, optimization_sessions
+from core.store.tables import models, optimization_sessions
 
 CURRENT = SessionFilter(start_date="2025-06-01", end_date="2025-06-10")
 

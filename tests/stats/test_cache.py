@@ -11,10 +11,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from core.query.filter import SessionFilter
 from core.speed.derived import init_db
-from core.speed.rollups import rollup_plan
 from core.stats import aggregates as A
 from core.stats.cache import AggregateCache
-from core.store.engine import optimization_sessions
+from core.stats.rollups import rollup_plan
+from core.store.tables import optimization_sessions
 
 
 class Clock:

@@ -10,13 +10,9 @@ from sqlalchemy import insert, select, text
 
 from core.config import DEFAULT_DB_URL, PROJECT_ROOT, Settings, load_settings, mask_url
 from core.speed.derived import init_db
-from core.store.engine import (
-    DatabaseMissingError,
-    Malformed,
-    make_engine,
-    optimization_sessions,
-    parse_timestamp,
-)
+from core.store.engine import DatabaseMissingError, make_engine
+from core.store.tables import optimization_sessions
+from core.store.types import Malformed, parse_timestamp
 
 
 @pytest.mark.parametrize(

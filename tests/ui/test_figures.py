@@ -15,7 +15,7 @@ from core.stats.aggregates import (
     SessionPoint,
     TechniqueStats,
 )
-from core.store.engine import STATUSES
+from core.store.tables import STATUSES
 from ui import figures as F
 
 

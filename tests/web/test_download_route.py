@@ -39,7 +39,8 @@ from core.export.links import (
 from core.query.filter import SessionFilter
 from core.speed.install import install
 from core.store.demo import write_demo
-from core.store.engine import make_engine, models, optimization_sessions
+from core.store.engine import make_engine
+from core.store.tables import models, optimization_sessions
 from tests.asgi_client import get
 from ui.export import csv_link
 from web import download

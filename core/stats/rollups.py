@@ -31,12 +31,10 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
-    column,
     func,
     literal_column,
     or_,
     select,
-    table,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -44,27 +42,18 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
+from core.calendar import Granularity, floor_to_bucket, week_start
 from core.query.filter import SessionFilter
 from core.query.sessions import M, S, filter_clauses
+from core.speed import tables as copy
 from core.speed.derived import (
-    AGG_BINS,
-    AGG_COUNTS,
-    AGG_MODELS,
-    AGG_VALUES,
     ALL_WEEKS,
     Capabilities,
     capabilities,
     derived,
     timestamp_key,
 )
-from core.stats.sql import (
-    FACTS_INDEX,
-    Granularity,
-    IndexedBy,
-    floor_to_bucket,
-    has_facts_index,
-    technique_source,
-)
+from core.stats.sql import FACTS_INDEX, IndexedBy, has_facts_index, technique_source
 from core.stats.types import (
     MetricStats,
     ModelRank,
@@ -72,33 +61,8 @@ from core.stats.types import (
     Summary,
     TechniqueStats,
 )
-from core.store.engine import STATUSES
+from core.store.tables import STATUSES
 
-counts_table = table(
-    AGG_COUNTS,
-    column("technique"),
-    column("day"),
-    column("status"),
-    *(
-        column(c)
-        for c in ("sessions", "size_sum", "size_n", "speed_sum", "speed_n", "both_n", "saved_sum", "saved_n")
-    ),
-)
-values_table = table(
-    AGG_VALUES, column("metric"), column("technique"), column("value"), column("week"), column("n")
-)
-_models_table = table(
-    AGG_MODELS,
-    column("model_id"),
-    column("status"),
-    column("sessions"),
-    column("best_size"),
-    column("best_speed"),
-    column("last"),
-)
-bins_table = table(
-    AGG_BINS, column("metric"), column("technique"), column("week"), column("bin"), column("n")
-)
 _EXACT_BINS = 2.0**52  # below it, bin - 1 and bin + 1 are exact doubles: an index range holds a bin
 _METRIC_NAMES = {"size": "size_reduction", "speed": "speed_improvement"}
 
@@ -154,7 +118,7 @@ def _day_clauses(day: ColumnElement[Any], start: date | None, end: date | None) 
 
 
 def counts_where(plan: Plan, *, per_technique: bool = False) -> list[ColumnElement[bool]]:
-    c = counts_table.c
+    c = copy.agg_counts.c
     where = [
         c.technique != "" if per_technique else c.technique == plan.scope,
         *_day_clauses(c.day, plan.start, plan.end),
@@ -162,10 +126,6 @@ def counts_where(plan: Plan, *, per_technique: bool = False) -> list[ColumnEleme
     if plan.statuses:
         where.append(c.status.in_(plan.statuses))
     return where
-
-
-def _monday(day: date) -> date:
-    return day - timedelta(days=day.weekday())
 
 
 def _weeks_and_edges(
@@ -176,8 +136,8 @@ def _weeks_and_edges(
     ``first``/``stop`` None mean unbounded. When no whole week fits, ``first`` is returned
     after ``stop`` and the whole range is an edge.
     """
-    first = None if start is None else _monday(start + timedelta(days=6))
-    stop = None if end is None else _monday(end)
+    first = None if start is None else week_start(start + timedelta(days=6))
+    stop = None if end is None else week_start(end)
     if first is not None and stop is not None and first >= stop:
         return first, stop, [(start, end)]
     edges: list[tuple[date | None, date | None]] = []
@@ -291,7 +251,7 @@ def _quantiles(
             edge_bins[(_raw_key(key_out(k)), _bin_of(caps, found_value))] += int(n)
     hist = None
     if whole:
-        b = bins_table.c
+        b = copy.agg_bins.c
         key = _hist_key(b, per_technique, granularity)
         hist = select(
             (key if key is not None else literal_column("''")).label("k"), b.bin.label("bin"), b.n.label("n")
@@ -317,7 +277,7 @@ def _quantiles(
 
     values: dict[tuple[Any, float], dict[float, int]] = defaultdict(lambda: defaultdict(int))
     if whole and targets:
-        v = values_table.c
+        v = copy.agg_values.c
         for k, found_value, n in _bin_values(
             connection, caps, hist_where(v), _hist_key(v, per_technique, granularity), list(targets)
         ):
@@ -492,7 +452,7 @@ def _bin_values(
     join its planner hashes the whole histogram instead. Bins too large for ``bin + 1`` to be
     exact (beyond 2**52) are read by the value's sign.
     """
-    v = values_table.c
+    v = copy.agg_values.c
     ranges = [
         (_raw_key(k), *_bin_interval(caps, found_bin), found_bin)
         for k, found_bin in targets
@@ -529,7 +489,7 @@ def _bin_values(
             on.append(key == listed_key)
         if caps.dialect == "sqlite":
             statement = (
-                select(shown, v.value, v.n).select_from(listed.join(values_table, and_(*on))).where(*where)
+                select(shown, v.value, v.n).select_from(listed.join(copy.agg_values, and_(*on))).where(*where)
             )
         else:
             picked = select(shown, v.value, v.n).where(*where, *on).lateral("picked")
@@ -628,7 +588,7 @@ def _bin_of(caps: Capabilities, value: float) -> float:
 
 def summary_rollup(connection: Connection, plan: Plan) -> Summary:
     caps = capabilities(connection)
-    c = counts_table.c
+    c = copy.agg_counts.c
     statement = (
         select(c.status, func.sum(c.sessions), func.sum(c.saved_sum), func.sum(c.saved_n))
         .where(*counts_where(plan))
@@ -667,7 +627,7 @@ def period_rollup(
     def bucket(day: date) -> date:
         return floor_to_bucket(day, granularity)
 
-    c = counts_table.c
+    c = copy.agg_counts.c
     where = [c.technique == plan.scope, *_day_clauses(c.day, first, end)]
     if plan.statuses:
         where.append(c.status.in_(plan.statuses))
@@ -680,8 +640,8 @@ def period_rollup(
     # session in scope lies beyond them, so the quantiles may read the whole week around
     # each (from the histogram) instead of counting its days from the sessions.
     span = (
-        _monday(first) if plan.start is None else first,
-        _monday(end + timedelta(days=6)) if plan.end is None else end,
+        week_start(first) if plan.start is None else first,
+        week_start(end + timedelta(days=6)) if plan.end is None else end,
     )
     for metric in ("size", "speed"):
         found = _quantiles(connection, caps, plan, metric, (0.5,), granularity=granularity, span=span)
@@ -693,7 +653,7 @@ def period_rollup(
 
 def techniques_rollup(connection: Connection, plan: Plan) -> tuple[TechniqueStats, ...]:
     caps = capabilities(connection)
-    c = counts_table.c
+    c = copy.agg_counts.c
     statement = (
         select(
             c.technique,
@@ -747,7 +707,7 @@ def techniques_rollup(connection: Connection, plan: Plan) -> tuple[TechniqueStat
 
 
 def models_rollup(connection: Connection, f: SessionFilter, limit: int) -> ModelRanking:
-    a = _models_table.c
+    a = copy.agg_models.c
     where = []
     if f.statuses:
         where.append(a.status.in_(f.statuses))

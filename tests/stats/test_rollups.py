@@ -26,7 +26,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from core.query.filter import SessionFilter
-from core.speed import rollups as R
 from core.speed.derived import (
     AGG_BINS,
     AGG_COUNTS,
@@ -41,7 +40,8 @@ from core.speed.derived import (
     override_capabilities,
 )
 from core.stats import aggregates as A
-from core.store.engine import STATUSES
+from core.stats import rollups as R
+from core.store.tables import STATUSES
 from tests.speed.test_equivalence import BASE, SEED, TECHNIQUES, _engines, load, platform_writes
 
 SUMS = {"mean", "mb_saved"}  # summed floats: equal up to summation order
@@ -284,7 +284,7 @@ def test_init_db_fills_the_rollups_of_an_existing_database(empty_db_url: str) ->
     """A platform database loaded before init-db: the rollups are filled from its rows."""
     writer, reader = _engines(empty_db_url)
     backend = writer.dialect.name
-    from core.store.engine import metadata
+    from core.store.tables import metadata
 
     metadata.create_all(writer)
     load(writer, backend, random.Random(SEED + 7), 400)
