@@ -26,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.auth.users import add_user, load_credentials, password_fingerprint  # noqa: E402
+from core.auth.credentials import add_user, load_credentials  # noqa: E402
+from core.auth.users import password_fingerprint  # noqa: E402
 from core.query.filter import SessionFilter  # noqa: E402
 from ui.export import csv_link  # noqa: E402
 

@@ -1,6 +1,6 @@
 """CSV export throughput at scale: rows/s (wall), rows per CPU-second, added memory.
 
-Runs ``core.export.csv_stream.iter_filtered_csv`` (what the download route runs) over every
+Runs ``core.export.stream.iter_filtered_csv`` (what the download route runs) over every
 session, or the first ``--rows``, and reports, besides the wall figures, the CPU it cost: this process's CPU
 time, and on PostgreSQL the server backend's (read from /proc, the server running on the same
 machine), so runs on a shared, loaded machine can still be compared.
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_sessions import peak_rss_mb, reset_peak_rss, rss_mb
 
 from core.config import Settings
-from core.export import csv_stream
+from core.export import stream as csv_stream
 from core.query.filter import SessionFilter
 from core.store.engine import make_engine
 
@@ -99,7 +99,7 @@ def write_cost(url: str, updates: int) -> dict[str, Any]:
     """
     from sqlalchemy import text
 
-    from core.speed.export_cells import _MODEL_TRIGGERS, _TRIGGERS
+    from core.speed.export_cells import MODEL_TRIGGERS, TRIGGERS
 
     engine = make_engine(Settings(db_url=url, db_url_source="--url"), read_only=False)
     sqlite = engine.dialect.name == "sqlite"
@@ -125,7 +125,7 @@ def write_cost(url: str, updates: int) -> dict[str, Any]:
             conn.execute(text("UPDATE optimization_sessions SET status = status WHERE 0 = 1"))
             if label.strip() == "without":
                 if sqlite:
-                    for name in (*_TRIGGERS, *_MODEL_TRIGGERS):
+                    for name in (*TRIGGERS, *MODEL_TRIGGERS):
                         conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
                 else:
                     conn.exec_driver_sql(

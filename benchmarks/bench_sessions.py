@@ -4,8 +4,8 @@
 
 For each backend it builds (once; later runs reuse it) a database of N sessions over 2,000 models,
 5% of them on models missing from ``models`` (see ``benchmarks/datagen.py``), then measures in a
-fresh process, the way the dashboard runs them (``core.query.sessions`` / ``core.stats.aggregates`` /
-``core.export.csv_stream`` through a read-only engine):
+fresh process, the way the dashboard runs them (``core.query.pages`` / ``core.stats`` /
+``core.export.stream`` through a read-only engine):
 
 * p50 / p95 / first-run milliseconds of each page operation: one page of 50 enriched rows plus
   the exact total (the count alone is shown as well);
@@ -188,15 +188,39 @@ AGGREGATES = (
 )  # the last: the Overview's calls together
 
 
+def _aggregate_functions() -> dict[str, Any]:
+    """The aggregate functions by name, from their modules in ``core.stats`` (empty when absent)."""
+    try:
+        from core.stats.models import model_ranking
+        from core.stats.periods import period_stats
+        from core.stats.points import pareto_front, scatter
+        from core.stats.summary import status_counts, summary, summary_change
+        from core.stats.techniques import technique_stats
+    except ImportError:
+        return {}
+    return {
+        "summary": summary,
+        "summary_change": summary_change,
+        "status_counts": status_counts,
+        "technique_stats": technique_stats,
+        "period_stats": period_stats,
+        "scatter": scatter,
+        "pareto_front": pareto_front,
+        "model_ranking": model_ranking,
+    }
+
+
 def _aggregate_calls(engine: Any) -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
-    """(name, call through the aggregate cache, clear the cache) per ``core.stats.aggregates`` function.
+    """(name, call through the aggregate cache, clear the cache) per ``core.stats`` aggregate.
 
     Unfiltered: the whole million, the heaviest case. ``period_stats`` per week.
     """
+    aggregates = _aggregate_functions()
     try:
-        import core.stats.aggregates as aggregates
         from core.stats.cache import AggregateCache
     except ImportError:
+        return []
+    if not aggregates:
         return []
     from core.query.filter import SessionFilter
 
@@ -204,14 +228,14 @@ def _aggregate_calls(engine: Any) -> list[tuple[str, Callable[[], Any], Callable
     f = SessionFilter()
     found = []
     for name in AGGREGATES:
-        func = getattr(aggregates, name, None)
+        func = aggregates.get(name)
         if func is None:
             continue
         kwargs = {"granularity": "week"} if name == "period_stats" else {}
         found.append(
             (name, lambda func=func, kwargs=kwargs: cache.call(engine, func, f, **kwargs), cache.clear)
         )
-    if hasattr(aggregates, "summary_change"):
+    if "summary_change" in aggregates:
         found.append(("overview page", lambda: _overview_page(engine, cache, f), cache.clear))
     return found
 
@@ -221,15 +245,14 @@ def _overview_page(engine: Any, cache: Any, f: Any) -> None:
     (three at a time through the cache): issue 5's "the whole page's queries together"."""
     from concurrent.futures import ThreadPoolExecutor
 
-    import core.stats.aggregates as aggregates
-
+    aggregates = _aggregate_functions()
     calls: list[tuple[Any, dict[str, Any]]] = [
-        (aggregates.summary_change, {}),
-        (aggregates.period_stats, {}),
-        (aggregates.scatter, {}),
-        (aggregates.pareto_front, {}),
-        (aggregates.technique_stats, {}),
-        (aggregates.model_ranking, {"limit": 50}),
+        (aggregates["summary_change"], {}),
+        (aggregates["period_stats"], {}),
+        (aggregates["scatter"], {}),
+        (aggregates["pareto_front"], {}),
+        (aggregates["technique_stats"], {}),
+        (aggregates["model_ranking"], {"limit": 50}),
     ]
     with ThreadPoolExecutor(max_workers=3) as pool:
         for future in [pool.submit(cache.call, engine, fn, f, **kwargs) for fn, kwargs in calls]:
@@ -253,11 +276,12 @@ def worker_sql(
     import streamlit  # noqa: F401
 
     from core.config import Settings
-    from core.export.csv_stream import iter_filtered_csv
+    from core.export.stream import iter_filtered_csv
+    from core.query.clauses import build_count
     from core.query.filter import SessionFilter
-    from core.query.sessions import build_count, build_page_select, count_sessions, fetch_page
+    from core.query.pages import build_page_select, count_sessions, fetch_page
     from core.speed import SpeedLayer
-    from core.speed.derived import capabilities
+    from core.speed.capabilities import capabilities
 
     rss_imported = rss_mb()
     layer = SpeedLayer(Settings(db_url=url, db_url_source="--db"), max_lag_s=float("inf"))
@@ -395,7 +419,7 @@ def worker_sql(
 
     # PostgreSQL COPY export, when core offers one.
     try:
-        from core.export.csv_stream import copy_csv_supported, iter_copy_csv  # type: ignore[attr-defined]
+        from core.export.copy import copy_csv_supported, iter_copy_csv
     except ImportError:
         copy_csv_supported = None
     if copy_csv_supported is not None:
@@ -567,7 +591,7 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
                 cells.append(f"{agg['repeated']['p50']:.2f} / {agg['repeated']['p95']:.2f}")
             lines.append("| " + " | ".join(cells) + " |")
     else:
-        lines += ["", "aggregates: core.stats.aggregates is not there (not measured)"]
+        lines += ["", "aggregates: the core.stats aggregates are not there (not measured)"]
 
     lines += ["", "| | " + " | ".join(backends) + " |", "|---|" + "---|" * len(backends)]
 

@@ -76,7 +76,7 @@ _COLUMN = {name: index for index, name in enumerate(SESSION_COLUMNS)}
 
 def install_legacy(engine: Engine) -> str | None:
     """Today's ``python -m core init-db``: generated columns, indexes, tables and triggers."""
-    from core.speed import derived as schema  # in-table, as init-db installed it before the copy
+    from core.speed import build as schema  # in-table, as init-db installed it before the copy
 
     schema.init_db(engine)
     return None
@@ -116,8 +116,8 @@ def _install_dashboard_index(engine: Engine) -> None:
 
 
 def install_indexes(engine: Engine) -> str | None:
-    """Today's generated-column indexes (``schema._INDEXES``) as plain expression indexes on the
-    platform's table: no generated columns, no triggers; CONCURRENTLY on PostgreSQL."""
+    """Today's generated-column indexes (``core.speed.indexes.SORT_INDEXES``) as plain expression
+    indexes on the platform's table: no generated columns, no triggers; CONCURRENTLY on PostgreSQL."""
     statements = expression_index_statements(engine.dialect.name)
     if engine.dialect.name == "sqlite":
         with engine.begin() as conn:
@@ -131,12 +131,13 @@ def install_indexes(engine: Engine) -> str | None:
 
 
 def expression_index_statements(dialect: str) -> list[str]:
-    from core.speed import derived as schema
+    from core.speed.expressions import expressions as dialect_expressions
+    from core.speed.indexes import NULLABLE_SORT_COLUMNS, SORT_INDEXES
 
-    expressions = schema._expressions(dialect)
-    nullable = schema._NULLABLE_SORT_COLUMNS
+    expressions = dialect_expressions(dialect)
+    nullable = NULLABLE_SORT_COLUMNS
     statements = []
-    for name, columns in schema._INDEXES.items():
+    for name, columns in SORT_INDEXES.items():
         parts = []
         for column in columns:
             if dialect == "postgresql" and column.endswith("_key"):
@@ -146,7 +147,7 @@ def expression_index_statements(dialect: str) -> list[str]:
             else:
                 part = column
             if dialect == "postgresql" and column in nullable:
-                part += " NULLS FIRST"  # as init-db orders them (see schema._create_indexes)
+                part += " NULLS FIRST"  # as init-db orders them (see core.speed.indexes)
             parts.append(part)
         concurrently = " CONCURRENTLY" if dialect == "postgresql" else ""
         statements.append(

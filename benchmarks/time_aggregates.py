@@ -29,18 +29,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.config import Settings
 from core.query.filter import SessionFilter
 from core.speed import SpeedLayer
-from core.speed.derived import override_capabilities
-from core.stats import aggregates as A
+from core.speed.capabilities import capabilities, override_capabilities
+from core.stats.models import model_ranking
+from core.stats.periods import period_stats
+from core.stats.points import pareto_front, scatter
+from core.stats.sql import has_facts_index
+from core.stats.summary import status_counts, summary, summary_change
+from core.stats.techniques import technique_stats
 
 CALLS: list[tuple[str, Any, dict[str, Any]]] = [
-    ("summary", A.summary, {}),
-    ("summary_change", A.summary_change, {}),
-    ("status_counts", A.status_counts, {}),
-    ("technique_stats", A.technique_stats, {}),
-    ("period_stats", A.period_stats, {}),
-    ("scatter", A.scatter, {}),
-    ("pareto_front", A.pareto_front, {}),
-    ("model_ranking", A.model_ranking, {"limit": 50}),
+    ("summary", summary, {}),
+    ("summary_change", summary_change, {}),
+    ("status_counts", status_counts, {}),
+    ("technique_stats", technique_stats, {}),
+    ("period_stats", period_stats, {}),
+    ("scatter", scatter, {}),
+    ("pareto_front", pareto_front, {}),
+    ("model_ranking", model_ranking, {"limit": 50}),
 ]
 OVERVIEW = ("summary_change", "period_stats", "scatter", "pareto_front", "technique_stats", "model_ranking")
 
@@ -95,8 +100,8 @@ def main() -> int:
     print(f"answered by the {plan.source}{': ' + plan.reason if plan.reason else ''}")
     engine = plan.engine
     with engine.connect() as connection:  # capabilities and index list, read once per engine
-        caps = A.capabilities(connection)
-        A.has_facts_index(connection)
+        caps = capabilities(connection)
+        has_facts_index(connection)
     if args.plain:
         override_capabilities(engine, replace(caps, rollups=False, points_indexes=False))
     times: dict[str, list[float]] = {}

@@ -1,10 +1,10 @@
-"""``python -m core ...``: the command-line entry point."""
+"""``python -m core ...``: the command-line entry point (also the ``optimization-dashboard`` script)."""
 
 from __future__ import annotations
 
 import sys
 
-from core.cli.main import main
+from core.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(prog="python -m core"))

@@ -1,7 +1,7 @@
 """The calendar of the charts: which buckets (day, week, month) a time range uses, and where each
 begins. Weeks begin on Monday, in UTC, everywhere: the SQL bucket expressions
 (:func:`core.stats.sql.bucket_expression`), the copy's week column and the rollups all follow
-:func:`week_start`.
+:func:`week_start` (Python) and :func:`week_start_sql` (its SQL form).
 """
 
 from __future__ import annotations
@@ -17,6 +17,18 @@ WEEK_MAX_DAYS = 740  # up to about two years, one bar per week; beyond that, mon
 def week_start(day: date) -> date:
     """The Monday of the week ``day`` falls in."""
     return day - timedelta(days=day.weekday())
+
+
+def week_start_sql(day: str, dialect: str) -> str:
+    """SQL for the Monday of the week the SQL expression ``day`` falls in (:func:`week_start`).
+
+    On SQLite ``day`` is ``YYYY-MM-DD...`` text and the result is ``YYYY-MM-DD`` text; on
+    PostgreSQL it is a date or timestamp and the result a timestamp.
+    """
+    if dialect == "sqlite":
+        # 'weekday 0' moves forward to Sunday (or stays); six days back is that week's Monday.
+        return f"date({day}, 'weekday 0', '-6 days')"
+    return f"date_trunc('week', {day})"
 
 
 def choose_granularity(start: datetime, end: datetime) -> Granularity:
@@ -39,6 +51,7 @@ def bucket_start(value: Any) -> date:
 
 
 def floor_to_bucket(day: date, granularity: Granularity) -> date:
+    """The start of the bucket ``day`` falls in."""
     if granularity == "week":
         return week_start(day)
     if granularity == "month":
@@ -47,6 +60,7 @@ def floor_to_bucket(day: date, granularity: Granularity) -> date:
 
 
 def next_bucket(day: date, granularity: Granularity) -> date:
+    """The start of the bucket after the one starting on ``day``."""
     if granularity == "day":
         return day + timedelta(days=1)
     if granularity == "week":

@@ -7,57 +7,41 @@ runs. After sign-in the same script run continues, so the page and its query str
 link such as ``/Sessions?status=failed``) are exactly what the visitor asked for.
 
 streamlit-authenticator supplies the re-login cookie (a signed JWT set and deleted in the
-browser) and the session-state keys it is known for. Passwords are checked here instead of in
-its ``login()``: that one answers faster for unknown names than for wrong passwords and only
-offers a permanent per-name lock-out. Here unknown names are checked against a dummy bcrypt
-hash of the same cost, both get one message, and failures feed :mod:`core.auth.throttle`.
-
-Nothing per-visitor lives at module level: the authenticator is built on every run. Module
-state is limited to process-wide things: the throttle, the parsed credentials file (keyed by
-its stat) and the tokens of sessions that logged out.
+browser) and the session-state keys it is known for. The rules (setup, password attempts and
+their throttle, which cookies may sign in, revoked logouts) live in :mod:`core.auth.login`;
+this module only keeps the Streamlit side. Nothing per-visitor lives at module level: the
+authenticator is built on every run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sys
-import threading
-import time
-from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from core.auth.settings import (
-    AuthConfigError,
-    AuthSettings,
-    load_auth_settings,
-    validate_cookie_key,
+from core.auth.credentials import to_authenticator_credentials
+from core.auth.login import (
+    THROTTLE,
+    LoginSetupError,
+    attempt_login,
+    cookie_accepted,
+    dummy_hash,
+    login_setup,
+    report_once,
+    revoke_token,
+    session_is_stale,
 )
-from core.auth.throttle import LoginThrottle, format_wait
-from core.auth.users import (
-    BCRYPT_ROUNDS,
-    CredentialsError,
-    User,
-    UserRecord,
-    check_password,
-    first_start,
-    first_start_banner,
-    hash_cost,
-    hash_password,
-    load_credentials,
-    password_fingerprint,
-    permission_warning,
-    to_authenticator_credentials,
-)
+from core.auth.settings import AuthSettings
+from core.auth.users import User, UserRecord, password_fingerprint
 from core.config import SettingsError, load_settings
 from ui.shell import APP_TITLE, draw_shell
 
-__all__ = ["User", "require_login"]
+# THROTTLE is core.auth.login's process-wide one, named here for the page tests that reset it.
+__all__ = ["THROTTLE", "User", "require_login", "signed_in_fingerprint"]
 
-GENERIC_FAILURE = "Incorrect user name or password."
 USERNAME_KEY = "auth_login_username"
 PASSWORD_KEY = "auth_login_password"
 _NOTICE = "_auth_notice"  # (kind, text) shown above the form until the next attempt
@@ -67,73 +51,11 @@ _COOKIE_SYNC = "_auth_cookie_sync"  # a cookie write/delete the browser has not 
 _COOKIE_SYNC_MAX_RUNS = 10
 _LOGOUT = "_auth_logout_requested"
 
-# Process-wide: shared by every browser session of this server.
-THROTTLE = LoginThrottle()
-_lock = threading.Lock()
-_credentials_cache: dict[str, tuple[tuple[int, int, int], dict[str, UserRecord]]] = {}
-_dummy_hashes: dict[int, str] = {}
-_revoked_tokens: dict[tuple[str, float], float] = {}  # (username, exp_date) -> exp_date
-_reported: set[str] = set()
-
-
-class _SetupError(Exception):
-    """The login cannot work with the current files/settings; shown instead of the page."""
-
-
-# --- setup: settings, first start, credentials ------------------------------------------------
-
-
-def _report_once(message: str) -> None:
-    with _lock:
-        if message in _reported:
-            return
-        _reported.add(message)
-    print(f"[dashboard] {message}", file=sys.stderr, flush=True)
-
-
-def _credentials(path: Any) -> dict[str, UserRecord]:
-    """The parsed credentials file, re-read only when its size, mtime or inode changes."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise _SetupError(
-            f"There is no credentials file at {path}. Create the first user with: "
-            "python -m core users add NAME --role admin"
-        ) from None
-    stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
-    cached = _credentials_cache.get(str(path))
-    if cached and cached[0] == stamp:
-        return cached[1]
-    users = load_credentials(path)
-    warning = permission_warning(path)
-    if warning:
-        _report_once(f"warning: {warning}")
-    _credentials_cache[str(path)] = (stamp, users)
-    return users
-
-
-def _setup() -> tuple[AuthSettings, str, dict[str, UserRecord]]:
-    """Settings, a validated cookie key and the users; first start happens here."""
-    try:
-        auth = load_auth_settings()
-        with _lock:
-            created = first_start(auth)
-        if created:
-            print("\n" + first_start_banner(created) + "\n", file=sys.stderr, flush=True)
-            auth = load_auth_settings()
-        key = validate_cookie_key(auth)
-        users = _credentials(auth.credentials_file)
-    except (AuthConfigError, CredentialsError) as error:
-        raise _SetupError(str(error)) from None
-    if not users:
-        raise _SetupError(
-            f"{auth.credentials_file} has no users. Add one with: python -m core users add NAME --role admin"
-        )
-    return auth, key, users
+# --- setup -----------------------------------------------------------------------------------
 
 
 def _stop_with_setup_error(message: str) -> None:
-    _report_once(f"login is not set up: {message}")
+    report_once(f"login is not set up: {message}")
     st.error(f"**The dashboard's login is not set up correctly.**\n\n{message}", icon=":material/block:")
     st.stop()
 
@@ -152,10 +74,6 @@ def _authenticator(auth: AuthSettings, key: str, users: dict[str, UserRecord]) -
 # --- who is signed in ----------------------------------------------------------------------
 
 
-def _fingerprint(record: UserRecord) -> str:
-    return password_fingerprint(record)
-
-
 def signed_in_fingerprint() -> str | None:
     """The password fingerprint this session signed in with (None when nobody is signed in)."""
     value = st.session_state.get(_FINGERPRINT)
@@ -172,25 +90,11 @@ def _sign_in(record: UserRecord, token_exp: float | None = None) -> None:
             "email": record.email,
             "roles": [record.role],
             "logout": None,
-            _FINGERPRINT: _fingerprint(record),
+            _FINGERPRINT: password_fingerprint(record),
             _TOKEN_EXP: token_exp,
         }
     )
     st.session_state.pop(_NOTICE, None)
-
-
-def _revoke(username: str, exp_date: float) -> None:
-    now = time.time()
-    with _lock:
-        for token, expires in list(_revoked_tokens.items()):
-            if expires < now:
-                del _revoked_tokens[token]
-        _revoked_tokens[(username, exp_date)] = exp_date
-
-
-def _is_revoked(username: str, exp_date: float) -> bool:
-    with _lock:
-        return (username, exp_date) in _revoked_tokens
 
 
 def _forget_session() -> None:
@@ -202,7 +106,7 @@ def _forget_session() -> None:
     username = st.session_state.get("username")
     exp_date = st.session_state.get(_TOKEN_EXP)
     if username and isinstance(exp_date, int | float):
-        _revoke(username, exp_date)
+        revoke_token(username, exp_date)
     for key in list(st.session_state.keys()):
         del st.session_state[key]
 
@@ -211,8 +115,7 @@ def _session_is_stale(users: dict[str, UserRecord]) -> bool:
     """Signed in, but the user was removed or their password changed since."""
     if st.session_state.get("authentication_status") is not True:
         return False
-    record = users.get(st.session_state.get("username") or "")
-    return record is None or st.session_state.get(_FINGERPRINT) != _fingerprint(record)
+    return session_is_stale(users, st.session_state.get("username") or "", st.session_state.get(_FINGERPRINT))
 
 
 def _session_user(users: dict[str, UserRecord]) -> User | None:
@@ -225,15 +128,14 @@ def _session_user(users: dict[str, UserRecord]) -> User | None:
 def _restore_from_cookie(authenticator: Any, auth: AuthSettings, users: dict[str, UserRecord]) -> User | None:
     """Sign in from a valid re-login cookie (a reload, a new tab) without the password.
 
-    Refused: unknown users, tokens of sessions that logged out, tokens issued before the
-    user's last password change and tokens living longer than the configured lifetime.
+    Refused: unknown users and whatever :func:`core.auth.login.cookie_accepted` refuses.
     """
     if auth.cookie_expiry_days <= 0:
         return None
     try:
         token = authenticator.cookie_controller.get_cookie()
     except Exception as error:  # a tampered cookie must not become a traceback
-        _report_once(f"ignored an unreadable login cookie ({type(error).__name__})")
+        report_once(f"ignored an unreadable login cookie ({type(error).__name__})")
         return None
     if not token or not isinstance(token, dict):
         return None
@@ -241,11 +143,7 @@ def _restore_from_cookie(authenticator: Any, auth: AuthSettings, users: dict[str
     record = users.get(username) if isinstance(username, str) else None
     if record is None or not isinstance(exp_date, int | float):
         return None
-    lifetime = auth.cookie_expiry_days * 86400
-    issued = exp_date - lifetime
-    if exp_date > time.time() + lifetime + 60 or _is_revoked(record.username, exp_date):
-        return None
-    if record.password_changed_at is not None and issued < record.password_changed_at - 1:
+    if not cookie_accepted(record, float(exp_date), auth):
         return None
     _sign_in(record, token_exp=float(exp_date))
     return record.public()
@@ -326,41 +224,6 @@ def _client_key() -> str:
     return address if isinstance(address, str) and address else "local"
 
 
-def _dummy_hash(users: dict[str, UserRecord]) -> str:
-    """A hash with the cost most users have, so unknown names cost the same bcrypt time."""
-    costs = Counter(hash_cost(u.password_hash) for u in users.values())
-    cost = costs.most_common(1)[0][0] if costs else BCRYPT_ROUNDS
-    if cost not in _dummy_hashes:  # a race only computes it twice
-        _dummy_hashes[cost] = hash_password("not a real password", rounds=cost)
-    return _dummy_hashes[cost]
-
-
-def attempt_login(username: str, password: str, client: str) -> tuple[UserRecord | None, str]:
-    """Check one attempt against the throttle and the file: ``(record, "")`` or ``(None, why)``.
-
-    Unknown user and wrong password take the same path (one bcrypt check each) and give the
-    same message; both count against the name and the client.
-    """
-    name = username.strip().lower()[:128]
-    if not name or not password:
-        return None, "Enter your user name and password."
-    keys = [("user", name), ("client", client)]
-    wait = THROTTLE.wait_seconds(keys)
-    if wait > 0:
-        return None, f"Too many failed attempts, {format_wait(wait)}."
-    _auth, _key, users = _setup()
-    record = users.get(name)
-    matches = check_password(password, record.password_hash if record else _dummy_hash(users))
-    if record is None or not matches:
-        THROTTLE.record_failure(keys)
-        wait = THROTTLE.wait_seconds(keys)
-        if wait > 0:
-            return None, f"{GENERIC_FAILURE} Too many failed attempts, {format_wait(wait)}."
-        return None, GENERIC_FAILURE
-    THROTTLE.record_success([keys[0]])
-    return record, ""
-
-
 def _on_submit() -> None:
     """Form callback: runs before the script, so a success renders the page in this run."""
     username = str(st.session_state.get(USERNAME_KEY) or "")
@@ -368,7 +231,7 @@ def _on_submit() -> None:
     st.session_state[PASSWORD_KEY] = ""  # never keep a typed password in the session
     try:
         record, problem = attempt_login(username, password, _client_key())
-    except _SetupError:
+    except LoginSetupError:
         return  # the gate shows the set-up problem on this run
     if record is None:
         st.session_state[_NOTICE] = ("error", problem)
@@ -389,7 +252,7 @@ def _show_notice() -> None:
 
 def _login_form(users: dict[str, UserRecord]) -> None:
     """Only this, nothing of the page: a heading, one notice and the two fields."""
-    _dummy_hash(users)  # made now, so not even the first unknown name takes longer
+    dummy_hash(users)  # made now, so not even the first unknown name takes longer
     with st.container(horizontal_alignment="center"), st.container(width=420):
         st.header(f":material/lock: {APP_TITLE}", anchor=False)
         st.caption("Sign in to see the model optimization sessions.")
@@ -420,13 +283,13 @@ def require_login() -> User:
     try:
         settings = load_settings()
     except SettingsError as error:
-        _report_once(f"settings are not valid: {error}")
+        report_once(f"settings are not valid: {error}")
         st.error(f"**The dashboard is not configured correctly.**\n\n{error}", icon=":material/block:")
         st.stop()
         raise  # not reached: st.stop() ends the run
     try:
-        auth, key, users = _setup()
-    except _SetupError as error:
+        auth, key, users = login_setup()
+    except LoginSetupError as error:
         _stop_with_setup_error(str(error))
         raise  # not reached: st.stop() ends the run
     notice = None

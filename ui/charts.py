@@ -1,6 +1,6 @@
 """Charts under the table: the same filters, every match (never just the visible page).
 
-The numbers come from SQL aggregates (:mod:`core.stats.aggregates`, cached by filter and data
+The numbers come from SQL aggregates (:mod:`core.stats`, cached by filter and data
 version in :mod:`core.stats.cache`) and the figures from :mod:`ui.figures`, shared with the
 Overview page, so both pages draw the same thing the same way.
 """
@@ -13,14 +13,13 @@ from core.config import Settings
 from core.query.filter import SessionFilter
 from ui import cancel
 from ui.data import (
-    DatabaseUnavailable,
     load_page,
     load_pareto_front,
     load_period_stats,
     load_scatter,
     load_technique_stats,
 )
-from ui.errors import show_database_error
+from ui.errors import database_guard, say_nothing
 from ui.figures import scatter_figure, sessions_over_time_figure, technique_figure
 
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
@@ -59,7 +58,7 @@ def _charts_fragment(settings: Settings, session_filter: SessionFilter) -> None:
                 "Chart",
                 list(CHARTS),
                 key=K_CHART,
-                format_func=CHARTS.get,
+                format_func=lambda chart: CHARTS.get(chart, chart),
                 required=True,
                 label_visibility="collapsed",
                 width="stretch",
@@ -67,17 +66,16 @@ def _charts_fragment(settings: Settings, session_filter: SessionFilter) -> None:
             )
             or "scatter"
         )
-    try:
+    with database_guard("sessions_charts_retry", on_timeout=_chart_too_slow):
         _draw(settings, session_filter, chart)
-    except DatabaseUnavailable as error:
-        if error.timed_out:
-            st.info(
-                "This chart takes too long on this many sessions; narrow the filters "
-                "(for example a date range) to draw it.",
-                icon=":material/hourglass:",
-            )
-        else:
-            show_database_error(error, key="sessions_charts_retry")
+
+
+def _chart_too_slow() -> None:
+    st.info(
+        "This chart takes too long on this many sessions; narrow the filters "
+        "(for example a date range) to draw it.",
+        icon=":material/hourglass:",
+    )
 
 
 def render_charts(settings: Settings, session_filter: SessionFilter) -> None:
@@ -86,9 +84,8 @@ def render_charts(settings: Settings, session_filter: SessionFilter) -> None:
     A parallel fragment: the charts are aggregate scans and must not hold up the page; a
     click on the chart choice reruns only this fragment.
     """
-    try:
-        if not load_page(settings, session_filter).total:
-            return  # the empty state above says it all; empty charts would only add noise
-    except DatabaseUnavailable:
-        return  # the table above already shows the database error
+    with database_guard(show=say_nothing) as guard:  # the table above shows the error
+        total = load_page(settings, session_filter).total
+    if guard.failed or not total:
+        return  # the empty state above says it all; empty charts would only add noise
     st.fragment(_charts_fragment, parallel=True)(settings, session_filter)

@@ -25,8 +25,8 @@ from core.query.compare import (
     lower_is_better,
     parse_compare_ids,
 )
-from ui.data import DatabaseUnavailable, connect
-from ui.errors import show_database_error
+from ui.data import connect
+from ui.errors import database_guard
 from ui.figures import comparison_figure
 
 PARAM = "compare"
@@ -145,11 +145,9 @@ def render_compare(settings: Settings) -> None:
         )
         _render_picker(ids)
         return
-    try:
-        with connect(settings) as connection:
-            comparison = load_comparison(connection, ids)
-    except DatabaseUnavailable as error:
-        show_database_error(error, key="compare_retry")
+    with database_guard("compare_retry") as guard, connect(settings) as connection:
+        comparison = load_comparison(connection, ids)
+    if guard.failed:
         return
     for missing in comparison.not_found:
         st.warning(f"Ignored `compare={missing}` in the link: no session has this id.", icon="⚠️")

@@ -30,18 +30,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.config import Settings, load_settings
 from core.query.filter import SessionFilter
-from core.query.sessions import (
-    Page,
-    count_data_issues,
-    distinct_techniques,
-    fetch_page,
-    find_session,
-    model_choices,
-)
+from core.query.lookups import count_data_issues, distinct_techniques, find_session, model_choices
+from core.query.pages import fetch_page
+from core.query.rows import Page
 from core.speed import SpeedLayer, dispose_layers, speed_layer
-from core.stats import aggregates
+from core.speed.install import ensure_demo_database
 from core.stats.cache import cached, default_cache
-from core.store.demo import ensure_demo_database
+from core.stats.periods import period_stats
+from core.stats.points import pareto_front, scatter
+from core.stats.summary import status_counts, summary
+from core.stats.techniques import technique_stats
+from core.stats.types import PeriodSeries, Scatter, SessionPoint, Summary, TechniqueStats
 from core.store.engine import DatabaseMissingError
 from ui import cancel, pacing
 
@@ -102,16 +101,23 @@ def get_engine(settings: Settings) -> Engine:
 
 
 @contextmanager
+def database_errors(settings: Settings, what: str) -> Iterator[None]:
+    """Any database failure inside becomes :class:`DatabaseUnavailable` (logged for operators)."""
+    try:
+        yield
+    except (SQLAlchemyError, DatabaseMissingError, OSError) as error:
+        _log(settings, what, error)
+        cancel.leave_if_abandoned()
+        raise DatabaseUnavailable(settings, error) from None
+
+
+@contextmanager
 def connect(settings: Settings) -> Iterator[Connection]:
     """A short read connection; any database failure becomes :class:`DatabaseUnavailable`."""
-    try:
+    with database_errors(settings, "query"):
         engine = get_engine(settings)
         with engine.connect() as connection:
             yield connection
-    except (SQLAlchemyError, DatabaseMissingError, OSError) as error:
-        _log(settings, "query", error)
-        cancel.leave_if_abandoned()
-        raise DatabaseUnavailable(settings, error) from None
 
 
 def _run(settings: Settings, query: Callable[[Connection], T]) -> T:
@@ -133,38 +139,32 @@ def load_data_issue_count(settings: Settings, session_filter: SessionFilter) -> 
 
 def _aggregate(settings: Settings, fn: Callable[..., T], session_filter: SessionFilter, **kwargs: Any) -> T:
     """An aggregate through :mod:`core.stats.cache` (keyed by filter and data version, bounded)."""
-    try:
+    with database_errors(settings, f"aggregate {fn.__name__}"):
         return cached(get_engine(settings), fn, session_filter, on_miss=pacing.wait_for_paint, **kwargs)
-    except (SQLAlchemyError, DatabaseMissingError, OSError) as error:
-        _log(settings, f"aggregate {fn.__name__}", error)
-        cancel.leave_if_abandoned()
-        raise DatabaseUnavailable(settings, error) from None
 
 
 def load_status_counts(settings: Settings, session_filter: SessionFilter) -> dict[str, int]:
     """Sessions per status under every other filter: the numbers beside the status choices."""
     others = replace(session_filter, statuses=())
-    return {c.status: c.sessions for c in _aggregate(settings, aggregates.status_counts, others)}
+    return {c.status: c.sessions for c in _aggregate(settings, status_counts, others)}
 
 
-def load_summary(settings: Settings, session_filter: SessionFilter) -> aggregates.Summary:
+def load_summary(settings: Settings, session_filter: SessionFilter) -> Summary:
     """Counts by status and medians of the completed matches: the metric cards."""
-    return _aggregate(settings, aggregates.summary, session_filter)
+    return _aggregate(settings, summary, session_filter)
 
 
-def load_scatter(settings: Settings, session_filter: SessionFilter) -> aggregates.Scatter:
+def load_scatter(settings: Settings, session_filter: SessionFilter) -> Scatter:
     """Completed matches on the size/speed plane (sampled in SQL above a few thousand)."""
-    return _aggregate(settings, aggregates.scatter, session_filter)
+    return _aggregate(settings, scatter, session_filter)
 
 
-def load_technique_stats(
-    settings: Settings, session_filter: SessionFilter
-) -> tuple[aggregates.TechniqueStats, ...]:
-    return _aggregate(settings, aggregates.technique_stats, session_filter)
+def load_technique_stats(settings: Settings, session_filter: SessionFilter) -> tuple[TechniqueStats, ...]:
+    return _aggregate(settings, technique_stats, session_filter)
 
 
-def load_period_stats(settings: Settings, session_filter: SessionFilter) -> aggregates.PeriodSeries:
-    return _aggregate(settings, aggregates.period_stats, session_filter)
+def load_period_stats(settings: Settings, session_filter: SessionFilter) -> PeriodSeries:
+    return _aggregate(settings, period_stats, session_filter)
 
 
 @st.cache_data(show_spinner=False, ttl=CHOICES_TTL_S, max_entries=16)
@@ -192,8 +192,6 @@ def clear_caches() -> None:
     default_cache.clear()
 
 
-def load_pareto_front(
-    settings: Settings, session_filter: SessionFilter
-) -> tuple[aggregates.SessionPoint, ...]:
+def load_pareto_front(settings: Settings, session_filter: SessionFilter) -> tuple[SessionPoint, ...]:
     """Completed matches no other beats on both size and speed (over all matches)."""
-    return _aggregate(settings, aggregates.pareto_front, session_filter)
+    return _aggregate(settings, pareto_front, session_filter)

@@ -11,19 +11,20 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import streamlit as st
 
 from core.config import Settings
 from core.store.types import Malformed
-from ui.data import DatabaseUnavailable, load_session
-from ui.errors import show_database_error
+from ui.data import load_session
+from ui.errors import database_guard
 from ui.sidebar import update_view
 from ui.timefmt import duration_text, local_text, viewer_timezone
 from ui.view import ViewState
 
-BADGE_COLORS = {
+BadgeColor = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray", "grey", "primary"]
+BADGE_COLORS: dict[str, BadgeColor] = {
     "pending": "gray",
     "running": "blue",
     "completed": "green",
@@ -154,10 +155,9 @@ def _close() -> None:
 
 @st.dialog("Session details", width="large", on_dismiss=_close)
 def _detail_dialog(settings: Settings, session_id: str) -> None:
-    try:
+    with database_guard("sessions_detail_retry") as guard:
         detail = load_session(settings, session_id)
-    except DatabaseUnavailable as error:
-        show_database_error(error, key="sessions_detail_retry")
+    if guard.failed:
         return
     if detail is None:
         st.warning(

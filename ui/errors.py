@@ -1,14 +1,21 @@
-"""How the Sessions page says something went wrong: sentences with what to do, never tracebacks."""
+"""How a page says something went wrong: sentences with what to do, never tracebacks.
+
+Every database failure reaches the pages as :class:`~ui.data.DatabaseUnavailable`;
+:func:`database_guard` is the one place that turns it into what the visitor sees (the error
+panel with a Retry button, a calmer note when a query only took too long, or a page's own
+words), so every page and section reacts to a failing database the same way.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import streamlit as st
 
 from ui.data import DatabaseUnavailable, clear_caches
-from ui.view import Problem
+from ui.url_state import Problem
 
 
 def _retry() -> None:
@@ -35,10 +42,42 @@ def show_problems(problems: Sequence[Problem]) -> None:
         st.warning(problem.message(), icon=":material/warning:")
 
 
+def say_nothing(_error: DatabaseUnavailable) -> None:
+    """For a section whose failure another part of the page already shows."""
+
+
+@dataclass
+class Guarded:
+    """What happened in a guarded block: ``failed`` tells the caller to stop drawing."""
+
+    error: DatabaseUnavailable | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
 @contextmanager
-def database_guard() -> Iterator[None]:
-    """Run a block of the page; a database failure ends the block with the error panel."""
+def database_guard(
+    key: str = "sessions_retry",
+    *,
+    on_timeout: Callable[[], None] | None = None,
+    show: Callable[[DatabaseUnavailable], None] | None = None,
+) -> Iterator[Guarded]:
+    """Run a block of the page; a database failure ends the block and is shown once.
+
+    By default as the error panel whose Retry button has ``key`` (unique per section);
+    ``on_timeout`` draws a note instead when a query was only stopped for taking too long;
+    ``show`` replaces the panel (``say_nothing`` when the page shows the failure elsewhere).
+    """
+    guarded = Guarded()
     try:
-        yield
+        yield guarded
     except DatabaseUnavailable as error:
-        show_database_error(error)
+        guarded.error = error
+        if on_timeout is not None and error.timed_out:
+            on_timeout()
+        elif show is not None:
+            show(error)
+        else:
+            show_database_error(error, key=key)

@@ -1,17 +1,22 @@
 """Download controls: every match as CSV (a streamed link), the current page as the endpoint's JSON.
 
 The CSV covers all matches (not only the page on screen), in the table's sort order, with the
-formula-neutralised cells of :mod:`core.export.csv_stream`; it is byte-for-byte what
+formula-neutralised cells of :mod:`core.export.cells`; it is byte-for-byte what
 ``python -m core sessions --format csv`` prints for the same filters.
 
 Memory: ``st.download_button`` would turn the file into one ``bytes`` object held by
-Streamlit (about 130 MB at a million rows). So "Download CSV" is a link to the dashboard's own
-route (``ui/download_route.py``, mounted by ``server.py``), which streams the rows from the
+Streamlit. So "Download CSV" is a link to the dashboard's own route (``web/download.py``,
+mounted by ``server.py`` through ``web/routes.py``), which streams the rows from the
 database in batches. That route runs outside this Streamlit session, so the link carries a
 token signed for the signed-in user and exactly this filter, valid for
 :data:`~core.export.links.LINK_LIFETIME_S` (:mod:`core.export.links`). The button sits in a
 small fragment that re-signs the link every :data:`LINK_REFRESH_S`, so a page left open for
 an hour still offers a link that works.
+
+Started with plain ``streamlit run app.py`` the route does not exist and a link would open a
+blank tab. Then an export of at most :data:`IN_PAGE_MAX_ROWS` rows is offered as an ordinary
+``st.download_button`` (the same bytes, made only when clicked), and a larger one says how to
+start the dashboard so that the streamed download works.
 """
 
 from __future__ import annotations
@@ -24,16 +29,21 @@ import streamlit as st
 
 from core.auth.settings import AuthConfigError, load_auth_settings, validate_cookie_key
 from core.config import Settings
-from core.export.csv_stream import export_filename
 from core.export.links import TOKEN_PARAM, canonical_query, derive_key, make_token
+from core.export.names import export_filename
+from core.export.stream import iter_filtered_csv
 from core.query.filter import SessionFilter
-from core.query.sessions import Page
+from core.query.rows import Page
 from ui.auth import signed_in_fingerprint
+from ui.data import connect
 from ui.view import ViewState
 from web.download import EXPORT_PATH
+from web.routes import START_COMMAND, routes_served
 
 JSON_MIME = "application/json"
 LINK_REFRESH_S = 5 * 60  # well inside the link's lifetime
+IN_PAGE_MAX_ROWS = 20_000  # held in memory once, on click, when the streaming route is missing
+CSV_MIME = "text/csv"
 
 
 def csv_link(
@@ -77,6 +87,39 @@ def _csv_button(session_filter: SessionFilter, total: int) -> None:
     )
 
 
+def no_route_help(total: int) -> str:
+    """What the CSV button says when the dashboard was started without its routes."""
+    start = f"start the dashboard with `{START_COMMAND}` (or `streamlit run server.py`)"
+    if total <= IN_PAGE_MAX_ROWS:
+        return f"All {total:,} matching sessions in the table's order. For exports of any size, {start}."
+    return (
+        f"{total:,} matching sessions are more than the {IN_PAGE_MAX_ROWS:,} this page can export "
+        f"when opened with `streamlit run app.py`; {start} to download them all."
+    )
+
+
+def all_matches_csv(settings: Settings, session_filter: SessionFilter) -> bytes:
+    """Every match as the route would send it (the CLI's CSV), for the in-page fallback."""
+    with connect(settings) as connection:
+        return "".join(iter_filtered_csv(connection, session_filter)).encode("utf-8")
+
+
+def _csv_in_page(settings: Settings, session_filter: SessionFilter, total: int, today: Any) -> None:
+    """ "Download CSV" without the route: in the page when small, else disabled with the way out."""
+    small = total <= IN_PAGE_MAX_ROWS
+    st.download_button(
+        "Download CSV",
+        data=lambda: all_matches_csv(settings, session_filter) if small else b"",
+        file_name=export_filename(session_filter, today),
+        mime=CSV_MIME,
+        key="sessions_download_csv",
+        on_click="ignore",
+        icon=":material/download:",
+        disabled=not small,
+        help=no_route_help(total),
+    )
+
+
 def page_json(page: Page) -> str:
     """The current page in the original response shape ``{sessions, total, skip, limit}``."""
     return json.dumps(page.to_response(), indent=2, ensure_ascii=False) + "\n"
@@ -92,7 +135,10 @@ def render_downloads(settings: Settings, view: ViewState, page: Page, csv_slot: 
     today = datetime.now(UTC).date()
     f = view.filter
     with csv_slot.container(width="content"):  # the fragment's box would stretch otherwise
-        st.fragment(_csv_button, run_every=LINK_REFRESH_S)(f.without_paging(), page.total)
+        if routes_served():
+            st.fragment(_csv_button, run_every=LINK_REFRESH_S)(f.without_paging(), page.total)
+        else:
+            _csv_in_page(settings, f.without_paging(), page.total, today)
     json_slot.download_button(
         "Download JSON",
         data=lambda: page_json(page),

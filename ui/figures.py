@@ -1,7 +1,7 @@
 """Plotly figures for the Sessions and Overview pages: aggregate results in, a Figure out.
 
 Pure functions with no Streamlit import, so they are unit-tested directly and reused by both
-pages. Every number they draw was computed in SQL by :mod:`core.stats.aggregates`; nothing here
+pages. Every number they draw was computed in SQL by the :mod:`core.stats` modules; nothing here
 aggregates. Given empty data they return a figure that says so (:func:`empty_figure`) instead
 of empty axes, though pages should prefer a plain message (check the data first).
 
@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.query.compare import ComparedSession
-from core.stats.aggregates import PeriodSeries, Scatter, SessionPoint, TechniqueStats
+from core.stats.types import PeriodSeries, Scatter, SessionPoint, TechniqueStats
 
 STATUS_COLORS: dict[str, str] = {
     "completed": "#2e9d5b",
@@ -230,34 +230,35 @@ def technique_figure(stats: Sequence[TechniqueStats], *, title: str = "By techni
             row=1,
             col=1,
         )
-    rates = [None if t.success_rate is None else t.success_rate * 100 for t in ordered]
-    fig.add_trace(
-        go.Bar(
-            y=names,
-            x=rates,
-            orientation="h",
-            name="Success rate",
-            marker_color=STATUS_COLORS["completed"],
-            showlegend=False,
-            text=[_percent(r) for r in rates],
-            textposition="inside",
-            insidetextanchor="end",
-            customdata=[[t.completed, t.completed + t.failed + t.cancelled, t.sessions] for t in ordered],
-            hovertemplate=(
-                "<b>%{y}</b><br>success %{x:.1f}%: %{customdata[0]:,} of "
-                "%{customdata[1]:,} finished<br>%{customdata[2]:,} sessions in all"
-                "<extra></extra>"
-            ),
-        ),
-        row=1,
-        col=2,
-    )
+    fig.add_trace(_success_bars(ordered, names), row=1, col=2)
     fig.update_layout(barmode="group", bargap=0.25, legend_traceorder="reversed")
     fig.update_xaxes(ticksuffix="%", rangemode="tozero", row=1, col=1)
     fig.update_xaxes(ticksuffix="%", range=[0, 100], dtick=25, row=1, col=2)
     fig.update_annotations(font_size=FONT_SIZE - 1)
     return _layout(
         fig, title, height=max(340, 140 + 70 * len(ordered)), legend_y=-40 / max(200, 70 * len(ordered))
+    )
+
+
+def _success_bars(ordered: Sequence[TechniqueStats], names: list[str]) -> go.Bar:
+    """Each technique's success rate (completed of finished), written inside its bar."""
+    rates = [None if t.success_rate is None else t.success_rate * 100 for t in ordered]
+    return go.Bar(
+        y=names,
+        x=rates,
+        orientation="h",
+        name="Success rate",
+        marker_color=STATUS_COLORS["completed"],
+        showlegend=False,
+        text=[_percent(r) for r in rates],
+        textposition="inside",
+        insidetextanchor="end",
+        customdata=[[t.completed, t.completed + t.failed + t.cancelled, t.sessions] for t in ordered],
+        hovertemplate=(
+            "<b>%{y}</b><br>success %{x:.1f}%: %{customdata[0]:,} of "
+            "%{customdata[1]:,} finished<br>%{customdata[2]:,} sessions in all"
+            "<extra></extra>"
+        ),
     )
 
 

@@ -13,11 +13,12 @@ from sqlalchemy import inspect
 
 from core.config import DB_URL_ENV, Settings
 from core.query.filter import SessionFilter
-from core.query.sessions import Page
+from core.query.rows import Page
 from core.store.tables import optimization_sessions
 from ui.data import DatabaseUnavailable, connect, get_layer, load_page, load_techniques
+from ui.errors import database_guard, say_nothing
 from ui.shell import escape_markdown
-from ui.table import column_config, page_frame
+from ui.table_grid import column_config, page_frame
 from ui.timefmt import viewer_timezone
 from ui.view import ViewState
 
@@ -42,7 +43,11 @@ def _has_sessions_table(settings: Settings) -> bool:
 def load_latest(settings: Settings) -> Page | None:
     """The newest sessions and the total, or None after telling the visitor why not."""
     where = f"`{settings.masked_db_url}`"
-    try:
+
+    def say_why(error: DatabaseUnavailable) -> None:
+        st.error(f"Could not read the sessions database {where}: {error.reason}.", icon=":material/error:")
+
+    with database_guard(show=say_why):
         if not _has_sessions_table(settings):
             st.warning(
                 f"The database {where} has no sessions table yet. Create it with "
@@ -51,9 +56,7 @@ def load_latest(settings: Settings) -> Page | None:
             )
             return None
         return load_page(settings, SessionFilter(limit=LATEST))
-    except DatabaseUnavailable as error:
-        st.error(f"Could not read the sessions database {where}: {error.reason}.", icon=":material/error:")
-        return None
+    return None
 
 
 def render_database_summary(settings: Settings, page: Page | None) -> None:
@@ -89,10 +92,9 @@ def render_latest_sessions(settings: Settings, page: Page | None) -> None:
         return
     st.subheader("Latest sessions", anchor=False)
     zone = viewer_timezone()
-    try:
+    techniques: list[str] = []
+    with database_guard(show=say_nothing):  # the column's choices only: the rows are shown
         techniques = load_techniques(settings)
-    except DatabaseUnavailable:
-        techniques = []
     config = column_config(ViewState(), zone, techniques)
     st.dataframe(
         page_frame(page.rows, zone)[list(LATEST_COLUMNS)],

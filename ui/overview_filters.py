@@ -3,24 +3,36 @@
 Same parameter names as the Sessions page (``status``, ``model_id``, ``technique``,
 ``start_date``, ``end_date``), so a filter means the same thing on both pages and a link can
 be carried from one to the other. Sort, paging and search do not apply to an overview and are
-left out of its URL.
+left out of its URL. The rule that keeps widgets and URL in step, and the date checks, are
+:mod:`ui.url_state`'s; this module names the Overview's widgets and draws them.
 
-The rule that keeps widgets and URL in step: when the query string differs from the one this
-session last wrote (a shared link opened, the back button), the URL wins and is copied into
-the widgets; otherwise the widgets win and the URL is rewritten from them. Unusable values in a
-link become warnings that name the parameter, and fall back to their default.
+A start date must not be in the future here: the cards compare the selected period with the
+one just before it, which a period that has not begun does not have.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import streamlit as st
 
-from core.query.filter import DateBound, FilterError, SessionFilter
+from core.query.filter import FilterError, SessionFilter
 from core.store.tables import STATUSES
+from ui.url_state import (
+    EARLIEST,
+    Params,
+    Problem,
+    QuickRanges,
+    UrlSync,
+    check_dates,
+    kept_bound,
+    latest_day,
+    set_widget,
+    sync,
+    today_utc,
+    utc_date,
+)
 
 PARAMS = ("status", "model_id", "technique", "start_date", "end_date")
 K_STATUS = "overview_status"
@@ -29,57 +41,33 @@ K_TECHNIQUES = "overview_techniques"
 K_RANGE = "overview_range"
 K_FROM = "overview_from"
 K_TO = "overview_to"
-_SEEN = "_overview_url_seen"
-_FILTER = "_overview_filter"
-_PROBLEMS = "_overview_problems"
-
-QUICK_RANGES: dict[str, int | None] = {"7": 7, "30": 30, "90": 90, "365": 365, "all": None}
-QUICK_LABELS = {"7": "7 days", "30": "30 days", "90": "90 days", "365": "12 months", "all": "All time"}
-EARLIEST = date(2000, 1, 1)
-Params = dict[str, list[str]]
-
-
-@dataclass(frozen=True)
-class LinkProblem:
-    """One URL parameter that could not be used."""
-
-    parameter: str
-    value: str
-    allowed: str
-
-    def message(self) -> str:
-        return f"Ignored `{self.parameter}={self.value}` in the link: {self.allowed}."
-
-
-def today_utc() -> date:
-    """Date filters are whole UTC days, the database's clock."""
-    return datetime.now(UTC).date()
-
-
-def _utc_date(value: DateBound | None) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return aware.astimezone(UTC).date()
-    return value
+URL = UrlSync("overview")
+QUICK = QuickRanges(
+    K_RANGE,
+    K_FROM,
+    K_TO,
+    days={"7": 7, "30": 30, "90": 90, "365": 365, "all": None},
+    labels={"7": "7 days", "30": "30 days", "90": "90 days", "365": "12 months", "all": "All time"},
+)
 
 
 def parse_params(
     params: Mapping[str, Sequence[str]], *, model_ids: Sequence[str], techniques: Sequence[str]
-) -> tuple[SessionFilter, list[LinkProblem]]:
+) -> tuple[SessionFilter, list[Problem]]:
     """The filter a link asks for; unknown statuses, models, techniques or bad dates are dropped.
 
     Pure (no Streamlit), so it is tested directly.
     """
     subset = {k: list(v) for k, v in params.items() if k in PARAMS}
     f, errors = SessionFilter.from_params_lenient(subset)
-    problems = [LinkProblem(e.field, str(e.value), e.allowed) for e in errors]
+    problems = [Problem(e.field, str(e.value), e.allowed) for e in errors]
+    f, date_problems = check_dates(f, past_start=True)
+    problems += date_problems
     known_models, known_techniques = set(model_ids), set(techniques)
     bad_models = [m for m in f.model_ids if m not in known_models]
     bad_techniques = [t for t in f.techniques if t not in known_techniques]
-    problems += [LinkProblem("model_id", m, "no sessions use this model") for m in bad_models]
-    problems += [LinkProblem("technique", t, f"choose from {', '.join(techniques)}") for t in bad_techniques]
+    problems += [Problem("model_id", m, "no sessions use this model") for m in bad_models]
+    problems += [Problem("technique", t, f"choose from {', '.join(techniques)}") for t in bad_techniques]
     try:
         f = SessionFilter(
             statuses=f.statuses,
@@ -89,7 +77,7 @@ def parse_params(
             techniques=tuple(t for t in f.techniques if t in known_techniques),
         )
     except FilterError as error:  # not expected: the parts were valid already
-        problems.append(LinkProblem(error.field, str(error.value), error.allowed))
+        problems.append(Problem(error.field, str(error.value), error.allowed))
         f = SessionFilter()
     return f, problems
 
@@ -99,133 +87,77 @@ def to_params(f: SessionFilter) -> Params:
     return {k: v for k, v in f.to_params().items() if k in PARAMS}
 
 
-def read_url() -> Params:
-    params: Params = {}
-    for key in st.query_params:
-        values = [v for v in st.query_params.get_all(key) if v != ""]
-        if values and key in PARAMS:
-            params[key] = values
-    return params
+def _widget_values(f: SessionFilter) -> dict[str, Any]:
+    return {
+        K_STATUS: list(f.statuses),
+        K_MODELS: list(f.model_ids),
+        K_TECHNIQUES: list(f.techniques),
+        K_FROM: utc_date(f.start_date),
+        K_TO: utc_date(f.end_date),
+    }
 
 
-def _write_url(params: Params) -> None:
-    if read_url() != params or set(st.query_params) - set(PARAMS):
-        st.query_params.from_dict(params)
-
-
-def _seed(f: SessionFilter) -> None:
-    state = st.session_state
-    state[K_STATUS] = list(f.statuses)
-    state[K_MODELS] = list(f.model_ids)
-    state[K_TECHNIQUES] = list(f.techniques)
-    state[K_FROM] = _utc_date(f.start_date)
-    state[K_TO] = _utc_date(f.end_date)
-
-
-def _bound(widget_value: date | None, previous: DateBound | None) -> DateBound | None:
-    """A date left alone keeps its exact form from the link (e.g. a date-time)."""
-    if widget_value is None:
-        return None
-    if previous is not None and _utc_date(previous) == widget_value:
-        return previous
-    return widget_value
-
-
-def _from_widgets(previous: SessionFilter) -> tuple[SessionFilter, list[LinkProblem]]:
+def _from_widgets(previous: SessionFilter) -> tuple[SessionFilter, list[Problem]]:
     state = st.session_state
     try:
         return SessionFilter(
             statuses=tuple(state.get(K_STATUS, ())),
             model_ids=tuple(state.get(K_MODELS, ())),
             techniques=tuple(state.get(K_TECHNIQUES, ())),
-            start_date=_bound(state.get(K_FROM), previous.start_date),
-            end_date=_bound(state.get(K_TO), previous.end_date),
+            start_date=kept_bound(state.get(K_FROM), previous.start_date),
+            end_date=kept_bound(state.get(K_TO), previous.end_date),
         ), []
     except FilterError as error:
-        return previous, [LinkProblem(error.field, str(error.value), error.allowed)]
+        return previous, [Problem(error.field, str(error.value), error.allowed)]
 
 
 def current_filter(
     model_ids: Sequence[str], techniques: Sequence[str]
-) -> tuple[SessionFilter, list[LinkProblem]]:
+) -> tuple[SessionFilter, list[Problem]]:
     """The filter for this run (URL and widgets reconciled) and the warnings to show."""
-    state = st.session_state
-    params = read_url()
-    if params != state.get(_SEEN) or _FILTER not in state:
-        f, problems = parse_params(params, model_ids=model_ids, techniques=techniques)
-        _seed(f)
-        state[_FILTER] = f
-        state[_PROBLEMS] = (problems, to_params(f))
-    elif K_STATUS not in state:  # widgets not drawn last run lost their state
-        _seed(state[_FILTER])
-    f, widget_problems = _from_widgets(state[_FILTER])
-    state[_FILTER] = f
-    canonical = to_params(f)
-    _write_url(canonical)
-    state[_SEEN] = canonical
-    link_problems, for_params = state.get(_PROBLEMS, ([], {}))
-    return f, (list(link_problems) if for_params == canonical else []) + widget_problems
+    f, problems = sync(
+        URL,
+        parse=lambda params: parse_params(params, model_ids=model_ids, techniques=techniques),
+        widget_values=_widget_values,
+        from_widgets=_from_widgets,
+        to_params=to_params,
+        names=PARAMS,
+    )
+    return f, list(problems)
 
 
 def reset_filters() -> None:
     """Callback: every filter back to all."""
-    for key in (K_STATUS, K_MODELS, K_TECHNIQUES):
-        st.session_state[key] = []
-    st.session_state[K_FROM] = None
-    st.session_state[K_TO] = None
-
-
-def _apply_quick_range() -> None:
-    choice = st.session_state.get(K_RANGE)
-    if choice not in QUICK_RANGES:
-        return
-    days = QUICK_RANGES[choice]
-    st.session_state[K_FROM] = None if days is None else today_utc() - timedelta(days=days - 1)
-    st.session_state[K_TO] = None
-
-
-def _matching_quick_range() -> str | None:
-    start, end = st.session_state.get(K_FROM), st.session_state.get(K_TO)
-    if end is not None:
-        return None
-    if start is None:
-        return "all"
-    for choice, days in QUICK_RANGES.items():
-        if days is not None and start == today_utc() - timedelta(days=days - 1):
-            return choice
-    return None
+    for key, value in _widget_values(SessionFilter()).items():
+        set_widget(key, value)
 
 
 def render_filters(models: Mapping[str, str], techniques: Sequence[str]) -> None:
     """Status, model, technique and created-date filters in the sidebar, plus a reset."""
     with st.sidebar:
         st.markdown("#### Filters")
-        st.session_state[K_RANGE] = _matching_quick_range()
-        st.pills(
-            "Created",
-            list(QUICK_RANGES),
-            key=K_RANGE,
-            format_func=QUICK_LABELS.get,
-            on_change=_apply_quick_range,
-            help="The last N days including today, or all time (UTC days). Changes on the "
-            "cards compare with the period of the same length just before.",
+        QUICK.render(
+            "The last N days including today, or all time (UTC days). Changes on the "
+            "cards compare with the period of the same length just before."
         )
         start, end = st.session_state.get(K_FROM), st.session_state.get(K_TO)
+        today = today_utc()
         # One per line: side by side, a chosen date shows as "2026" and a clear button.
         st.date_input(
             "From",
             value=None,
             key=K_FROM,
             min_value=EARLIEST,
-            max_value=end,
+            max_value=min(end, today) if end else today,
             format="YYYY-MM-DD",
-            help="First day, inclusive (UTC).",
+            help="First day, inclusive (UTC); today or earlier.",
         )
         st.date_input(
             "To",
             value=None,
             key=K_TO,
             min_value=start or EARLIEST,
+            max_value=latest_day(),
             format="YYYY-MM-DD",
             help="Last day, inclusive (UTC). Empty: up to now.",
         )

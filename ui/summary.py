@@ -17,8 +17,8 @@ import streamlit as st
 
 from core.config import Settings
 from core.query.filter import SessionFilter
-from ui.data import DatabaseUnavailable, load_data_issue_count, load_summary
-from ui.errors import show_database_error
+from ui.data import load_data_issue_count, load_summary
+from ui.errors import database_guard
 
 
 def _percent(value: float | None, digits: int = 1) -> str:
@@ -56,17 +56,16 @@ def render_metric_cards(settings: Settings, session_filter: SessionFilter) -> No
 
 
 def _summary_fragment(settings: Settings, session_filter: SessionFilter) -> None:
-    try:
+    with database_guard("sessions_summary_retry", on_timeout=_summary_too_slow):
         render_metric_cards(settings, session_filter)
         render_data_issue_notice(settings, session_filter)
-    except DatabaseUnavailable as error:
-        if error.timed_out:
-            st.caption(
-                "The summary of this many sessions is taking too long; narrow the "
-                "filters to see it. The table below is unaffected."
-            )
-        else:
-            show_database_error(error, key="sessions_summary_retry")
+
+
+def _summary_too_slow() -> None:
+    st.caption(
+        "The summary of this many sessions is taking too long; narrow the "
+        "filters to see it. The table below is unaffected."
+    )
 
 
 def render_summary(settings: Settings, session_filter: SessionFilter, slot: Any) -> None:

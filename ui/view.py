@@ -7,8 +7,9 @@ session whose detail is open (``session``) and the auto-refresh switch (``refres
 Columns are named against the default set: ``hide=updated_at`` hides a column shown by
 default, ``show=model_id`` shows one hidden by default.
 
-Parsing is lenient: each bad parameter becomes a :class:`Problem` (parameter, value, what is
-allowed) and falls back to its default, so a mistyped link still shows a useful page.
+Parsing is lenient: each bad parameter becomes a :class:`~ui.url_state.Problem` (parameter,
+value, what is allowed) and falls back to its default, so a mistyped link still shows a useful
+page; dates the widgets cannot show are dropped the same way (:func:`ui.url_state.check_dates`).
 Defaults are left out of the URL, keeping shared links short.
 """
 
@@ -17,31 +18,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-import streamlit as st
-
 from core.fields import DEFAULT_HIDDEN, HIDEABLE_KEYS
-from core.query.filter import SessionFilter
+from core.query.filter import VIEW_PARAMS, SessionFilter
+from ui.url_state import Params, Problem, check_dates, shown
 
-HIDE = "hide"
-SHOW = "show"
-SESSION = "session"
-REFRESH = "refresh"
-UI_KEYS: tuple[str, ...] = (HIDE, SHOW, SESSION, REFRESH)
+HIDE, SHOW, SESSION, REFRESH = VIEW_PARAMS
 MAX_SESSION_ID = 200
-
-Params = dict[str, list[str]]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One URL parameter that could not be used; shown as a warning, never a traceback."""
-
-    parameter: str
-    value: str
-    allowed: str
-
-    def message(self) -> str:
-        return f"Ignored `{self.parameter}={self.value}` in the link: {self.allowed}."
 
 
 @dataclass(frozen=True)
@@ -52,9 +34,6 @@ class ViewState:
     hidden: tuple[str, ...] = DEFAULT_HIDDEN
     session_id: str | None = None
     auto_refresh: bool = True
-
-    def with_filter(self, session_filter: SessionFilter) -> ViewState:
-        return replace(self, filter=session_filter)
 
     def to_params(self) -> Params:
         """Query-string parameters, defaults left out, repeated keys as lists."""
@@ -72,11 +51,6 @@ class ViewState:
         return params
 
 
-def _shown(value: object) -> str:
-    text = str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def parse_view(
     params: Mapping[str, Sequence[str]],
     *,
@@ -89,7 +63,9 @@ def parse_view(
     would silently empty the table, so it is reported and dropped instead.
     """
     session_filter, errors = SessionFilter.from_params_lenient(params)
-    problems = [Problem(e.field, _shown(e.value), e.allowed) for e in errors]
+    problems = [Problem(e.field, shown(e.value), e.allowed) for e in errors]
+    session_filter, date_problems = check_dates(session_filter)
+    problems += date_problems
 
     known_models = set(model_ids) if model_ids is not None else None
     if known_models is not None:
@@ -97,7 +73,7 @@ def parse_view(
         for model_id in unknown:
             problems.append(
                 Problem(
-                    "model_id", _shown(model_id), "no session or model has this id; pick models from the list"
+                    "model_id", shown(model_id), "no session or model has this id; pick models from the list"
                 )
             )
         if unknown:
@@ -111,7 +87,7 @@ def parse_view(
             problems.append(
                 Problem(
                     "technique",
-                    _shown(technique),
+                    shown(technique),
                     f"choose from {', '.join(known_techniques) or 'no techniques yet'}",
                 )
             )
@@ -126,7 +102,7 @@ def parse_view(
             if column in HIDEABLE_KEYS:
                 (hidden.add if parameter == HIDE else hidden.discard)(column)
             elif column:
-                problems.append(Problem(parameter, _shown(column), f"columns are {', '.join(HIDEABLE_KEYS)}"))
+                problems.append(Problem(parameter, shown(column), f"columns are {', '.join(HIDEABLE_KEYS)}"))
 
     session_id = None
     sessions = [s.strip() for s in params.get(SESSION, []) if s.strip()]
@@ -135,7 +111,7 @@ def parse_view(
             session_id = sessions[-1]
         else:
             problems.append(
-                Problem(SESSION, _shown(sessions[-1]), f"a session id is at most {MAX_SESSION_ID} characters")
+                Problem(SESSION, shown(sessions[-1]), f"a session id is at most {MAX_SESSION_ID} characters")
             )
 
     auto_refresh = True
@@ -144,26 +120,7 @@ def parse_view(
         if refresh[-1] in ("off", "on"):
             auto_refresh = refresh[-1] == "on"
         else:
-            problems.append(Problem(REFRESH, _shown(refresh[-1]), "use on or off"))
+            problems.append(Problem(REFRESH, shown(refresh[-1]), "use on or off"))
 
     ordered_hidden = tuple(k for k in HIDEABLE_KEYS if k in hidden)
     return ViewState(session_filter, ordered_hidden, session_id, auto_refresh), problems
-
-
-# --- the browser's URL -------------------------------------------------------------------------
-
-
-def read_url() -> Params:
-    """The query string as lists (repeated keys kept), empty values dropped."""
-    params: Params = {}
-    for key in st.query_params:
-        values = [v for v in st.query_params.get_all(key) if v != ""]
-        if values:
-            params[key] = values
-    return params
-
-
-def write_url(params: Params) -> None:
-    """Replace the query string with ``params`` if it differs (no needless history churn)."""
-    if read_url() != params:
-        st.query_params.from_dict(params)

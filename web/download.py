@@ -1,9 +1,9 @@
 """``GET /export/sessions.csv``: every session matching a filter, streamed from the database.
 
-Served by the same process as the pages (``server.py`` mounts it with ``st.App``), outside any
-Streamlit session, so it authenticates the request itself: the Sessions page links here with
-a short-lived ``token`` signed for the signed-in user and the filter on screen
-(:mod:`core.export.links`). The route answers
+Served by the same process as the pages (``server.py`` mounts it with ``st.App``, through
+:func:`web.routes.app_routes`), outside any Streamlit session, so it authenticates the request
+itself: the Sessions page links here with a short-lived ``token`` signed for the signed-in
+user and the filter on screen (:mod:`core.export.links`). The route answers
 
 * 400 with a plain-text message naming the parameter when the filter in the link is not valid,
 * 403 when the token is missing, changed, made for other filters or expired, or its user no
@@ -23,7 +23,7 @@ No Streamlit runtime is used here (no ``st.*`` calls, no caches tied to script r
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,20 +35,19 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from core.auth.credentials import load_credentials
 from core.auth.settings import AuthConfigError, load_auth_settings, validate_cookie_key
-from core.auth.users import CredentialsError, load_credentials, password_fingerprint
+from core.auth.users import CredentialsError, password_fingerprint
 from core.config import Settings, SettingsError, load_settings
-from core.export.csv_stream import export_filename, iter_filtered_csv
 from core.export.links import TOKEN_PARAM, LinkError, canonical_query, check_token, derive_key
-from core.query.filter import FILTER_PARAMS, FilterError, SessionFilter
+from core.export.names import export_filename
+from core.export.stream import iter_filtered_csv
+from core.query.filter import FILTER_PARAMS, VIEW_PARAMS, FilterError, SessionFilter
 from core.speed import dispose_layers, speed_layer
 from core.store.engine import DatabaseMissingError
-from ui.view import HIDE, REFRESH, SESSION, SHOW
 
 EXPORT_PATH = "/export/sessions.csv"
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
-# The Sessions page's own parameters that do not change which rows are exported.
-SCREEN_PARAMS = frozenset({HIDE, SHOW, SESSION, REFRESH})
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
@@ -61,7 +60,11 @@ def _log(message: str) -> None:
 
 
 def engine_for(settings: Settings) -> Engine:
-    """The engine that answers for ``settings``: the speed layer's copy when it is current."""
+    """The engine that answers for ``settings``: the speed layer's copy when it is current.
+
+    The process has one speed layer per database (:func:`core.speed.speed_layer`), so this is
+    the very reader the pages use (``ui.data.get_engine``): one pool, one copy, one sync thread.
+    """
     return speed_layer(settings).reader()
 
 
@@ -72,7 +75,7 @@ def dispose_engines() -> None:
 
 def parse_filter(params: dict[str, list[str]]) -> SessionFilter:
     """The export's filter (paging dropped) from the link's parameters; FilterError if bad."""
-    unknown = sorted(set(params) - set(FILTER_PARAMS) - SCREEN_PARAMS)
+    unknown = sorted(set(params) - set(FILTER_PARAMS) - set(VIEW_PARAMS))
     if unknown:
         raise FilterError(
             unknown[0], ", ".join(params[unknown[0]]), f"the parameters are {', '.join(FILTER_PARAMS)}"
@@ -80,14 +83,14 @@ def parse_filter(params: dict[str, list[str]]) -> SessionFilter:
     return SessionFilter.from_params({k: v for k, v in params.items() if k in FILTER_PARAMS}).without_paging()
 
 
-def _csv_bytes(engine: Engine, f: SessionFilter) -> Iterator[bytes]:
+def _csv_bytes(engine: Engine, f: SessionFilter) -> Generator[bytes, None, None]:
     """The export, encoded chunk by chunk; the connection is returned when this is closed."""
     with engine.connect() as connection:
         for chunk in iter_filtered_csv(connection, f):
             yield chunk.encode("utf-8")
 
 
-async def _relay(first: bytes, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+async def _relay(first: bytes, chunks: Generator[bytes, None, None]) -> AsyncIterator[bytes]:
     """Hand the chunks to the server, making each on a worker thread; always close the source."""
     try:
         yield first
@@ -131,7 +134,8 @@ def _query_lists(request: Request) -> dict[str, list[str]]:
 
 async def sessions_csv(request: Request) -> Response:
     params = _query_lists(request)
-    token = (params.pop(TOKEN_PARAM, None) or [None])[-1]
+    tokens = params.pop(TOKEN_PARAM, None)
+    token = tokens[-1] if tokens else None
     try:
         f = parse_filter(params)
     except FilterError as error:

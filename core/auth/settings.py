@@ -96,7 +96,7 @@ def load_auth_settings(secrets: dict[str, Any] | None = None) -> AuthSettings:
     """Resolve the login settings (environment > secrets.toml ``[auth]`` > defaults).
 
     The cookie key is returned as found, possibly ``None``: whether a missing key is an
-    error depends on whether this is the first start (see :func:`core.auth.users.first_start`).
+    error depends on whether this is the first start (see :func:`core.auth.first_start.first_start`).
     """
     secrets = read_secrets() if secrets is None else secrets
     section = secrets.get("auth", {})
@@ -111,6 +111,7 @@ def load_auth_settings(secrets: dict[str, Any] | None = None) -> AuthSettings:
         credentials_file, file_source = DEFAULT_AUTH_FILE, "default"
 
     key_file = credentials_file.parent / COOKIE_KEY_FILE_NAME
+    cookie_key: str | None
     if os.environ.get(COOKIE_KEY_ENV):
         cookie_key, key_source = os.environ[COOKIE_KEY_ENV], "environment"
     elif section.get("cookie_key"):

@@ -1,6 +1,6 @@
 """Signed, short-lived download links: who may export which filter, until when. No Streamlit.
 
-The CSV export is served by its own HTTP route (``ui/download_route.py``), outside the
+The CSV export is served by its own HTTP route (``web/download.py``), outside the
 Streamlit session that knows who is signed in. The signed-in page therefore hands out a link
 whose ``token`` is an HMAC-SHA256 over (user name, the user's password fingerprint, the
 canonical filter query string, expiry), and the route accepts it only if the signature, the

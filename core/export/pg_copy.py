@@ -1,9 +1,8 @@
 """``COPY ... TO STDOUT`` read straight from libpq: the rows already received, then one wait.
 
-psycopg's ``Copy`` hands out one row per call through its generic wait machinery. At a million
-export rows that machinery is the biggest cost on the dashboard's side of a download: measured
-on the 1,000,000-session benchmark, 1.8-2.4 s of CPU for the rows alone, against 1.1-1.3 s for
-this loop. Here libpq is asked, in asynchronous mode, for every row it has already buffered
+psycopg's ``Copy`` hands out one row per call through its generic wait machinery, which is
+the biggest cost on the dashboard's side of a large download (``benchmarks/bench_export.py``
+measures it). Here libpq is asked, in asynchronous mode, for every row it has already buffered
 (``PQgetCopyData(async=1)``), and the thread waits on the socket (``poll``, without the GIL)
 only when none is left: the asynchronous pattern of libpq's documentation, through psycopg's own
 ``pgconn`` wrapper. Nothing here ever blocks inside libpq while holding the GIL, so a slow
@@ -18,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import select
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import psycopg
@@ -32,7 +31,7 @@ def _wait_readable(pgconn: Any, poller: select.poll) -> None:
 
 def _results(pgconn: Any, poller: select.poll) -> list[Any]:
     """Every remaining result of the statement, waiting without the GIL while libpq is busy."""
-    results = []
+    results: list[Any] = []
     while True:
         while pgconn.is_busy():
             _wait_readable(pgconn, poller)
@@ -74,7 +73,7 @@ def _results_until_copy(pgconn: Any, poller: select.poll) -> Any:
     return result
 
 
-def iter_copy_out(connection: psycopg.Connection[Any], statement: str) -> Iterator[memoryview]:
+def iter_copy_out(connection: psycopg.Connection[Any], statement: str) -> Generator[memoryview, None, None]:
     """The rows of ``statement`` (a ``COPY ... TO STDOUT``), each as libpq delivered it.
 
     Each view is valid until the next row is requested: copy what you keep.

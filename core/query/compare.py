@@ -6,7 +6,7 @@ missing. The best value of each numeric metric is marked; "best" is the largest 
 improvement metrics and for unknown names, the smallest for names that read as a cost
 (latency, memory, loss, error, time, size in MB/GB...).
 
-Reading goes through :func:`core.query.sessions.find_session`, the detail view's own query.
+Reading goes through :func:`core.query.lookups.find_session`, the detail view's own query.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from core.query.sessions import find_session
+from core.query.lookups import find_session
 
 MIN_COMPARE = 2
 MAX_COMPARE = 5

@@ -34,10 +34,13 @@ FILTER_PARAMS: tuple[str, ...] = (
     "skip",
     "limit",
 )
+# What the Sessions page keeps in its URL besides the filter (hidden and shown columns, the
+# open session, auto-refresh). They select no rows: links that carry them (a CSV link made
+# from the page's address) export the same sessions, so the HTTP routes accept and ignore them.
+VIEW_PARAMS: tuple[str, ...] = ("hide", "show", "session", "refresh")
 DEFAULT_SORT = "created_at"
-DEFAULT_ORDER = "desc"
-
 Order = Literal["asc", "desc"]
+DEFAULT_ORDER: Order = "desc"
 DateBound = date | datetime
 
 

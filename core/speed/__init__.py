@@ -14,12 +14,12 @@ Where things live, so the platform's database stays the platform's:
   moment, and nothing that runs inside the platform's writes;
 * everything else in the dashboard's copy (:mod:`core.speed.mirror`): a SQLite file of its
   own, or a schema of its own on PostgreSQL, holding the platform's rows and the generated
-  columns, indexes, rollups, search and export tables of :mod:`core.speed.derived`, kept by
+  columns, indexes, rollups, search and export tables that :mod:`core.speed.build` adds, kept by
   triggers that fire when the dashboard syncs, never when the platform writes.
 
 Readers ask :func:`speed_layer` for :meth:`~core.speed.layer.SpeedLayer.plan` (or just
-``reader()``) and never name the copy's tables; :mod:`core.speed.derived` then probes, once per
-engine, which structures that database has (:func:`core.speed.derived.capabilities`).
+``reader()``) and never name the copy's tables; :mod:`core.speed.capabilities` then probes, once
+per engine, which structures that database has (:func:`core.speed.capabilities.capabilities`).
 """
 
 from core.speed.layer import ReadPlan, SpeedLayer, dispose_layers, speed_layer

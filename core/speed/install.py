@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, inspect, select
 
 from core.config import Settings
-from core.speed.derived import init_db
+from core.speed.build import init_db
 from core.speed.location import MirrorLocation, mirror_location
 from core.speed.mirror import Mirror
 from core.speed.platform import (
@@ -22,6 +22,7 @@ from core.speed.platform import (
     remove_platform_objects,
 )
 from core.speed.state import unusable_reason
+from core.store.demo import create_demo_database
 from core.store.engine import make_engine
 from core.store.tables import metadata, optimization_sessions
 
@@ -153,3 +154,13 @@ def remove(settings: Settings, progress: Progress = print) -> None:
     if location is not None:
         found = Mirror(location).remove()
         progress(f"copy: deleted {location.description}" if found else "copy: none to delete")
+
+
+def ensure_demo_database(settings: Settings) -> bool:
+    """The first start on the embedded default: the demo database, then its speed layer (its
+    index on the demo's table and the dashboard's copy beside it), as ``init-db`` would add.
+    Returns True when it created the database; a configured database is never written."""
+    if not create_demo_database(settings):
+        return False
+    install(settings, progress=lambda _: None)
+    return True

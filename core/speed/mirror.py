@@ -2,7 +2,7 @@
 
 The copy (a file or a schema of the dashboard's own, :mod:`core.speed.location`) holds the
 platform's ``models`` and ``optimization_sessions`` row for row, plus every derived structure
-of :mod:`core.speed.derived` (generated columns, indexes, rollups, search and export tables, kept by
+that :mod:`core.speed.build` adds (generated columns, indexes, rollups, search and export tables, kept by
 triggers *on the copy*). The platform's tables get nothing but one index on ``updated_at``
 (:mod:`core.speed.platform`), so a platform write costs what it cost before the dashboard.
 
@@ -16,8 +16,8 @@ How the copy stays current (:meth:`Mirror.sync`, every second or two, one transa
    and if they differ even then, every row is compared (an insert stamped in the past);
 3. ``models`` (a few thousand rows) are compared whole;
 4. every :data:`FULL_EVERY` seconds a comparison of every session starts, whatever its
-   ``updated_at``, :data:`FULL_CHUNK` sessions (by id) per sync so that no sync grows long:
-   the safety net for a write that did not bump ``updated_at``.
+   ``updated_at``, :data:`~core.speed.row_sync.FULL_CHUNK` sessions (by id) per sync so that
+   no sync grows long: the safety net for a write that did not bump ``updated_at``.
 
 The platform's contract is that every write of a session sets its ``updated_at``; such
 writes, inserts and deletes show in the copy at the next sync. All reads of one sync see one
@@ -37,13 +37,9 @@ from typing import Any
 from sqlalchemy import (
     MetaData,
     Table,
-    and_,
-    exists,
     func,
     literal_column,
-    or_,
     select,
-    true,
 )
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -51,6 +47,15 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.speed.location import MirrorLocation, platform_uri
+from core.speed.row_sync import (
+    MODEL_COLUMNS,
+    ROWCOUNT,
+    SESSION_COLUMNS,
+    compare_chunk,
+    counts_differ,
+    delete_missing,
+    upsert,
+)
 from core.speed.state import MIRROR_FORMAT, MirrorState, SyncReport, mirror_state
 from core.store.tables import models, optimization_sessions
 from core.store.types import parse_timestamp
@@ -59,12 +64,7 @@ log = logging.getLogger(__name__)
 
 OVERLAP = timedelta(seconds=60)
 FULL_EVERY = 600.0  # seconds between the starts of two comparisons of every row
-FULL_CHUNK = 5_000  # sessions compared per sync while such a comparison is under way
 PLATFORM_ALIAS = "platform"  # SQLite: the schema name of the attached platform file
-SESSION_COLUMNS = tuple(c.name for c in optimization_sessions.columns)
-MODEL_COLUMNS = tuple(c.name for c in models.columns)
-SQLITE_TIME_FORMAT = "'%Y-%m-%d %H:%M:%f'"
-_ROWCOUNT = {"preserve_rowcount": True}  # SQLAlchemy keeps an INSERT's row count only if asked
 
 
 def _now() -> datetime:
@@ -168,7 +168,7 @@ class Mirror:
         path. Writes the platform makes during the build are caught by the first sync (its
         watermark is the moment the rows were read).
         """
-        from core.speed.derived import init_db
+        from core.speed.build import init_db
 
         self.close()
         self._drop_build()
@@ -200,7 +200,7 @@ class Mirror:
                     dst_s.insert().from_select(
                         SESSION_COLUMNS, select(*[src_s.c[c] for c in SESSION_COLUMNS])
                     ),
-                    execution_options=_ROWCOUNT,
+                    execution_options=ROWCOUNT,
                 ).rowcount
                 progress(f"copied {copied:,} sessions")
                 self._write_state(
@@ -324,29 +324,29 @@ class Mirror:
                 )
         full = full or state.watermark is None
         src_s, src_m, dst_s, dst_m = self._tables(connection)
-        written = self._upsert(
+        written = upsert(
             connection, src_s, dst_s, SESSION_COLUMNS, "session_id", None if full else self._since(state)
         )
         deleted = 0
         values: dict[str, datetime | str | None] = {"synced_at": now}
         if full:
-            deleted = self._delete_missing(connection, src_s, dst_s, "session_id")
+            deleted = delete_missing(connection, src_s, dst_s, "session_id")
             values.update(full_at=now, full_cursor=None)
         else:
-            if self._counts_differ(connection, src_s, dst_s):
-                deleted = self._delete_missing(connection, src_s, dst_s, "session_id")
-                if self._counts_differ(connection, src_s, dst_s):  # an insert stamped in the past
-                    written += self._upsert(connection, src_s, dst_s, SESSION_COLUMNS, "session_id", None)
+            if counts_differ(connection, src_s, dst_s):
+                deleted = delete_missing(connection, src_s, dst_s, "session_id")
+                if counts_differ(connection, src_s, dst_s):  # an insert stamped in the past
+                    written += upsert(connection, src_s, dst_s, SESSION_COLUMNS, "session_id", None)
             if comparing:
-                cursor, chunk_written, chunk_deleted = self._compare_chunk(
+                cursor, chunk_written, chunk_deleted = compare_chunk(
                     connection, src_s, dst_s, state.full_cursor or ""
                 )
                 written, deleted = written + chunk_written, deleted + chunk_deleted
                 values.update(full_cursor=cursor)
                 if cursor is None:
                     values.update(full_at=now)
-        models_changed = self._upsert(connection, src_m, dst_m, MODEL_COLUMNS, "model_id", None)
-        models_changed += self._delete_missing(connection, src_m, dst_m, "model_id")
+        models_changed = upsert(connection, src_m, dst_m, MODEL_COLUMNS, "model_id", None)
+        models_changed += delete_missing(connection, src_m, dst_m, "model_id")
         newest = connection.execute(select(func.max(self._copy_updated_key())).select_from(dst_s)).scalar()
         values["watermark"] = min(filter(None, (parse_timestamp(newest), now)))
         self._write_state(connection, **values)
@@ -354,39 +354,6 @@ class Mirror:
         if report.changed:
             log.debug("mirror sync: %s", report)
         return report
-
-    def _compare_chunk(
-        self, connection: Connection, source: Table, target: Table, after: str
-    ) -> tuple[str | None, int, int]:
-        """Compare the next :data:`FULL_CHUNK` sessions by id, whatever their ``updated_at``.
-
-        The safety net for writes that did not bump ``updated_at``, a chunk per sync so no sync
-        grows long: a whole pass takes (sessions / FULL_CHUNK) syncs. Returns the last id
-        compared (None when the pass is complete) and the rows written and deleted.
-        """
-        upper = connection.execute(
-            select(source.c.session_id)
-            .where(source.c.session_id > after)
-            .order_by(source.c.session_id)
-            .offset(FULL_CHUNK - 1)
-            .limit(1)
-        ).scalar()
-        in_range: list[ColumnElement[bool]] = [source.c.session_id > after]
-        target_range: list[ColumnElement[bool]] = [target.c.session_id > after]
-        if upper is not None:
-            in_range.append(source.c.session_id <= upper)
-            target_range.append(target.c.session_id <= upper)
-        written = self._upsert(
-            connection, source, target, SESSION_COLUMNS, "session_id", None, where=and_(*in_range)
-        )
-        gone = ~exists().where(source.c.session_id == target.c.session_id)
-        deleted = max(
-            connection.execute(
-                target.delete().where(*target_range, gone), execution_options=_ROWCOUNT
-            ).rowcount,
-            0,
-        )
-        return (str(upper) if upper is not None else None), written, deleted
 
     @staticmethod
     def _full_due(state: MirrorState, now: datetime) -> bool:
@@ -401,66 +368,6 @@ class Mirror:
     @staticmethod
     def _since(state: MirrorState) -> datetime | None:
         return None if state.watermark is None else state.watermark - OVERLAP
-
-    def _updated_key(self, table: Table) -> ColumnElement[Any]:
-        """``updated_at`` as it sorts: SQLite normalises the text forms the platform may write.
-
-        The same expression as the platform's index (:mod:`core.speed.platform`), written out
-        literally so SQLite matches the index to it.
-        """
-        if self.dialect == "sqlite":
-            return func.strftime(literal_column(SQLITE_TIME_FORMAT), table.c.updated_at)
-        return table.c.updated_at
-
-    def _changed_since(self, source: Table, since: datetime) -> ColumnElement[bool]:
-        if self.dialect == "sqlite":
-            return self._updated_key(source) >= since.strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
-        return source.c.updated_at >= since.replace(tzinfo=None)
-
-    def _upsert(
-        self,
-        connection: Connection,
-        source: Table,
-        target: Table,
-        columns: tuple[str, ...],
-        key: str,
-        since: datetime | None,
-        where: ColumnElement[bool] | None = None,
-    ) -> int:
-        """Insert the source's rows the target lacks, update those that differ; the count."""
-        if where is None:
-            where = true() if since is None else self._changed_since(source, since)
-        # Only rows that are new or differ reach the upsert: an unchanged row is then neither
-        # rewritten nor locked (PostgreSQL locks a conflicting row even when it updates nothing).
-        others = [c for c in columns if c != key]
-        current = target.alias("current")
-        differs = or_(current.c[key].is_(None), *[source.c[c].is_distinct_from(current.c[c]) for c in others])
-        rows = (
-            select(*[source.c[c] for c in columns])
-            .select_from(source.outerjoin(current, current.c[key] == source.c[key]))
-            .where(where, differs)
-        )
-        insert = sqlite_dialect.insert if self.dialect == "sqlite" else pg_dialect.insert
-        statement = insert(target).from_select(columns, rows)
-        statement = statement.on_conflict_do_update(
-            index_elements=[target.c[key]], set_={c: statement.excluded[c] for c in others}
-        )
-        return max(connection.execute(statement, execution_options=_ROWCOUNT).rowcount, 0)
-
-    @staticmethod
-    def _delete_missing(connection: Connection, source: Table, target: Table, key: str) -> int:
-        gone = ~exists().where(and_(source.c[key] == target.c[key]))
-        return max(connection.execute(target.delete().where(gone)).rowcount, 0)
-
-    @staticmethod
-    def _counts_differ(connection: Connection, source: Table, target: Table) -> bool:
-        counts = connection.execute(
-            select(
-                select(func.count()).select_from(source).scalar_subquery(),
-                select(func.count()).select_from(target).scalar_subquery(),
-            )
-        ).one()
-        return bool(counts[0] != counts[1])
 
     # -- status -------------------------------------------------------------------------------
 

@@ -1,12 +1,11 @@
 """A small in-process cache for aggregate results: keyed by filter, bounded, short-lived.
 
-Aggregates are full scans (about a second at a million sessions); the dashboard asks for the
-same ones on every rerun. Entries are keyed by the function, the database, the filter without
-sort or paging (:func:`core.stats.aggregates.aggregate_filter`), the keyword arguments and a *data
-version* (:func:`core.stats.aggregates.data_version`: row counts and the latest ``updated_at``), so
-a write by the platform makes the old entries unreachable at once. The data version itself is
-re-read at most every ``version_ttl`` seconds, which keeps a hit at microseconds; entries also
-expire after ``ttl`` seconds and the oldest are dropped beyond ``max_entries``.
+Aggregates are full scans; the dashboard asks for the same ones on every rerun. Entries are
+keyed by the function, the database, the filter without sort or paging (:func:`aggregate_filter`),
+the keyword arguments and a *data version* (:func:`data_version`: row counts and the latest
+``updated_at``), so a write by the platform makes the old entries unreachable at once. The data
+version itself is re-read at most every ``version_ttl`` seconds, which keeps a hit cheap; entries
+also expire after ``ttl`` seconds and the oldest are dropped beyond ``max_entries``.
 
 Why not ``st.cache_data``: it pickles and unpickles on every hit and knows nothing about the
 data version; results here are small frozen dataclasses, safe to share between sessions
@@ -19,15 +18,57 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import replace
 from typing import Any, TypeVar
 
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.engine import Connection, Engine
 
 from core.query.filter import SessionFilter
-from core.stats.aggregates import aggregate_filter, data_version
+from core.speed import tables as copy
+from core.speed.capabilities import capabilities
+from core.speed.expressions import timestamp_key
 from core.store.engine import statement_timeout_suspended
+from core.store.tables import models as M
+from core.store.tables import optimization_sessions as S
 
 T = TypeVar("T")
+
+
+def aggregate_filter(f: SessionFilter) -> SessionFilter:
+    """``f`` without sort and paging: what every aggregate depends on (the cache key)."""
+    return replace(
+        SessionFilter(),
+        statuses=f.statuses,
+        model_ids=f.model_ids,
+        start_date=f.start_date,
+        end_date=f.end_date,
+        search=f.search,
+        techniques=f.techniques,
+    )
+
+
+def data_version(connection: Connection) -> tuple[Any, ...]:
+    """A cheap fingerprint that changes when sessions or models are written.
+
+    The latest ``updated_at`` catches updates (the platform bumps it on every change); the
+    number of sessions catches inserts and deletes: from the per-status counts init-db keeps
+    when they exist; else SQLite's highest ``rowid`` (counting every row there is slow; the
+    rowid grows with every insert, a delete then shows only when the cache entry expires) and
+    PostgreSQL's ``count(*)``. Each part is its own scalar subquery, answered from an index or
+    a tiny table.
+    """
+    caps = capabilities(connection)
+    latest = select(func.max(timestamp_key("updated_at", caps))).select_from(S).scalar_subquery()
+    if caps.status_counts:
+        rows = select(func.coalesce(func.sum(copy.session_counts.c.sessions), 0))
+    elif caps.dialect == "sqlite":
+        rows = select(func.max(literal_column("optimization_sessions.rowid"))).select_from(S)
+    else:
+        rows = select(func.count()).select_from(S)
+    model_count = select(func.count()).select_from(M).scalar_subquery()
+    row = connection.execute(select(rows.scalar_subquery(), latest, model_count)).one()
+    return (row[0], str(row[1]), int(row[2]))
 
 
 class AggregateCache:
@@ -102,15 +143,15 @@ class AggregateCache:
         if version is not None:
             found, value = self._lookup((*base, version))
             if found:
-                return value  # type: ignore[no-any-return]
+                return value
         with engine.connect() as connection:
             key = (*base, self.version(engine, connection))
             found, value = self._lookup(key)
             if found:
-                return value  # type: ignore[no-any-return]
+                return value
             if on_miss is not None:
                 on_miss()
-            # An aggregate is a deliberate full scan (seconds at a million rows on SQLite), run
+            # An aggregate is a deliberate full scan (slow on a big SQLite table), run
             # once per filter and data version: the interactive statement timeout would cut it.
             with statement_timeout_suspended(connection):
                 result = fn(connection, f, **kwargs)
@@ -150,6 +191,6 @@ def cached(
 ) -> T:
     """``fn(connection, f, **kwargs)`` through the process-wide :data:`default_cache`.
 
-    Example: ``cached(engine, aggregates.summary, f)``.
+    Example: ``cached(engine, core.stats.summary.summary, f)``.
     """
     return default_cache.call(engine, fn, f, on_miss=on_miss, **kwargs)

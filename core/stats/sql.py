@@ -2,7 +2,7 @@
 
 PostgreSQL has ``percentile_cont`` (:func:`quantile`); SQLite has no median at all. Rather than
 approximate, SQLite returns each metric's histogram (distinct values with their counts) and
-the quantile is read off it (:func:`core.stats.aggregates.histogram_quantile`), or read at its
+the quantile is read off it (:func:`core.stats.sources.histogram_quantile`), or read at its
 position in an index sorted by the value (:func:`walked_quantile`), with PostgreSQL's own
 interpolation rule, so both backends return the same exact numbers:
 
@@ -16,24 +16,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import (
-    Table,
-    cast,
-    func,
-    literal_column,
-    select,
-)
+from sqlalchemy import Table, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import FromClause, Subquery
 
-from core.calendar import Granularity
-from core.query.sessions import S
+from core.calendar import Granularity, week_start_sql
 from core.speed import tables as copy
-from core.speed.derived import Capabilities, capabilities, derived, timestamp_key
+from core.speed.capabilities import Capabilities, capabilities
+from core.speed.expressions import derived, timestamp_key
+from core.store.tables import optimization_sessions as S
 
 # SQLite: an index holding every value a full-table aggregate reads (created by init-db). Its
 # entries carry the generated columns already computed, so a scan through it never parses JSON.
@@ -45,7 +41,7 @@ def quantile(source: Subquery, metric: str, q: float, caps: Capabilities) -> Col
     """The exact ``q`` quantile (``percentile_cont``) of ``metric`` per group, on PostgreSQL.
 
     Use in a SELECT grouped by the group keys. NULL when the group has no non-NULL value.
-    SQLite reads its quantiles off histograms instead (:func:`core.stats.aggregates._grouped`).
+    SQLite reads its quantiles off histograms instead (:func:`core.stats.sources.grouped`).
     """
     if caps.dialect == "sqlite":
         raise ValueError("SQLite has no percentile_cont: read the quantile off a histogram")
@@ -62,14 +58,25 @@ def bucket_expression(granularity: Granularity, caps: Capabilities) -> ColumnEle
     writer may have stored with ``T``/``Z``), a timestamp on PostgreSQL.
     """
     key = timestamp_key("created_at", caps)
+    if granularity == "week":
+        return _WeekStart(key)
     if caps.dialect == "sqlite":
         if granularity == "day":
             return func.substr(key, 1, 10)
-        if granularity == "week":
-            # 'weekday 0' moves forward to Sunday (or stays); six days back is that week's Monday.
-            return func.date(key, literal_column("'weekday 0'"), literal_column("'-6 days'"))
         return func.substr(key, 1, 7).concat(literal_column("'-01'"))
     return func.date_trunc(literal_column(f"'{granularity}'"), key)
+
+
+class _WeekStart(FunctionElement[Any]):
+    """The Monday of the week of a day or timestamp expression, as :func:`week_start_sql` writes it."""
+
+    name = "week_start"
+    inherit_cache = True
+
+
+@compiles(_WeekStart)
+def _compile_week_start(element: _WeekStart, compiler: SQLCompiler, **kw: Any) -> str:
+    return week_start_sql(compiler.process(element.clauses, **kw), compiler.dialect.name)
 
 
 # -- SQLite: scan through the facts index -----------------------------------------------------
@@ -79,9 +86,9 @@ class IndexedBy(FromClause):
     """``<table> INDEXED BY <index>`` in a FROM clause (SQLite), standing in for the table.
 
     SQLite computes a virtual generated column from its JSON on every read of a table row
-    (about 6 us a value: seconds at a million rows), and its planner does not count such
+    (slow over a whole table), and its planner does not count such
     columns as covered by an index that holds them, so it never picks that index by itself.
-    Naming the index makes the scan read the stored values instead: 5-10 times faster.
+    Naming the index makes the scan read the stored values instead, without parsing JSON.
     """
 
     __visit_name__ = "indexed_by"
@@ -93,11 +100,11 @@ class IndexedBy(FromClause):
         self.index = index
 
     @property
-    def _hide_froms(self) -> list[FromClause]:  # type: ignore[override]
+    def _hide_froms(self) -> list[FromClause]:
         return [self.table]
 
     @property
-    def _from_objects(self) -> list[FromClause]:  # type: ignore[override]
+    def _from_objects(self) -> list[FromClause]:
         return [self, self.table]
 
     def _populate_column_collection(self, *args: Any, **kwargs: Any) -> None:
@@ -137,8 +144,8 @@ def walked_quantile(
 
     ``percentile_cont``'s rule again, but the one or two rows it needs are read at their
     position (``ORDER BY value LIMIT 2 OFFSET k``) from an index already sorted by the value
-    (``sessions`` names it), so nothing is sorted: for a million sessions it costs a walk
-    through half an index instead of sorting 800,000 rows. ``count`` must be the number of
+    (``sessions`` names it), so nothing is sorted: it costs a walk through part of an index
+    instead of sorting every matching row. ``count`` must be the number of
     rows ``where`` selects (from a previous count).
     """
     if count <= 0:

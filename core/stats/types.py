@@ -1,7 +1,6 @@
-"""Result types of :mod:`core.stats.aggregates`: small frozen dataclasses, cheap to cache and share.
+"""Result types of the aggregates: small frozen dataclasses, cheap to cache and share.
 
-Kept apart from the SQL so pages and figures can import them without the query machinery;
-:mod:`core.stats.aggregates` re-exports every one of them.
+Kept apart from the SQL so pages and figures can import them without the query machinery.
 """
 
 from __future__ import annotations
@@ -155,7 +154,7 @@ class ModelRank:
     last_optimized: datetime | None  # latest completed_at of a completed session (aware UTC)
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> ModelRank:
+    def from_row(cls, row: Mapping[Any, Any]) -> ModelRank:
         """From a per-model row: model_id, name, known (truthy if in ``models``), sessions,
         completed, best_size, best_speed, last (as stored). The plain and rollup queries
         both produce it."""

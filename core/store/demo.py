@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -199,9 +199,13 @@ def write_demo(
     seed: int = 7,
     anchor: datetime | None = None,
     batch_size: int = 5000,
+    progress: Callable[[int], None] | None = None,
 ) -> DemoSummary:
     """Create the platform's tables and fill them with demo models and sessions (replacing
-    earlier demo rows). The speed layer is installed separately (``init-db``)."""
+    earlier demo rows). The speed layer is installed separately (``init-db``).
+
+    ``progress`` hears how many more sessions were written after each batch.
+    """
     anchor = anchor or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     metadata.create_all(engine)
     rng = random.Random(seed)
@@ -220,19 +224,23 @@ def write_demo(
             batch.append(row)
             if len(batch) >= batch_size:
                 connection.execute(insert(optimization_sessions), batch)
+                if progress:
+                    progress(len(batch))
                 batch = []
         if batch:
             connection.execute(insert(optimization_sessions), batch)
+            if progress:
+                progress(len(batch))
     return DemoSummary(models=len(model_rows), sessions=sessions, orphan_sessions=orphan_count)
 
 
-def ensure_demo_database(settings: Settings) -> bool:
+def create_demo_database(settings: Settings) -> bool:
     """Create the embedded default database with demo data if it does not exist yet.
 
     Only for the default SQLite file: a configured database is never written. The file is
     built under a temporary name and renamed into place, so a second process starting at the
-    same moment never sees a half-written database; then the speed layer is installed, as
-    ``init-db`` would. Returns True when it created the file.
+    same moment never sees a half-written database. Returns True when it created the file
+    (:func:`core.speed.install.ensure_demo_database` then adds the speed layer).
     """
     if not settings.is_default_database or DEFAULT_DB_PATH.exists():
         return False
@@ -251,8 +259,4 @@ def ensure_demo_database(settings: Settings) -> bool:
         temporary.unlink(missing_ok=True)
         return False
     os.replace(temporary, DEFAULT_DB_PATH)
-    # The speed layer: its index on the demo's table and the dashboard's copy beside it.
-    from core.speed.install import install
-
-    install(settings, progress=lambda _: None)
     return True

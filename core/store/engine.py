@@ -82,9 +82,9 @@ def make_engine(
 
     options = f"-c statement_timeout={int(timeout_ms)}"
     if read_only:
-        # The dashboard's reads: PostgreSQL's default 4 MB work_mem makes the bitmap of a broad
-        # match (a search whose models hold 200,000 sessions) lossy, and every row of every
-        # page is then checked again: 5-10 s per aggregate at 1,000,000 sessions, 0.2-1 s here.
+        # The dashboard's reads: PostgreSQL's default work_mem makes the bitmap of a broad match
+        # (a search whose models hold most sessions) lossy, and every row of every page is then
+        # checked again; with more memory the bitmap stays exact.
         options += f" -c default_transaction_read_only=on -c work_mem={PG_READ_WORK_MEM}"
     if search_path:
         options += f" -c search_path={search_path}"
@@ -115,7 +115,7 @@ def _install_sqlite_timeout(dbapi_connection: Any, timeout_ms: int) -> None:
 def statement_timeout_suspended(connection: Connection) -> Iterator[None]:
     """Lift the statement timeout for one long, deliberate read (a streamed export).
 
-    The timeout guards interactive queries; an export of a million rows legitimately streams
+    The timeout guards interactive queries; an export of every session legitimately streams
     for longer, row batch by row batch, and must not be cut off half-way.
     """
     if connection.dialect.name == "sqlite":

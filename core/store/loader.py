@@ -8,7 +8,7 @@ session's model.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,7 +68,7 @@ def parse_line(text: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Validate one JSON Lines record; return the session row and the model row (if any)."""
     try:
         record = json.loads(text)
-    except ValueError as error:
+    except json.JSONDecodeError as error:
         raise LineError(f"not valid JSON ({error.msg} at column {error.colno})") from None
     if not isinstance(record, dict):
         raise LineError("each line must be one JSON object")
@@ -126,8 +126,17 @@ def _upsert(connection: Connection, table: Any, rows: list[dict[str, Any]], key:
     connection.execute(statement.on_conflict_do_update(index_elements=[key], set_=updates), rows)
 
 
-def load_lines(engine: Engine, lines: Iterable[str], *, batch_size: int = 1000) -> LoadReport:
-    """Import ``lines``; each batch is one transaction, bad lines never stop good ones."""
+def load_lines(
+    engine: Engine,
+    lines: Iterable[str],
+    *,
+    batch_size: int = 1000,
+    progress: Callable[[int], None] | None = None,
+) -> LoadReport:
+    """Import ``lines``; each batch is one transaction, bad lines never stop good ones.
+
+    ``progress`` hears how many more lines were read after each batch.
+    """
     report = LoadReport()
     for batch in _batches(enumerate(lines, start=1), batch_size):
         sessions: dict[str, dict[str, Any]] = {}
@@ -148,6 +157,8 @@ def load_lines(engine: Engine, lines: Iterable[str], *, batch_size: int = 1000) 
             _upsert(connection, optimization_sessions, list(sessions.values()), "session_id")
         report.sessions += len(sessions)
         report.models += len(model_rows)
+        if progress:
+            progress(len(batch))
     return report
 
 

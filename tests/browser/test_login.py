@@ -19,7 +19,8 @@ import pytest
 import yaml
 from playwright.sync_api import Page, expect
 
-from core.auth.users import add_user, check_password
+from core.auth.credentials import add_user
+from core.auth.users import check_password
 from core.config import Settings
 from core.store.demo import write_demo
 from core.store.engine import make_engine

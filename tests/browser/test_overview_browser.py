@@ -16,10 +16,11 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from core.auth.users import add_user
+from core.auth.credentials import add_user
 from core.config import Settings
 from core.query.filter import SessionFilter
-from core.stats import aggregates as A
+from core.stats.models import model_ranking
+from core.stats.points import pareto_front, scatter
 from core.store.demo import write_demo
 from core.store.engine import make_engine
 
@@ -94,7 +95,7 @@ def test_models_link_opens_sessions_filtered_to_that_model(
 ) -> None:
     engine = make_engine(Settings(db_url=db_url, db_url_source="environment"))
     with engine.connect() as connection:
-        best = A.model_ranking(connection, SessionFilter(), limit=1).rows[0]
+        best = model_ranking(connection, SessionFilter(), limit=1).rows[0]
     engine.dispose()
     sign_in(page, f"{dashboard.url}/Overview")
     wait_for_charts(page, 4)
@@ -126,8 +127,8 @@ def test_models_link_opens_sessions_filtered_to_that_model(
 def test_compare_screenshot(dashboard, db_url: str, page: Page, screenshot_dir: Path) -> None:
     engine = make_engine(Settings(db_url=db_url, db_url_source="environment"))
     with engine.connect() as connection:
-        front = A.pareto_front(connection, SessionFilter())
-        failed = A.scatter(connection, SessionFilter()).points[0]
+        front = pareto_front(connection, SessionFilter())
+        failed = scatter(connection, SessionFilter()).points[0]
     engine.dispose()
     ids = [p.session_id for p in front[:3]] + [failed.session_id]
     sign_in(page, f"{dashboard.url}/Compare?" + "&".join(f"compare={i}" for i in ids))

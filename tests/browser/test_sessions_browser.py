@@ -24,17 +24,17 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import insert, update
 
-from core.auth.users import add_user
+from core.auth.credentials import add_user
 from core.config import Settings
 from core.fields import BY_KEY
 from core.query.filter import SessionFilter
-from core.query.sessions import fetch_page, iter_sessions
+from core.query.pages import fetch_page, iter_sessions
 from core.speed.install import install
 from core.store.demo import write_demo
 from core.store.engine import make_engine
 from core.store.tables import models, optimization_sessions
 from ui.compare import compare_link
-from ui.table import visible_columns
+from ui.table_grid import visible_columns
 from ui.view import ViewState
 
 ANCHOR = datetime(2026, 6, 1, tzinfo=UTC)

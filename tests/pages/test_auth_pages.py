@@ -19,8 +19,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui.auth
+from core.auth import login as login_rules
+from core.auth.credentials import add_user, load_credentials, remove_user, set_password
 from core.auth.settings import AUTH_FILE_ENV, COOKIE_EXPIRY_ENV, COOKIE_KEY_ENV
-from core.auth.users import add_user, check_password, load_credentials, remove_user, set_password
+from core.auth.users import check_password
 from core.config import DB_URL_ENV, Settings
 from core.speed.install import install
 from core.store.demo import write_demo
@@ -59,10 +61,10 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
     fake = Clock()
-    ui.auth.THROTTLE.reset()
-    monkeypatch.setattr(ui.auth.THROTTLE, "clock", fake)
+    login_rules.THROTTLE.reset()
+    monkeypatch.setattr(login_rules.THROTTLE, "clock", fake)
     yield fake
-    ui.auth.THROTTLE.reset()
+    login_rules.THROTTLE.reset()
 
 
 @pytest.fixture
@@ -218,10 +220,10 @@ def test_unknown_user_costs_the_same_bcrypt_time(creds: Path, tmp_path: Path, mo
     monkeypatch.setenv(AUTH_FILE_ENV, str(path))
 
     def duration(username: str) -> float:
-        ui.auth.THROTTLE.reset()
+        login_rules.THROTTLE.reset()
         start = time.perf_counter()
-        record, message = ui.auth.attempt_login(username, "wrong password", "test-client")
-        assert record is None and message == ui.auth.GENERIC_FAILURE
+        record, message = login_rules.attempt_login(username, "wrong password", "test-client")
+        assert record is None and message == login_rules.GENERIC_FAILURE
         return time.perf_counter() - start
 
     duration("warm-up")  # builds the dummy hash once

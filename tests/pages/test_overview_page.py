@@ -7,8 +7,6 @@ and the comparison with metrics missing from some sessions.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,13 +17,15 @@ from sqlalchemy import insert
 from streamlit.testing.v1 import AppTest
 
 import ui.auth
+from core.auth.credentials import add_user
 from core.auth.settings import AUTH_FILE_ENV, COOKIE_EXPIRY_ENV, COOKIE_KEY_ENV
-from core.auth.users import add_user
 from core.config import DB_URL_ENV, Settings
 from core.query.filter import SessionFilter
 from core.speed.install import install
-from core.stats import aggregates as A
 from core.stats.cache import default_cache
+from core.stats.points import scatter
+from core.stats.summary import summary
+from core.stats.types import Summary
 from core.store.demo import write_demo
 from core.store.engine import make_engine
 from core.store.tables import optimization_sessions
@@ -109,11 +109,11 @@ def params(at: AppTest) -> dict[str, list[str]]:
     return {k: list(v) if isinstance(v, list | tuple) else [v] for k, v in at.query_params.items()}
 
 
-def summary_for(url: str, f: SessionFilter) -> A.Summary:
+def summary_for(url: str, f: SessionFilter) -> Summary:
     engine = make_engine(Settings(db_url=url, db_url_source="environment"))
     try:
         with engine.connect() as connection:
-            return A.summary(connection, f)
+            return summary(connection, f)
     finally:
         engine.dispose()
 
@@ -193,42 +193,10 @@ def test_metrics_csv_downloads(signed_in_env: str) -> None:
     assert len(buttons) == 2
 
 
-def test_technique_csv_content() -> None:
-    from ui.overview import period_csv, technique_csv
-
-    stats = (
-        A.TechniqueStats(
-            "=pruning",
-            4,
-            2,
-            1,
-            1,
-            A.MetricStats(50.0, 40.0, 50.0, 60.0),
-            A.MetricStats(None, None, None, None),
-        ),
-    )
-    rows = list(csv.reader(io.StringIO(technique_csv(stats).decode())))
-    assert rows[0][:6] == [
-        "technique",
-        "sessions",
-        "completed",
-        "failed",
-        "cancelled",
-        "success_rate_percent",
-    ]
-    assert rows[1][0] == "'=pruning"  # neutralised for spreadsheets
-    assert rows[1][5] == "50.0" and rows[1][8] == "50.0" and rows[1][10] == ""
-    series = A.PeriodSeries(
-        "week", (A.PeriodStats(datetime(2025, 6, 2).date(), (("completed", 3), ("failed", 1)), 55.5, None),)
-    )
-    rows = list(csv.reader(io.StringIO(period_csv(series).decode())))
-    assert rows[1] == ["2025-06-02", "week", "4", "3", "1", "55.5", ""]
-
-
 def test_compare_aligns_metrics_and_marks_best(signed_in_env: str) -> None:
     engine = make_engine(Settings(db_url=signed_in_env, db_url_source="environment"))
     with engine.connect() as connection:
-        other = A.scatter(connection, SessionFilter(start_date="2025-05-25")).points[0].session_id
+        other = scatter(connection, SessionFilter(start_date="2025-05-25")).points[0].session_id
     engine.dispose()
     at = open_page(COMPARE, {"compare": ["cmp-extra", other, "no-such-session"]})
     assert "no-such-session" in warnings(at)

@@ -25,19 +25,21 @@ from streamlit.testing.v1 import AppTest
 
 import ui.auth
 import ui.compare
+import ui.export
 from core.auth.settings import AUTH_FILE_ENV, COOKIE_EXPIRY_ENV, COOKIE_KEY_ENV
 from core.config import DB_URL_ENV, Settings
 from core.query.filter import SessionFilter
-from core.query.sessions import fetch_page, list_sessions
+from core.query.pages import fetch_page, list_sessions
 from core.speed.install import install
 from core.store.demo import write_demo
 from core.store.engine import make_engine
 from core.store.tables import models, optimization_sessions
 from core.store.types import Malformed
 from tests.asgi_client import get as asgi_get
-from ui import sidebar, table
+from ui import pager, sidebar, table_grid, url_state
 from ui.view import ViewState
 from web.download import dispose_engines, export_routes
+from web.routes import ROUTES_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 APP = str(PROJECT_ROOT / "app.py")
@@ -131,13 +133,14 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture
 def login_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A user with a cheap bcrypt cost and a strong cookie key, all temporary."""
-    from core.auth.users import add_user
+    from core.auth.credentials import add_user
 
     path = tmp_path / "auth" / "credentials.yaml"
     add_user(path, "eve", "eve password", role="engineer", name="Eve", rounds=4)
     monkeypatch.setenv(AUTH_FILE_ENV, str(path))
     monkeypatch.setenv(COOKIE_KEY_ENV, STRONG_KEY)
     monkeypatch.delenv(COOKIE_EXPIRY_ENV, raising=False)
+    monkeypatch.setenv(ROUTES_ENV, "1")  # as started by server.py: "Download CSV" is the route
     ui.auth.THROTTLE.reset()
     return path
 
@@ -296,7 +299,7 @@ def test_each_filter_changes_the_table_and_the_url(
 
 
 def test_quick_date_choice_sets_an_open_ended_start(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sidebar, "today_utc", lambda: date(2026, 6, 1))
+    monkeypatch.setattr(url_state, "today_utc", lambda: date(2026, 6, 1))
     at = open_sessions()
     _set(sidebar.K_RANGE, "30")(at)
     at.run()
@@ -317,7 +320,7 @@ def test_changing_a_filter_returns_to_the_first_page(db: str) -> None:
 
 def test_hiding_and_showing_columns_is_part_of_the_url(db: str) -> None:
     at = open_sessions()
-    assert list(at.dataframe[0].proto.column_order) == table.visible_columns(ViewState())
+    assert list(at.dataframe[0].proto.column_order) == table_grid.visible_columns(ViewState())
     columns = at.multiselect(key=sidebar.K_COLUMNS)
     visible = [c for c in columns.value if c != "duration"] + ["model_id"]
     columns.set_value(visible).run()
@@ -458,7 +461,7 @@ def test_pagination_moves_within_bounds(db: str) -> None:
     assert _pager(at) == {"first": False, "previous": False, "next": True, "last": True}
     at.button(key="sessions_previous").click().run()
     assert url(at)["skip"] == [str(last_skip - 25)]
-    at.number_input(key=table.K_PAGE).set_value(3).run()
+    at.number_input(key=pager.K_PAGE).set_value(3).run()
     assert url(at)["skip"] == ["50"]
     assert_shows(at, db, SessionFilter(limit=25, skip=50))
     at.button(key="sessions_first").click().run()
@@ -608,6 +611,31 @@ def test_csv_export_equals_the_cli_for_the_same_filters(db: str) -> None:
     formula = [r for r in rows if r["model_id"] == "mdl-formula"]
     assert formula and formula[0]["session_id"] == "'" + FORMULA_SESSION
     assert formula[0]["model_name"] == "'" + FORMULA_MODEL
+
+
+def test_without_server_py_a_small_csv_downloads_in_the_page(
+    db: str, monkeypatch: pytest.MonkeyPatch, deferred_downloads: dict[str, Callable[[], Any]]
+) -> None:
+    monkeypatch.delenv(ROUTES_ENV)  # `streamlit run app.py`: no route, so no link to it
+    at = open_sessions({"status": "failed", "limit": "10"})
+    assert not [b for b in at.get("link_button") if b.proto.label == "Download CSV"]
+    (button,) = [b for b in at.get("download_button") if b.proto.label == "Download CSV"]
+    assert not button.proto.disabled
+    assert "bash scripts/run" in button.proto.help
+    (name,) = [n for n in deferred_downloads if n.endswith(".csv")]
+    assert "status-failed" in name
+    assert deferred_downloads[name]() == _cli_csv(db, "--status", "failed")
+
+
+def test_without_server_py_a_large_csv_says_how_to_start_the_dashboard(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ROUTES_ENV)
+    monkeypatch.setattr(ui.export, "IN_PAGE_MAX_ROWS", 10)
+    at = open_sessions()
+    (button,) = [b for b in at.get("download_button") if b.proto.label == "Download CSV"]
+    assert button.proto.disabled
+    assert "bash scripts/run" in button.proto.help and "streamlit run server.py" in button.proto.help
 
 
 def test_json_export_is_the_current_page_in_the_endpoint_shape(
@@ -833,25 +861,3 @@ def test_ticks_follow_their_sessions_and_clear_on_another_page_or_filter(db: str
     _set(sidebar.K_STATUS, ["failed"])(at)
     at.run()
     assert compare_button(at).disabled and "sessions ticked" not in markdown(at)
-
-
-def test_ticked_ids_are_kept_by_session_when_rows_move() -> None:
-    shown = ["a", "b", "c", "d"]
-    assert table.ticked_ids([1, 3], shown, shown) == ("b", "d")
-    # a new session on top pushed every row down; "d" left the page
-    assert table.ticked_ids([3, 1], shown, ["new", "a", "b", "c"]) == ("b",)
-    assert table.ticked_ids([9], shown, shown) == ()
-    assert table.detail_to_open((), ("b",)) == "b"
-    assert table.detail_to_open(("b", "c"), ("b",)) is None
-    assert table.detail_to_open(("b",), ("b",)) is None
-    assert table.detail_to_open((), ("b", "c")) is None
-    assert [table.compare_bar(n).enabled for n in range(8)] == [
-        False,
-        False,
-        True,
-        True,
-        True,
-        True,
-        False,
-        False,
-    ]

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, insert
 from sqlalchemy.engine import Engine
 
 from core.query.compare import MAX_COMPARE, best_values, load_comparison, lower_is_better, parse_compare_ids
-from core.speed.derived import init_db
+from core.speed.build import init_db
 from core.store.tables import models, optimization_sessions
 
 

@@ -17,24 +17,22 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from core.export.csv_stream import _CELLS_LINE, iter_csv, iter_filtered_csv
+from core.export.stream import CELLS_LINE, iter_csv, iter_filtered_csv
 from core.fields import SORT_KEYS
+from core.query.clauses import build_select
 from core.query.filter import SessionFilter
-from core.query.sessions import S, build_select, iter_sessions
-from core.speed.derived import capabilities, init_db
+from core.query.pages import iter_sessions
+from core.speed.build import init_db
+from core.speed.capabilities import capabilities
 from core.speed.export_cells import CELLS_TABLE, cells_select, has_export_cells, init_export_cells
 from core.speed.tables import export_cells
 from core.store.tables import STATUSES
-from tests.speed.test_equivalence import (
-    SEARCHES,
-    SEED,
-    TRICKY_NUMBERS,
-    _copy_row_kinds,
-    _engines,
-    _load_random_cells,
-    platform_writes,
-    random_number,
-)
+from core.store.tables import optimization_sessions as S
+from tests.speed.equivalence import copy_row_kinds as _copy_row_kinds
+from tests.speed.equivalence import engines as _engines
+from tests.speed.equivalence import platform_writes
+from tests.speed.random_sessions import SEARCHES, SEED, TRICKY_NUMBERS, random_number
+from tests.speed.random_sessions import load_random_cells as _load_random_cells
 
 
 def _filters(rng: random.Random) -> list[SessionFilter]:
@@ -75,7 +73,7 @@ def _check(conn: Connection, filters: list[SessionFilter]) -> None:
 def _line_kinds(conn: Connection) -> tuple[int, int]:
     """(lines made by SQL, rows left to Python) of the unfiltered export."""
     base = build_select(SessionFilter(), capabilities(conn))
-    statement = base.with_only_columns(_CELLS_LINE, maintain_column_froms=False).outerjoin(
+    statement = base.with_only_columns(CELLS_LINE, maintain_column_froms=False).outerjoin(
         export_cells, export_cells.c.session_id == S.c.session_id
     )
     lines = [r[0] for r in conn.execute(statement)]

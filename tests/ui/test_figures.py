@@ -7,7 +7,7 @@ from datetime import date
 import plotly.graph_objects as go
 
 from core.query.compare import ComparedSession
-from core.stats.aggregates import (
+from core.stats.types import (
     MetricStats,
     PeriodSeries,
     PeriodStats,
