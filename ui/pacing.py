@@ -3,9 +3,8 @@
 The Sessions page draws its table first and then computes, beside it, the metric cards, the
 charts and the sidebar's status counts. On a big database those are seconds of CPU each (a
 model-name search over a million sessions), and started at once they take every core from
-the browser while it draws the table they follow: measured on the 2-core benchmark machine,
-a filter change on 1,000,000 sessions showed its table after p50 0.44-0.51 s and p95 1.4-1.7 s,
-the slow ones spending up to 1.3 s between the table's arrival and its paint.
+the browser while it draws the table they follow: on a small machine the table then arrives
+but is painted late (the browser benchmark, README "Performance", measures it).
 
 So an aggregate that is not cached yet, for a view with many matches, first waits until
 :data:`PAINT_GRACE_S` has passed since the table was handed to the browser. Someone

@@ -1,7 +1,7 @@
 """The CSV cell format as Python writes it: one row at a time, or a batch column by column.
 
 The rules (which cells get the formula prefix, the technique separator, the timestamp suffix,
-the header) are constants of :mod:`core.speed.csv_rules`, shared with the SQL that writes the
+the header) are constants of :mod:`core.csv_format`, shared with the SQL that writes the
 same lines on the server. Each cell is chosen by its field's kind (:attr:`core.fields.Field.kind`),
 never by field name. :func:`csv_record` is the reference; :class:`CellFormatter` produces the very
 same text for a batch of raw database values, with C-level loops and caches of cells already made.
@@ -16,8 +16,7 @@ from datetime import UTC, datetime
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
-from core.fields import FIELDS, FieldKind
-from core.speed.csv_rules import (
+from core.csv_format import (
     CSV_COLUMNS,
     CSV_HEADER,
     FORMULA_FIRST,
@@ -28,6 +27,7 @@ from core.speed.csv_rules import (
     TECHNIQUE_SEPARATOR,
     TIMESTAMP_ZONE,
 )
+from core.fields import FIELDS, FieldKind
 from core.store.types import parse_techniques, parse_timestamp
 
 if TYPE_CHECKING:

@@ -46,13 +46,7 @@ from sqlalchemy import Text, cast, func, literal_column
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import CompileError
 
-from core.export.cells import CSV_HEADER, RAW_NAMES, TIMESTAMP_NAMES, csv_record
-from core.export.pg_copy import iter_copy_out
-from core.query.clauses import build_select
-from core.query.filter import SessionFilter
-from core.query.rows import SessionRow, row_from_mapping
-from core.speed.capabilities import capabilities
-from core.speed.csv_rules import (
+from core.csv_format import (
     FORMULA_FIRST,
     QUOTED,
     TECHNIQUE_SEPARATOR,
@@ -61,6 +55,12 @@ from core.speed.csv_rules import (
     pg_class_chars,
     sql_text,
 )
+from core.export.cells import CSV_HEADER, RAW_NAMES, TIMESTAMP_NAMES, csv_record
+from core.export.pg_copy import iter_copy_out
+from core.query.clauses import build_select
+from core.query.filter import SessionFilter
+from core.query.rows import SessionRow, row_from_mapping
+from core.speed.capabilities import capabilities
 from core.speed.export_cells import PG_MODEL_COLUMN, has_export_cells
 from core.speed.export_cells_sql import MAX_TIE_DISTANCE, pg_decimal, pg_timestamp_ok
 from core.store.engine import statement_timeout_suspended

@@ -3,13 +3,13 @@
 A line is written only when the SQL can prove its text is exactly what
 :func:`core.export.cells.csv_record` and ``csv.writer`` write (the proofs are set out in
 :mod:`core.export.copy`); otherwise the expression gives NULL and the export formats that row in
-Python. The character sets and separators come from :mod:`core.speed.csv_rules`, the same
+Python. The character sets and separators come from :mod:`core.csv_format`, the same
 constants the Python formatter uses.
 """
 
 from __future__ import annotations
 
-from core.speed.csv_rules import (
+from core.csv_format import (
     FORMULA_FIRST,
     QUOTED,
     TECHNIQUE_SEPARATOR,

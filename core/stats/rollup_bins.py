@@ -120,7 +120,7 @@ def _walk_fetched(
     edge_bins: dict[tuple[str, float], int],
     qs: tuple[float, ...],
 ) -> list[tuple[Any, Any, Any, Any, Any]]:
-    """:func:`walk_bins`'s rows, from the bins fetched (SQLite reads them in microseconds)."""
+    """:func:`walk_bins`'s rows, from the bins fetched (cheap to read on SQLite)."""
     counts: dict[Any, dict[float, int]] = defaultdict(lambda: defaultdict(int))
     if hist is not None:
         for k, found_bin, n in connection.execute(hist).all():

@@ -28,11 +28,8 @@ from core.speed.export_cells import CELLS_TABLE, cells_select, has_export_cells,
 from core.speed.tables import export_cells
 from core.store.tables import STATUSES
 from core.store.tables import optimization_sessions as S
-from tests.speed.equivalence import copy_row_kinds as _copy_row_kinds
-from tests.speed.equivalence import engines as _engines
-from tests.speed.equivalence import platform_writes
-from tests.speed.random_sessions import SEARCHES, SEED, TRICKY_NUMBERS, random_number
-from tests.speed.random_sessions import load_random_cells as _load_random_cells
+from tests.speed.equivalence import copy_row_kinds, engines, platform_writes
+from tests.speed.random_sessions import SEARCHES, SEED, TRICKY_NUMBERS, load_random_cells, random_number
 
 
 def _filters(rng: random.Random) -> list[SessionFilter]:
@@ -188,10 +185,10 @@ def _more_platform_writes(engine: Engine, rng: random.Random) -> None:
 
 @pytest.fixture
 def loaded(empty_db_url: str) -> Any:
-    writer, reader = _engines(empty_db_url)
+    writer, reader = engines(empty_db_url)
     try:
         init_db(writer)
-        _load_random_cells(writer, writer.dialect.name, random.Random(SEED + 21), 1200)
+        load_random_cells(writer, writer.dialect.name, random.Random(SEED + 21), 1200)
         yield writer, reader
     finally:
         reader.dispose()
@@ -205,7 +202,7 @@ def test_export_from_kept_cells_equals_the_reference(loaded: tuple[Engine, Engin
     filters = _filters(rng)
     with reader.connect() as conn:
         assert has_export_cells(conn)
-        made, python = _line_kinds(conn) if backend == "sqlite" else _copy_row_kinds(conn, SessionFilter())
+        made, python = _line_kinds(conn) if backend == "sqlite" else copy_row_kinds(conn, SessionFilter())
         assert made > 50 and python > 300, (made, python)  # both ways are exercised
         if backend == "sqlite":
             _assert_cells_current(conn)

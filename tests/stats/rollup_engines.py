@@ -10,13 +10,13 @@ from sqlalchemy.engine import Engine
 
 from core.speed.build import init_db
 from core.speed.capabilities import capabilities, override_capabilities
-from tests.speed.equivalence import engines as _engines
+from tests.speed.equivalence import engines
 from tests.speed.random_sessions import SEED, load
 
 
 def plain_engine(url: str) -> Engine:
     """A reader that believes the rollups are absent: the plain queries, same rows."""
-    _, reader = _engines(url)
+    _, reader = engines(url)
     with reader.connect() as conn:
         caps = capabilities(conn)
     override_capabilities(reader, dataclasses.replace(caps, rollups=False))
@@ -25,7 +25,7 @@ def plain_engine(url: str) -> Engine:
 
 def loaded_engines(url: str) -> Iterator[tuple[Engine, Engine, Engine, str]]:
     """(writer, reader with the rollups, reader without them, backend) over 600 random sessions."""
-    writer, reader = _engines(url)
+    writer, reader = engines(url)
     backend = writer.dialect.name
     init_db(writer)  # the rows below arrive through the triggers, one statement each batch
     load(writer, backend, random.Random(SEED), 600)

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from core.query.filter import SessionFilter
 from core.speed.build import init_db
 from core.speed.capabilities import capabilities, forget_capabilities
-from core.speed.rollup_tables import fill_rollups as _fill_rollups
+from core.speed.rollup_tables import fill_rollups
 from core.speed.tables import AGG_BINS, AGG_COUNTS, AGG_MODELS, AGG_SESSIONS, AGG_VALUES, ALL_WEEKS
 from core.stats.models import model_ranking
 from core.stats.periods import period_stats
@@ -36,7 +36,7 @@ from core.stats.rollup_plan import rollup_plan
 from core.stats.summary import status_counts, summary
 from core.stats.techniques import technique_stats
 from core.store.tables import STATUSES
-from tests.speed.equivalence import engines as _engines
+from tests.speed import equivalence
 from tests.speed.equivalence import platform_writes
 from tests.speed.random_sessions import BASE, SEED, TECHNIQUES, load
 from tests.stats.rollup_engines import plain_engine
@@ -141,7 +141,7 @@ def check_tables_match_a_rebuild(writer: Engine) -> None:
     with writer.connect() as conn:
         transaction = conn.begin()
         kept = {table: _rows(conn, table, n) for table, n in keys.items()}
-        _fill_rollups(conn)
+        fill_rollups(conn)
         rebuilt = {table: _rows(conn, table, n) for table, n in keys.items()}
         transaction.rollback()
     for table in keys:
@@ -258,7 +258,7 @@ def test_the_comparison_notices_a_wrong_rollup(engines: tuple[Engine, Engine, En
 
 def test_init_db_fills_the_rollups_of_an_existing_database(empty_db_url: str) -> None:
     """A platform database loaded before init-db: the rollups are filled from its rows."""
-    writer, reader = _engines(empty_db_url)
+    writer, reader = equivalence.engines(empty_db_url)
     backend = writer.dialect.name
     from core.store.tables import metadata
 
@@ -332,7 +332,7 @@ def test_rollups_equal_the_plain_aggregates_at_the_bins_edges(empty_db_url: str)
     edges, with whole weeks (histogram) and edge days (sessions) mixed in one bucket."""
     from datetime import datetime
 
-    writer, reader = _engines(empty_db_url)
+    writer, reader = equivalence.engines(empty_db_url)
     backend = writer.dialect.name
     init_db(writer)
     rng = random.Random(SEED + 11)

@@ -2,10 +2,10 @@
 
 Three writers must produce the same bytes: the Python formatter (:mod:`core.export.cells`), the
 PostgreSQL COPY export's SQL (:mod:`core.export.copy`) and the copy's precomputed lines
-(:mod:`core.speed.export_cells`, kept by triggers and generated columns when the platform
-writes a row). The rules live here, in the speed layer, because that last writer sits below
-the export; the SQL renderings of the character sets are built from the same constants, so a
-rule changed here changes every writer.
+(:mod:`core.speed.export_cells`, kept by the copy's triggers and generated columns). The rules
+live here, beside the field catalogue and below both packages, because the speed layer sits
+below the export; the SQL renderings of the character sets are built from the same constants,
+so a rule changed here changes every writer.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The CSV cell rules (core.speed.csv_rules) rendered as SQL match the Python rules exactly.
+"""The CSV cell rules (core.csv_format) rendered as SQL match the Python rules exactly.
 
 Every Basic Multilingual Plane character is tested as the first character of a cell, on SQLite
 and on PostgreSQL: the server's test must flag exactly the characters Python lists.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, text
 
-from core.speed.csv_rules import (
+from core.csv_format import (
     CSV_HEADER,
     FORMULA_FIRST,
     FORMULA_START,
