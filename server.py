@@ -18,5 +18,8 @@ import streamlit as st
 from streamlit import config as _config
 
 from web.routes import app_routes
+from web.tcp import enable_tcp_nodelay
+
+enable_tcp_nodelay()  # before Streamlit binds its socket: see web/tcp.py
 
 app = st.App("app.py", routes=app_routes(_config.get_option("server.baseUrlPath") or ""))

@@ -118,3 +118,25 @@ def _timeout_ms(value: object) -> int:
             "use a whole number of milliseconds, 0 for no limit"
         )
     return timeout
+
+
+AUTH_FILE_ENV = "DASHBOARD_AUTH_FILE"
+DEFAULT_AUTH_FILE = PROJECT_ROOT / ".auth" / "credentials.yaml"
+
+
+def project_path(value: str) -> Path:
+    """Expand ``~`` and anchor relative paths at the project, like the SQLite URL."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def credentials_file(secrets: dict[str, Any]) -> tuple[Path, str]:
+    """Where the logins live and who said so: ``DASHBOARD_AUTH_FILE`` > secrets.toml
+    ``[auth] credentials_file`` > ``.auth/credentials.yaml``. The logins' folder also holds the
+    cookie key file and the default state store, so this is the one rule for finding it."""
+    if os.environ.get(AUTH_FILE_ENV):
+        return project_path(os.environ[AUTH_FILE_ENV]), "environment"
+    section = secrets.get("auth", {})
+    if isinstance(section, dict) and section.get("credentials_file"):
+        return project_path(str(section["credentials_file"])), "secrets.toml"
+    return DEFAULT_AUTH_FILE, "default"

@@ -17,6 +17,8 @@ import streamlit as st
 
 from core.auth.users import User
 from core.config import PROJECT_ROOT, Settings
+from web.api.app import DOCS_PATH, api_path
+from web.routes import routes_served
 
 APP_TITLE = "Optimization sessions"
 HOME_SCRIPT = "app.py"
@@ -84,6 +86,9 @@ def draw_navigation() -> None:
         st.markdown(f"### {APP_TITLE}")
         for entry in discover_pages():
             st.page_link(entry.script, label=entry.label, icon=entry.icon)
+        if routes_served():  # the API's reference page (served beside the pages by server.py)
+            docs = api_path(st.get_option("server.baseUrlPath")) + DOCS_PATH
+            st.markdown(f"[:material/api: HTTP API]({docs})")
 
 
 def escape_markdown(text: str) -> str:

@@ -16,6 +16,7 @@ import os
 
 from starlette.routing import BaseRoute
 
+from web.api.app import api_routes
 from web.download import export_routes
 
 # Set in the server's process (inherited by nothing else that matters: the pages run in it).
@@ -26,7 +27,7 @@ START_COMMAND = "bash scripts/run"  # or: streamlit run server.py
 def app_routes(base_path: str = "") -> list[BaseRoute]:
     """Every feature's routes under ``server.baseUrlPath`` (``""`` for none); marks them served."""
     os.environ[ROUTES_ENV] = "1"
-    return [*export_routes(base_path)]
+    return [*export_routes(base_path), *api_routes(base_path)]
 
 
 def routes_served() -> bool:

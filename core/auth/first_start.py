@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.auth.credentials import locked, render_credentials, write_private_file
-from core.auth.settings import AUTH_FILE_ENV, DEFAULT_AUTH_FILE, AuthSettings
+from core.auth.settings import AuthSettings
 from core.auth.users import BCRYPT_ROUNDS, FIRST_USER, UserRecord, generate_password, hash_password
-from core.config import PROJECT_ROOT
+from core.config import AUTH_FILE_ENV, DEFAULT_AUTH_FILE, PROJECT_ROOT
 
 CONSOLE_SCRIPT = "optimization-dashboard"
 

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.config import PROJECT_ROOT, read_secrets
+from core.config import credentials_file as credentials_location
+from core.config import read_secrets
 
-AUTH_FILE_ENV = "DASHBOARD_AUTH_FILE"
 COOKIE_KEY_ENV = "DASHBOARD_COOKIE_KEY"
 COOKIE_EXPIRY_ENV = "DASHBOARD_COOKIE_EXPIRY_DAYS"
 
-DEFAULT_AUTH_FILE = PROJECT_ROOT / ".auth" / "credentials.yaml"
 COOKIE_KEY_FILE_NAME = "cookie_key"
 DEFAULT_COOKIE_NAME = "optimization_dashboard_auth"
 DEFAULT_COOKIE_EXPIRY_DAYS = 1.0
@@ -62,12 +61,6 @@ class AuthSettings:
         return self.cookie_key_source in ("key file", "missing")
 
 
-def _resolve_path(value: str) -> Path:
-    """Expand ``~`` and anchor relative paths at the project, like the SQLite URL."""
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else PROJECT_ROOT / path
-
-
 def _read_key_file(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8").strip() or None
@@ -103,12 +96,7 @@ def load_auth_settings(secrets: dict[str, Any] | None = None) -> AuthSettings:
     if not isinstance(section, dict):
         raise AuthConfigError("[auth] in .streamlit/secrets.toml must be a table.")
 
-    if os.environ.get(AUTH_FILE_ENV):
-        credentials_file, file_source = _resolve_path(os.environ[AUTH_FILE_ENV]), "environment"
-    elif section.get("credentials_file"):
-        credentials_file, file_source = _resolve_path(str(section["credentials_file"])), ("secrets.toml")
-    else:
-        credentials_file, file_source = DEFAULT_AUTH_FILE, "default"
+    credentials_file, file_source = credentials_location(secrets)
 
     key_file = credentials_file.parent / COOKIE_KEY_FILE_NAME
     cookie_key: str | None

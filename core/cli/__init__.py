@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from core.cli import db, run, sessions, users
+from core.cli import db, run, sessions, tokens, users
 from core.cli.common import CliError
 
 __all__ = ["CliError", "build_parser", "main"]
@@ -24,7 +24,7 @@ def build_parser(prog: str = "optimization-dashboard") -> argparse.ArgumentParse
         "logins and the dashboard itself.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (db, sessions, users, run):
+    for module in (db, sessions, users, tokens, run):
         module.register(subparsers)
     return parser
 

@@ -44,6 +44,15 @@ DEFAULT_ORDER: Order = "desc"
 DateBound = date | datetime
 
 
+NUL_RULE = "text may not contain the NUL character (U+0000)"
+
+
+def has_nul(value: str) -> bool:
+    """Whether ``value`` holds a NUL, which no session field can: PostgreSQL refuses it in text
+    outright (an error that would read as "database unavailable"), SQLite would match nothing."""
+    return "\x00" in value
+
+
 class FilterError(ValueError):
     """A filter value a user asked for is not allowed; the message says which and why."""
 
@@ -52,6 +61,10 @@ class FilterError(ValueError):
         self.value = value
         self.allowed = allowed
         super().__init__(f"{field_name}: {value!r} is not allowed; {allowed}")
+
+
+def _nul_error(param: str, value: str) -> FilterError:
+    return FilterError(param, value.replace("\x00", "\\0")[:40], NUL_RULE)
 
 
 def _as_tuple(values: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -121,6 +134,14 @@ class SessionFilter:
         for status in self.statuses:
             if status not in STATUSES:
                 raise FilterError("status", status, f"choose from {', '.join(STATUSES)}")
+        for param, values in (
+            ("model_id", self.model_ids),
+            ("technique", self.techniques),
+            ("q", (self.search,)),
+        ):
+            for value in values:
+                if has_nul(value):
+                    raise FilterError(param, value.replace("\x00", "\\0")[:40], NUL_RULE)
         if len(self.search) > MAX_SEARCH_LENGTH:
             raise FilterError(
                 "q", self.search[:20] + "...", f"search text is at most {MAX_SEARCH_LENGTH} characters"
@@ -236,8 +257,12 @@ class SessionFilter:
         for status in bad:
             errors.append(FilterError("status", status, f"choose from {', '.join(STATUSES)}"))
         kwargs["statuses"] = tuple(s for s in statuses if s in STATUSES)
-        kwargs["model_ids"] = tuple(raw.get("model_id", []))
-        kwargs["techniques"] = tuple(raw.get("technique", []))
+        for name, param in (("model_ids", "model_id"), ("techniques", "technique")):
+            values = raw.get(param, [])
+            errors.extend(
+                FilterError(param, v.replace("\x00", "\\0")[:40], NUL_RULE) for v in values if has_nul(v)
+            )
+            kwargs[name] = tuple(v for v in values if not has_nul(v))
 
         for name in ("start_date", "end_date"):
             if name in raw:
@@ -258,7 +283,10 @@ class SessionFilter:
                     )
                     errors.append(FilterError(param, text, allowed))
         if "q" in raw:
-            kwargs["search"] = raw["q"][-1]
+            if has_nul(raw["q"][-1]):
+                errors.append(_nul_error("q", raw["q"][-1]))
+            else:
+                kwargs["search"] = raw["q"][-1]
         if "sort" in raw:
             kwargs["sort"] = raw["sort"][-1]
         if "order" in raw:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.auth.settings import AUTH_FILE_ENV, COOKIE_EXPIRY_ENV, COOKIE_KEY_ENV
+from core.auth.settings import COOKIE_EXPIRY_ENV, COOKIE_KEY_ENV
+from core.config import AUTH_FILE_ENV
 
 
 @pytest.fixture(autouse=True)

@@ -13,13 +13,9 @@ import pytest
 from core.auth import first_start as first_start_mod
 from core.auth.credentials import load_credentials
 from core.auth.first_start import first_start, first_start_banner, passwd_command
-from core.auth.settings import (
-    AUTH_FILE_ENV,
-    COOKIE_KEY_ENV,
-    load_auth_settings,
-    validate_cookie_key,
-)
+from core.auth.settings import COOKIE_KEY_ENV, load_auth_settings, validate_cookie_key
 from core.auth.users import check_password
+from core.config import AUTH_FILE_ENV
 
 STRONG_KEY = "k3Y-" + "0123456789abcdefghijklmnopqrstuvwxyz"
 FAST = 4  # bcrypt cost for tests that do not measure time

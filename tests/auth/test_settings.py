@@ -8,14 +8,13 @@ from pathlib import Path
 import pytest
 
 from core.auth.settings import (
-    AUTH_FILE_ENV,
     COOKIE_EXPIRY_ENV,
     COOKIE_KEY_ENV,
-    DEFAULT_AUTH_FILE,
     AuthConfigError,
     load_auth_settings,
     validate_cookie_key,
 )
+from core.config import AUTH_FILE_ENV, DEFAULT_AUTH_FILE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

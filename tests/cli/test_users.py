@@ -12,14 +12,11 @@ from pathlib import Path
 import pytest
 
 from core.auth.credentials import load_credentials
-from core.auth.settings import (
-    AUTH_FILE_ENV,
-    COOKIE_EXPIRY_ENV,
-    COOKIE_KEY_ENV,
-)
+from core.auth.settings import COOKIE_EXPIRY_ENV, COOKIE_KEY_ENV
 from core.auth.users import check_password
 from core.cli import main
 from core.cli import users as cli_users
+from core.config import AUTH_FILE_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "k3Y-" + "0123456789abcdefghijklmnopqrstuvwxyz"

@@ -21,9 +21,9 @@ from streamlit.testing.v1 import AppTest
 import ui.auth
 from core.auth import login as login_rules
 from core.auth.credentials import add_user, load_credentials, remove_user, set_password
-from core.auth.settings import AUTH_FILE_ENV, COOKIE_EXPIRY_ENV, COOKIE_KEY_ENV
+from core.auth.settings import COOKIE_EXPIRY_ENV, COOKIE_KEY_ENV
 from core.auth.users import check_password
-from core.config import DB_URL_ENV, Settings
+from core.config import AUTH_FILE_ENV, DB_URL_ENV, Settings
 from core.speed.install import install
 from core.store.demo import write_demo
 from core.store.engine import make_engine

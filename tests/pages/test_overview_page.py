@@ -18,8 +18,8 @@ from streamlit.testing.v1 import AppTest
 
 import ui.auth
 from core.auth.credentials import add_user
-from core.auth.settings import AUTH_FILE_ENV, COOKIE_EXPIRY_ENV, COOKIE_KEY_ENV
-from core.config import DB_URL_ENV, Settings
+from core.auth.settings import COOKIE_EXPIRY_ENV, COOKIE_KEY_ENV
+from core.config import AUTH_FILE_ENV, DB_URL_ENV, Settings
 from core.query.filter import SessionFilter
 from core.speed.install import install
 from core.stats.cache import default_cache

@@ -45,6 +45,7 @@ HOSTILE: dict[str, list[str]] = {
     "tomorrow": [TOMORROW],
     "unicode": ["Ωmega 🚀 \u202e"],
     "sql": ["' OR 1=1; DROP TABLE optimization_sessions; --"],
+    "nul": ["a\x00b"],
     "repeated": ["completed", "completed", "-5", "2099-01-01", "x" * 300],
 }
 REVERSED = {"start_date": ["2026-05-01"], "end_date": ["2025-01-01"]}

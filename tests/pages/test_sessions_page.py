@@ -26,8 +26,8 @@ from streamlit.testing.v1 import AppTest
 import ui.auth
 import ui.compare
 import ui.export
-from core.auth.settings import AUTH_FILE_ENV, COOKIE_EXPIRY_ENV, COOKIE_KEY_ENV
-from core.config import DB_URL_ENV, Settings
+from core.auth.settings import COOKIE_EXPIRY_ENV, COOKIE_KEY_ENV
+from core.config import AUTH_FILE_ENV, DB_URL_ENV, Settings
 from core.query.filter import SessionFilter
 from core.query.pages import fetch_page, list_sessions
 from core.speed.install import install

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 import pytest
 
@@ -140,3 +141,26 @@ def test_filter_params_names_every_parameter_a_filter_writes() -> None:
     )
     assert set(full.to_params()) == set(FILTER_PARAMS)
     assert SessionFilter.from_params(full.to_params()) == full
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "parameter"),
+    [
+        ({"search": "a\x00b"}, "q"),
+        ({"model_ids": ("m\x00",)}, "model_id"),
+        ({"techniques": ("\x00",)}, "technique"),
+    ],
+)
+def test_a_nul_character_in_text_is_refused_naming_the_parameter(
+    kwargs: dict[str, Any], parameter: str
+) -> None:
+    with pytest.raises(FilterError) as raised:
+        SessionFilter(**kwargs)
+    assert raised.value.field == parameter
+    assert "NUL" in str(raised.value)
+
+
+def test_a_link_with_a_nul_character_keeps_the_other_values_and_names_the_bad_one() -> None:
+    f, errors = SessionFilter.from_params_lenient({"q": ["x\x00"], "model_id": ["m\x00", "m-1"]})
+    assert f.model_ids == ("m-1",) and f.search == ""
+    assert sorted(e.field for e in errors) == ["model_id", "q"]

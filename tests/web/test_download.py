@@ -24,9 +24,9 @@ from sqlalchemy import insert
 from starlette.applications import Starlette
 
 from core.auth.credentials import add_user, load_credentials, remove_user, set_password
-from core.auth.settings import AUTH_FILE_ENV, COOKIE_EXPIRY_ENV, COOKIE_KEY_ENV
+from core.auth.settings import COOKIE_EXPIRY_ENV, COOKIE_KEY_ENV
 from core.auth.users import password_fingerprint
-from core.config import DB_URL_ENV, Settings
+from core.config import AUTH_FILE_ENV, DB_URL_ENV, Settings
 from core.export.links import (
     EXPIRED_MESSAGE,
     INVALID_MESSAGE,

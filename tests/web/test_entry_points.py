@@ -113,3 +113,18 @@ def test_a_bad_filter_on_the_csv_route_is_named_not_a_page(server: str) -> None:
     status, body = _get(f"{server}{EXPORT_PATH}?limit=1000&token=x")
     assert status in (400, 403)
     assert "<html" not in body.lower()
+
+
+def test_requests_on_a_kept_alive_connection_do_not_stall(server: str) -> None:
+    """The second request on a connection used to wait for the client's delayed ACK (about
+    40 ms, Nagle's algorithm on Streamlit's socket): each must now answer at once."""
+    import httpx
+
+    with httpx.Client() as client:
+        client.get(f"{server}/_stcore/health")
+        took = []
+        for _ in range(9):
+            started = time.perf_counter()
+            client.get(f"{server}/_stcore/health")
+            took.append(time.perf_counter() - started)
+    assert sorted(took)[4] < 0.030, f"median {sorted(took)[4] * 1000:.0f} ms"

@@ -1,0 +1,1 @@
+"""The HTTP JSON API beside the dashboard: ``/optimization/sessions`` and friends (see app.py)."""
