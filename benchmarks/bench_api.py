@@ -236,6 +236,70 @@ def csv_export(client: httpx.Client, pid: int, max_rows: int | None) -> dict[str
     }
 
 
+PAGE_VIEWS = (
+    "/Sessions",
+    "/Overview",
+    "/Sessions?status=completed&sort=size_reduction_percent",
+    "/Overview?q=bert",
+)
+
+
+class PageUsers:
+    """``count`` headless Chromium sessions (Debian's /usr/bin/chromium), signed in as the
+    benchmark's engineer, cycling the Sessions and Overview pages until stopped: the API is then
+    measured while the dashboard's pages are in use. Each browser has its own thread and
+    Playwright instance (its sync API is per thread)."""
+
+    def __init__(self, base: str, count: int) -> None:
+        self.base = base.removesuffix("/optimization")
+        self.count = count
+        self.stop = threading.Event()
+        self.views = 0
+        self.errors: list[str] = []
+        self.threads = [threading.Thread(target=self._browse, daemon=True) for _ in range(count)]
+        self._ready = threading.Barrier(count + 1)
+
+    def _browse(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox", "--disable-gpu"]
+            )
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            try:
+                page.goto(f"{self.base}/")
+                page.get_by_role("textbox", name="Username").fill(USER)
+                page.get_by_role("textbox", name="Password").fill(PASSWORD)
+                page.get_by_role("button", name="Login").click()
+                page.get_by_text("Model optimization sessions").first.wait_for(timeout=60_000)
+            except Exception as error:  # a benchmark reports, it does not stop
+                self.errors.append(f"sign-in: {error}")
+            self._ready.wait()
+            i = 0
+            while not self.stop.is_set():
+                try:
+                    page.goto(f"{self.base}{PAGE_VIEWS[i % len(PAGE_VIEWS)]}")
+                    # Both pages end with metric cards computed over every match.
+                    page.locator('[data-testid="stMetric"]').first.wait_for(timeout=30_000)
+                    self.views += 1
+                except Exception as error:
+                    self.errors.append(str(error)[:200])
+                i += 1
+            browser.close()
+
+    def __enter__(self) -> PageUsers:
+        for thread in self.threads:
+            thread.start()
+        self._ready.wait()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
+
+
 def report(result: dict[str, Any]) -> str:
     out = [
         f"HTTP API, {result['url']} ({result['total']:,} sessions), {result['repeat']} runs per operation",
@@ -256,6 +320,18 @@ def report(result: dict[str, Any]) -> str:
         f"+{c['rss_peak_mb'] - c['rss_before_mb']:.0f} MB) |",
         f"| server RSS after the run | {result['server_rss_mb']:.0f} MB |",
     ]
+    if result.get("with_pages"):
+        w = result["with_pages"]
+        out += [
+            "",
+            f"While {w['browsers']} browsers cycle the pages ({w['views']} page views, "
+            f"{len(w['errors'])} errors):",
+            "",
+            "| operation (ms) | first | p50 | p95 |",
+            "|---|---|---|---|",
+        ]
+        for row in w["requests"]:
+            out.append(f"| {row['operation']} | {row['first']:.1f} | {row['p50']:.1f} | {row['p95']:.1f} |")
     return "\n".join(out)
 
 
@@ -274,6 +350,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             assert server.process is not None
             csv = csv_export(client, server.process.pid, args.csv_rows)
             rss = rss_of(server.process.pid)
+            with_pages = None
+            if args.pages:
+                with PageUsers(server.base, args.pages) as users:
+                    busy = per_request(client, ops, args.repeat)
+                with_pages = {
+                    "browsers": args.pages,
+                    "views": users.views,
+                    "errors": users.errors,
+                    "first_error": users.errors[0] if users.errors else "",
+                    "requests": busy,
+                }
     return {
         "url": _masked(args.url),
         "server": args.server,
@@ -283,6 +370,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "throughput": load,
         "csv": csv,
         "server_rss_mb": rss,
+        "with_pages": with_pages,
     }
 
 
@@ -298,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=20, help="timed runs per operation (default 20)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients for throughput")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long the throughput run lasts")
+    parser.add_argument(
+        "--pages", type=int, default=0, help="then measure again while N browsers use the pages (chromium)"
+    )
     parser.add_argument(
         "--server",
         choices=("streamlit", "uvicorn"),

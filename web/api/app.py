@@ -41,6 +41,9 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    # The reference page's Swagger UI (the installed swagger-ui-bundle, 4.x) reads OpenAPI 3.0
+    # documents only ("unable to render this definition" for 3.1).
+    app.openapi_version = "3.0.3"
     install_error_handlers(app)
     app.include_router(sessions.router)
     app.include_router(metrics.router)

@@ -86,3 +86,19 @@ def test_a_nul_character_in_any_value_is_400_naming_the_parameter(name: str) -> 
     with pytest.raises(ApiError) as caught:
         reject_nul({name: ["fine", "a\x00b"]})
     assert caught.value.status == 400 and f"`{name}`" in caught.value.detail and "NUL" in caught.value.detail
+
+
+def test_the_openapi_document_is_one_the_bundled_reference_page_can_render() -> None:
+    """Swagger UI 4 (swagger-ui-bundle) shows "unable to render this definition" for OpenAPI 3.1."""
+    import re
+
+    from swagger_ui_bundle import swagger_ui_path
+
+    from web.api.app import create_app
+
+    document = create_app().openapi()
+    bundled = re.search(r"swagger-ui-(\d+)\.", str(swagger_ui_path))
+    assert bundled is not None
+    if int(bundled.group(1)) < 5:
+        assert document["openapi"].startswith("3.0.")
+    assert {"/sessions", "/sessions.csv", "/sessions/{session_id}", "/metrics"} <= set(document["paths"])
