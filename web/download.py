@@ -23,16 +23,12 @@ No Streamlit runtime is used here (no ``st.*`` calls, no caches tied to script r
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Generator
-from datetime import UTC, datetime
-from typing import Any
 
-import anyio
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from core.auth.credentials import load_credentials
@@ -40,14 +36,12 @@ from core.auth.settings import AuthConfigError, load_auth_settings, validate_coo
 from core.auth.users import CredentialsError, password_fingerprint
 from core.config import Settings, SettingsError, load_settings
 from core.export.links import TOKEN_PARAM, LinkError, canonical_query, check_token, derive_key
-from core.export.names import export_filename
-from core.export.stream import iter_filtered_csv
 from core.query.filter import FILTER_PARAMS, VIEW_PARAMS, FilterError, SessionFilter
 from core.speed import dispose_layers, speed_layer
 from core.store.engine import DatabaseMissingError
+from web.csv_body import csv_attachment, open_csv, query_lists
 
 EXPORT_PATH = "/export/sessions.csv"
-CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
@@ -83,57 +77,8 @@ def parse_filter(params: dict[str, list[str]]) -> SessionFilter:
     return SessionFilter.from_params({k: v for k, v in params.items() if k in FILTER_PARAMS}).without_paging()
 
 
-def _csv_bytes(engine: Engine, f: SessionFilter) -> Generator[bytes, None, None]:
-    """The export, encoded chunk by chunk; the connection is returned when this is closed."""
-    with engine.connect() as connection:
-        for chunk in iter_filtered_csv(connection, f):
-            yield chunk.encode("utf-8")
-
-
-async def _relay(first: bytes, chunks: Generator[bytes, None, None]) -> AsyncIterator[bytes]:
-    """Hand the chunks to the server, making each on a worker thread; always close the source."""
-    try:
-        yield first
-        while True:
-            chunk = await anyio.to_thread.run_sync(next, chunks, None)
-            if chunk is None:
-                return
-            yield chunk
-    except Exception as error:
-        # Headers are out: the server aborts the response, so the browser reports a failed
-        # download instead of saving a silently truncated file.
-        _log(f"stopped part-way: {error!r}")
-        raise
-    finally:
-        # A client that goes away cancels this generator: the worker thread is not running
-        # (to_thread waits for it), so the source can be closed and its connection returned.
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(chunks.close)
-
-
-class _ClosingStreamingResponse(StreamingResponse):
-    """Closes its body when the response ends in any way, a vanished client included.
-
-    Starlette leaves an unfinished body generator to the garbage collector; closing it here
-    returns the database connection (and ends its read transaction) at once.
-    """
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            await self.body_iterator.aclose()  # type: ignore[attr-defined]
-
-
-def _query_lists(request: Request) -> dict[str, list[str]]:
-    params: dict[str, list[str]] = {}
-    for key, value in request.query_params.multi_items():
-        params.setdefault(key, []).append(value)
-    return params
-
-
 async def sessions_csv(request: Request) -> Response:
-    params = _query_lists(request)
+    params = query_lists(request)
     tokens = params.pop(TOKEN_PARAM, None)
     token = tokens[-1] if tokens else None
     try:
@@ -165,8 +110,7 @@ async def sessions_csv(request: Request) -> Response:
     except SettingsError as error:
         return _text(503, f"The dashboard is not configured correctly: {error}")
     try:
-        chunks = _csv_bytes(await run_in_threadpool(engine_for, settings), f)
-        first = await run_in_threadpool(next, chunks)  # the header and first rows, or an error
+        first, chunks = await open_csv(await run_in_threadpool(engine_for, settings), f)
     except (SQLAlchemyError, DatabaseMissingError, OSError) as error:
         _log(f"failed on {settings.masked_db_url}: {error!r}")
         reason = (
@@ -177,12 +121,7 @@ async def sessions_csv(request: Request) -> Response:
         return _text(
             503, f"The database {settings.masked_db_url} could not be read ({reason}); try again in a moment."
         )
-    name = export_filename(f, datetime.now(UTC).date())
-    return _ClosingStreamingResponse(
-        _relay(first, chunks),
-        media_type=CSV_CONTENT_TYPE,
-        headers={**_NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_attachment(f, first, chunks, _NO_STORE, _log)
 
 
 def export_routes(base_path: str = "") -> list[Route]:

@@ -45,7 +45,7 @@ from core.store.engine import make_engine
 from core.store.tables import models, optimization_sessions
 from tests.asgi_client import get
 from ui.export import csv_link
-from web import download
+from web import csv_body, download
 from web.download import EXPORT_PATH, export_routes
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -282,7 +282,7 @@ def test_a_client_that_goes_away_releases_the_database_connection(
 ) -> None:
     """A cancelled download ends the query at once: no connection, no open read transaction."""
     monkeypatch.setattr(
-        download,
+        csv_body.stream,
         "iter_filtered_csv",
         lambda c, f: iter_filtered_csv(c, f, chunk_rows=10, batch_size=20),
     )

@@ -16,6 +16,7 @@ from core.fields import SORT_KEYS
 from core.query.filter import FILTER_PARAMS, MAX_LIMIT, NUL_RULE, FilterError, SessionFilter, has_nul
 from core.store.tables import STATUSES
 from web.api.errors import ApiError, from_filter_error
+from web.csv_body import query_lists
 
 # The parameters as the OpenAPI document shows them (the values are read by request_filter).
 Status = Annotated[list[str] | None, Query(description=f"repeatable; one of {', '.join(STATUSES)}")]
@@ -32,14 +33,6 @@ Sort = Annotated[str | None, Query(description=f"one of {', '.join(SORT_KEYS)}; 
 Order = Annotated[str | None, Query(description="asc or desc; default desc")]
 Skip = Annotated[str | None, Query(description="matches to skip: a whole number, 0 or more; default 0")]
 Limit = Annotated[str | None, Query(description=f"page size: 1 to {MAX_LIMIT}; default 50")]
-
-
-def query_lists(request: Request) -> dict[str, list[str]]:
-    """The query string, every key with all its values in order."""
-    params: dict[str, list[str]] = {}
-    for key, value in request.query_params.multi_items():
-        params.setdefault(key, []).append(value)
-    return params
 
 
 def reject_nul(params: dict[str, list[str]]) -> None:

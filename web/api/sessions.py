@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from core.query.lookups import find_session
 from core.query.pages import list_sessions
 from web.api.auth import AUTH_RESPONSES, Identity
-from web.api.csv_stream import CSV_MEDIA_TYPE, csv_response
+from web.api.csv_stream import csv_response
 from web.api.data import reading
 from web.api.detail import detail_response
 from web.api.errors import ApiError
@@ -34,6 +34,7 @@ from web.api.params import (
     request_filter,
 )
 from web.api.responses import json_response
+from web.csv_body import CSV_CONTENT_TYPE
 
 router = APIRouter(tags=["sessions"], responses=AUTH_RESPONSES)
 FILTER_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -41,7 +42,7 @@ FILTER_ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "a value that does not parse (skip, limit, start_date, end_date)"},
 }
 CSV_CONTENT: dict[int | str, dict[str, Any]] = {
-    200: {"content": {CSV_MEDIA_TYPE: {}}, "description": "every match, the dashboard's CSV"}
+    200: {"content": {CSV_CONTENT_TYPE: {}}, "description": "every match, the dashboard's CSV"}
 }
 
 
